@@ -1,0 +1,97 @@
+//! Ask/tell state machines: the one interface between algorithms and executors.
+//!
+//! An algorithm never evaluates anything. It is asked for a batch of points, and told the
+//! outcomes in the same order. This keeps every algorithm usable sequentially, on a thread pool,
+//! from Python, or by hand, with bit-identical results.
+
+use crate::{Bounds, CoreError, Outcome, TellError, Termination};
+use std::fmt;
+
+/// What a state asks for next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ask {
+    /// Evaluate these points (each of the problem's dimension) and `tell` the outcomes in order.
+    Evaluate(Vec<Vec<f64>>),
+    /// The algorithm has stopped.
+    Done(Termination),
+}
+
+/// A batched ask/tell state machine (optimisers now, samplers later).
+pub trait AskTell: Send {
+    /// The next batch to evaluate, or the reason the algorithm has stopped. Asking again before
+    /// telling returns the same batch.
+    fn ask(&mut self) -> Ask;
+
+    /// The outcomes of the last batch asked for, in the same order.
+    ///
+    /// # Errors
+    /// [`TellError::AlreadyTerminated`] after the state stopped;
+    /// [`TellError::ResultCountMismatch`] when the count differs from the points asked;
+    /// [`TellError::NothingAsked`] without a pending ask.
+    fn tell(&mut self, outcomes: &[Outcome]) -> Result<(), TellError>;
+
+    /// Completed iterations.
+    fn iterations(&self) -> usize;
+
+    /// Outcomes told so far.
+    fn evaluations(&self) -> usize;
+
+    /// Outcomes told so far that were failures.
+    fn failed_evaluations(&self) -> usize;
+}
+
+/// The state of a running optimiser.
+pub trait OptimiserState: AskTell {
+    /// The best point and value seen so far, if any evaluation succeeded.
+    fn best(&self) -> Option<(Vec<f64>, f64)>;
+
+    /// The current search covariance, row-major `n × n`, where the algorithm has one.
+    fn covariance(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// The best value after each completed iteration.
+    fn history(&self) -> &[f64];
+}
+
+/// An optimiser's configuration: it starts states.
+pub trait Optimiser: Send + Sync + fmt::Debug {
+    /// A short name ("cmaes", ...).
+    fn name(&self) -> &'static str;
+
+    /// Starts a state at `initial`, searching within `bounds` (one per coordinate).
+    ///
+    /// # Errors
+    /// [`CoreError::DimensionMismatch`] when `bounds` and `initial` differ in length, or
+    /// [`CoreError::InitialOutOfBounds`] when the start lies outside the bounds.
+    fn init(&self, initial: &[f64], bounds: &[Bounds])
+        -> Result<Box<dyn OptimiserState>, CoreError>;
+}
+
+/// Checks the arguments every [`Optimiser::init`] receives.
+///
+/// # Errors
+/// As [`Optimiser::init`].
+pub fn check_init(initial: &[f64], bounds: &[Bounds]) -> Result<(), CoreError> {
+    if initial.is_empty() {
+        return Err(CoreError::NoParameters);
+    }
+    if bounds.len() != initial.len() {
+        return Err(CoreError::DimensionMismatch {
+            what: "bounds",
+            expected: initial.len(),
+            got: bounds.len(),
+        });
+    }
+    for (i, (&x, b)) in initial.iter().zip(bounds).enumerate() {
+        if !x.is_finite() || !b.contains(x) {
+            return Err(CoreError::InitialOutOfBounds {
+                name: format!("#{i}"),
+                value: x,
+                lower: b.lower(),
+                upper: b.upper(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! What an optimisation run found.
+
+use crate::Termination;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The result of an optimisation run, in the user's parameter units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimisationResult {
+    /// The best point found.
+    pub x: Vec<f64>,
+    /// The objective at `x`.
+    pub value: f64,
+    /// Iterations (generations for CMA-ES) completed.
+    pub iterations: usize,
+    /// Objective evaluations made, failed ones included.
+    pub evaluations: usize,
+    /// Evaluations that failed (ranked worst, the run went on).
+    pub failed_evaluations: usize,
+    /// Wall-clock time of the run.
+    pub time: Duration,
+    /// Why the run stopped.
+    pub termination: Termination,
+    /// The final search covariance (CMA-ES: σ²C), row-major `n × n`, in parameter units.
+    pub covariance: Option<Vec<f64>>,
+    /// The best value after each iteration, for convergence plots.
+    pub history: Vec<f64>,
+}
+
+impl OptimisationResult {
+    /// Whether the run ended on a convergence criterion rather than a limit.
+    pub fn success(&self) -> bool {
+        self.termination.is_success()
+    }
+
+    /// A human-readable sentence on why the run stopped.
+    pub fn message(&self) -> String {
+        let mut m = self.termination.to_string();
+        if self.failed_evaluations > 0 {
+            m.push_str(&format!(
+                " ({} of {} evaluations failed and were ranked worst)",
+                self.failed_evaluations, self.evaluations
+            ));
+        }
+        m
+    }
+}
