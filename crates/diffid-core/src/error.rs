@@ -54,6 +54,32 @@ pub enum CoreError {
         /// What a valid value looks like.
         requirement: &'static str,
     },
+    /// Data that is not a table of time plus observation columns.
+    #[error("invalid data shape: {reason}")]
+    DataShape {
+        /// What is wrong with the shape.
+        reason: String,
+    },
+    /// A NaN or infinite data entry.
+    #[error("data row {row}, column {column} is {value}; every time and observation must be finite (drop or impute missing values first)")]
+    DataNotFinite {
+        /// Row index (0-based).
+        row: usize,
+        /// Column index (0-based; 0 is time).
+        column: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// Times that do not strictly increase.
+    #[error("data times must strictly increase: row {row} has time {value} after {previous}; sort the rows by time and merge duplicates")]
+    TimesNotIncreasing {
+        /// Row index (0-based) of the offending time.
+        row: usize,
+        /// The time in the row before.
+        previous: f64,
+        /// The offending time.
+        value: f64,
+    },
     /// A problem with no parameters to fit.
     #[error("the problem has no parameters to fit; add at least one with with_parameter")]
     NoParameters,

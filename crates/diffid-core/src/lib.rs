@@ -12,6 +12,7 @@
 
 mod asktell;
 mod bounds;
+mod data;
 mod error;
 mod objective;
 mod parameter;
@@ -21,8 +22,9 @@ pub mod testkit;
 
 pub use asktell::{check_init, Ask, AskTell, Optimiser, OptimiserState};
 pub use bounds::Bounds;
+pub use data::TimeSeries;
 pub use error::{CoreError, TellError};
-pub use objective::{FnObjective, Objective, Outcome};
+pub use objective::{FnObjective, Objective, Outcome, Simulator};
 pub use parameter::{Parameter, Parameters};
 pub use result::OptimisationResult;
 pub use termination::Termination;

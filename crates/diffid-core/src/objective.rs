@@ -63,6 +63,23 @@ pub trait Objective: Send + Sync {
     fn evaluate(&self, x: &[f64]) -> Outcome;
 }
 
+/// A model that maps parameters to predictions at fixed times (a compiled ODE, or a Python
+/// callable), to be compared with data by a cost metric.
+pub trait Simulator: Send + Sync {
+    /// Number of parameters it takes.
+    fn n_params(&self) -> usize;
+
+    /// Number of predictions it writes (time points × outputs, time-major).
+    fn n_predictions(&self) -> usize;
+
+    /// Writes the predictions for `params` into `out` (length `n_predictions()`).
+    ///
+    /// # Errors
+    /// A human-readable reason when the simulation fails at these parameters; the caller turns it
+    /// into a failed [`Outcome`].
+    fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), String>;
+}
+
 /// An [`Objective`] from a closure; handy in tests and benchmarks.
 pub struct FnObjective<F> {
     dim: usize,
