@@ -47,7 +47,7 @@ pub enum CoreError {
     /// An optimiser setting outside its valid range.
     #[error("invalid setting {setting} = {value}: {requirement}")]
     InvalidSetting {
-        /// The setting's name, as in the builder method (e.g. "step_size").
+        /// The setting's name, as in the builder method (e.g. `step_size`).
         setting: &'static str,
         /// The value given, formatted.
         value: String,

@@ -37,10 +37,10 @@ impl OptimisationResult {
     pub fn message(&self) -> String {
         let mut m = self.termination.to_string();
         if self.failed_evaluations > 0 {
-            m.push_str(&format!(
-                " ({} of {} evaluations failed and were ranked worst)",
+            m = format!(
+                "{m} ({} of {} evaluations failed and were ranked worst)",
                 self.failed_evaluations, self.evaluations
-            ));
+            );
         }
         m
     }

@@ -1,1 +1,591 @@
-//! diffid-cost
+//! Cost metrics and likelihoods comparing model predictions with data.
+//!
+//! A [`CostMetric`] turns a vector of predictions and a vector of observations of the same
+//! length (all observations of all outputs, flattened) into one scalar cost, and gives the exact
+//! derivative of that cost with respect to every prediction. Chained with the forward
+//! sensitivities of a model (`d prediction_k / d θ_j`), that derivative gives the exact gradient
+//! of the cost with respect to the parameters.
+//!
+//! - [`Sse`]: the weighted sum of squared residuals.
+//! - [`Rmse`]: the weighted root-mean-square residual.
+//! - [`GaussianNll`]: the weighted negative log-likelihood of independent Gaussian noise of known
+//!   variance, normalising constant included.
+//! - [`CostSum`]: a sum of metrics.
+//!
+//! Residuals are `r_k = prediction_k − data_k`.
+
+use std::f64::consts::PI;
+use std::fmt;
+use thiserror::Error;
+
+/// Errors raised when a cost metric is built with invalid settings or given mismatched data.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CostError {
+    /// A noise variance that is not finite and positive.
+    #[error("gaussian_nll variance must be finite and > 0, got {variance}; pass the noise variance (the squared standard deviation) of the data")]
+    InvalidVariance {
+        /// The variance given.
+        variance: f64,
+    },
+    /// A weight that is negative or not finite.
+    #[error("{metric} weight must be finite and >= 0, got {weight}; use a non-negative finite weight (1.0 for an unweighted cost)")]
+    InvalidWeight {
+        /// The metric's name (`"sse"`, `"rmse"`, `"gaussian_nll"`).
+        metric: &'static str,
+        /// The weight given.
+        weight: f64,
+    },
+    /// Predictions and data of different lengths.
+    #[error("there are {predictions} predictions but {data} data points; predictions and data must have one value per observation, in the same order")]
+    LengthMismatch {
+        /// Number of predictions.
+        predictions: usize,
+        /// Number of data points.
+        data: usize,
+    },
+}
+
+/// Checks that `predictions` and `data` have the same length, as every [`CostMetric`] method
+/// requires.
+///
+/// # Errors
+/// [`CostError::LengthMismatch`] when they differ.
+pub fn check_lengths(predictions: &[f64], data: &[f64]) -> Result<(), CostError> {
+    if predictions.len() == data.len() {
+        Ok(())
+    } else {
+        Err(CostError::LengthMismatch {
+            predictions: predictions.len(),
+            data: data.len(),
+        })
+    }
+}
+
+/// A scalar cost comparing predictions with data, with its derivative in the predictions.
+///
+/// `predictions`, `data` (and `out` for [`CostMetric::gradient`]) all have the same length: one
+/// value per observation, flattened over outputs and times. Callers check this once with
+/// [`check_lengths`]; the metrics themselves only look at the common prefix if it is violated.
+pub trait CostMetric: Send + Sync + fmt::Debug {
+    /// The metric's name: `"sse"`, `"rmse"` or `"gaussian_nll"`.
+    fn name(&self) -> &'static str;
+
+    /// The weight multiplying the cost (and its gradient).
+    fn weight(&self) -> f64;
+
+    /// The weighted cost.
+    fn cost(&self, predictions: &[f64], data: &[f64]) -> f64;
+
+    /// Writes `d cost / d prediction_k` (weighted) into `out[k]` for every observation `k`.
+    fn gradient(&self, predictions: &[f64], data: &[f64], out: &mut [f64]);
+
+    /// A boxed copy of this metric.
+    fn clone_box(&self) -> Box<dyn CostMetric>;
+}
+
+impl Clone for Box<dyn CostMetric> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+fn check_weight(metric: &'static str, weight: f64) -> Result<(), CostError> {
+    if weight.is_finite() && weight >= 0.0 {
+        Ok(())
+    } else {
+        Err(CostError::InvalidWeight { metric, weight })
+    }
+}
+
+fn residuals<'a>(predictions: &'a [f64], data: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
+    debug_assert_eq!(predictions.len(), data.len());
+    predictions.iter().zip(data).map(|(p, d)| p - d)
+}
+
+fn sum_of_squares(predictions: &[f64], data: &[f64]) -> f64 {
+    residuals(predictions, data).map(|r| r * r).sum()
+}
+
+/// Sum of squared errors: `w · Σ r²`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sse {
+    weight: f64,
+}
+
+impl Sse {
+    /// The sum of squared errors with weight `weight`.
+    ///
+    /// # Errors
+    /// [`CostError::InvalidWeight`] when `weight` is negative or not finite.
+    pub fn new(weight: f64) -> Result<Self, CostError> {
+        check_weight("sse", weight)?;
+        Ok(Self { weight })
+    }
+}
+
+impl CostMetric for Sse {
+    fn name(&self) -> &'static str {
+        "sse"
+    }
+
+    fn weight(&self) -> f64 {
+        self.weight
+    }
+
+    fn cost(&self, predictions: &[f64], data: &[f64]) -> f64 {
+        self.weight * sum_of_squares(predictions, data)
+    }
+
+    fn gradient(&self, predictions: &[f64], data: &[f64], out: &mut [f64]) {
+        for (o, r) in out.iter_mut().zip(residuals(predictions, data)) {
+            *o = 2.0 * self.weight * r;
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn CostMetric> {
+        Box::new(*self)
+    }
+}
+
+/// Root-mean-square error: `w · sqrt(Σ r² / N)`.
+///
+/// At a perfect fit (every residual zero) the cost is not differentiable; the gradient reported
+/// there is zero. With no observations the cost is zero.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rmse {
+    weight: f64,
+}
+
+impl Rmse {
+    /// The root-mean-square error with weight `weight`.
+    ///
+    /// # Errors
+    /// [`CostError::InvalidWeight`] when `weight` is negative or not finite.
+    pub fn new(weight: f64) -> Result<Self, CostError> {
+        check_weight("rmse", weight)?;
+        Ok(Self { weight })
+    }
+}
+
+impl CostMetric for Rmse {
+    fn name(&self) -> &'static str {
+        "rmse"
+    }
+
+    fn weight(&self) -> f64 {
+        self.weight
+    }
+
+    fn cost(&self, predictions: &[f64], data: &[f64]) -> f64 {
+        let n = predictions.len().min(data.len());
+        if n == 0 {
+            return 0.0;
+        }
+        self.weight * (sum_of_squares(predictions, data) / n as f64).sqrt()
+    }
+
+    fn gradient(&self, predictions: &[f64], data: &[f64], out: &mut [f64]) {
+        // d/dp_k w·sqrt(S/N) = w · r_k / (N · sqrt(S/N)) = w · r_k / sqrt(N · S).
+        let n = predictions.len().min(data.len());
+        let denom = (n as f64 * sum_of_squares(predictions, data)).sqrt();
+        if denom > 0.0 {
+            for (o, r) in out.iter_mut().zip(residuals(predictions, data)) {
+                *o = self.weight * r / denom;
+            }
+        } else {
+            out.iter_mut().take(n).for_each(|o| *o = 0.0);
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn CostMetric> {
+        Box::new(*self)
+    }
+}
+
+/// Gaussian negative log-likelihood with known noise variance `σ²`:
+/// `w · ½ · Σ (r²/σ² + ln(2πσ²))`, normalising constant included.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GaussianNll {
+    variance: f64,
+    weight: f64,
+}
+
+impl GaussianNll {
+    /// The Gaussian negative log-likelihood for noise of variance `variance`, with weight
+    /// `weight`.
+    ///
+    /// # Errors
+    /// [`CostError::InvalidVariance`] when `variance` is not finite and positive;
+    /// [`CostError::InvalidWeight`] when `weight` is negative or not finite.
+    pub fn new(variance: f64, weight: f64) -> Result<Self, CostError> {
+        if !(variance.is_finite() && variance > 0.0) {
+            return Err(CostError::InvalidVariance { variance });
+        }
+        check_weight("gaussian_nll", weight)?;
+        Ok(Self { variance, weight })
+    }
+
+    /// The noise variance `σ²`.
+    pub fn variance(&self) -> f64 {
+        self.variance
+    }
+}
+
+impl CostMetric for GaussianNll {
+    fn name(&self) -> &'static str {
+        "gaussian_nll"
+    }
+
+    fn weight(&self) -> f64 {
+        self.weight
+    }
+
+    fn cost(&self, predictions: &[f64], data: &[f64]) -> f64 {
+        let n = predictions.len().min(data.len()) as f64;
+        let normaliser = n * (2.0 * PI * self.variance).ln();
+        self.weight * 0.5 * (sum_of_squares(predictions, data) / self.variance + normaliser)
+    }
+
+    fn gradient(&self, predictions: &[f64], data: &[f64], out: &mut [f64]) {
+        let scale = self.weight / self.variance;
+        for (o, r) in out.iter_mut().zip(residuals(predictions, data)) {
+            *o = scale * r;
+        }
+    }
+
+    fn clone_box(&self) -> Box<dyn CostMetric> {
+        Box::new(*self)
+    }
+}
+
+/// A sum of cost metrics: its cost and gradient are the sums of its members'.
+///
+/// An empty sum has cost zero and gradient zero.
+#[derive(Clone, Debug, Default)]
+pub struct CostSum {
+    metrics: Vec<Box<dyn CostMetric>>,
+}
+
+impl CostSum {
+    /// The sum of `metrics`.
+    pub fn new(metrics: Vec<Box<dyn CostMetric>>) -> Self {
+        Self { metrics }
+    }
+
+    /// Adds `metric` to the sum.
+    pub fn push(&mut self, metric: Box<dyn CostMetric>) {
+        self.metrics.push(metric);
+    }
+
+    /// Whether the sum has no members.
+    pub fn is_empty(&self) -> bool {
+        self.metrics.is_empty()
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.metrics.len()
+    }
+
+    /// The members, in the order added.
+    pub fn metrics(&self) -> &[Box<dyn CostMetric>] {
+        &self.metrics
+    }
+
+    /// The sum of the members' weighted costs.
+    pub fn cost(&self, predictions: &[f64], data: &[f64]) -> f64 {
+        self.metrics.iter().map(|m| m.cost(predictions, data)).sum()
+    }
+
+    /// Writes the sum of the members' gradients (`d cost / d prediction_k`) into `out`.
+    pub fn gradient(&self, predictions: &[f64], data: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        match self.metrics.as_slice() {
+            [] => {}
+            [only] => only.gradient(predictions, data, out),
+            many => {
+                let mut part = vec![0.0; out.len()];
+                for m in many {
+                    m.gradient(predictions, data, &mut part);
+                    for (o, p) in out.iter_mut().zip(&part) {
+                        *o += p;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl From<Vec<Box<dyn CostMetric>>> for CostSum {
+    fn from(metrics: Vec<Box<dyn CostMetric>>) -> Self {
+        Self::new(metrics)
+    }
+}
+
+impl FromIterator<Box<dyn CostMetric>> for CostSum {
+    fn from_iter<I: IntoIterator<Item = Box<dyn CostMetric>>>(iter: I) -> Self {
+        Self::new(iter.into_iter().collect())
+    }
+}
+
+impl Extend<Box<dyn CostMetric>> for CostSum {
+    fn extend<I: IntoIterator<Item = Box<dyn CostMetric>>>(&mut self, iter: I) {
+        self.metrics.extend(iter);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const P: [f64; 4] = [1.0, 2.5, -0.5, 4.0];
+    const D: [f64; 4] = [0.5, 3.0, -0.5, 2.0];
+    // Residuals: 0.5, -0.5, 0.0, 2.0; sum of squares 4.5.
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
+    }
+
+    /// Element-wise exact equality (the hand values are exactly representable).
+    fn assert_exact(got: &[f64], want: &[f64]) {
+        let g: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
+        let w: Vec<u64> = want.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(g, w, "{got:?} vs {want:?}");
+    }
+
+    fn all_metrics() -> Vec<Box<dyn CostMetric>> {
+        vec![
+            Box::new(Sse::new(1.5).expect("valid")),
+            Box::new(Rmse::new(0.7).expect("valid")),
+            Box::new(GaussianNll::new(0.3, 2.0).expect("valid")),
+        ]
+    }
+
+    #[test]
+    fn names_are_stable() {
+        let names: Vec<_> = all_metrics().iter().map(|m| m.name()).collect();
+        assert_eq!(names, ["sse", "rmse", "gaussian_nll"]);
+    }
+
+    #[test]
+    fn sse_matches_hand_computation() {
+        let m = Sse::new(2.0).expect("valid");
+        assert!(close(m.cost(&P, &D), 2.0 * 4.5, 1e-15));
+        let mut g = [0.0; 4];
+        m.gradient(&P, &D, &mut g);
+        assert_exact(&g, &[2.0, -2.0, 0.0, 8.0]);
+        assert!(close(m.weight(), 2.0, 0.0));
+    }
+
+    #[test]
+    fn rmse_matches_hand_computation() {
+        let m = Rmse::new(3.0).expect("valid");
+        let expected = 3.0 * (4.5f64 / 4.0).sqrt();
+        assert!(close(m.cost(&P, &D), expected, 1e-15));
+        let mut g = [0.0; 4];
+        m.gradient(&P, &D, &mut g);
+        let denom = (4.0f64 * 4.5).sqrt();
+        let want = [
+            3.0 * 0.5 / denom,
+            -3.0 * 0.5 / denom,
+            0.0,
+            3.0 * 2.0 / denom,
+        ];
+        for (a, b) in g.iter().zip(want) {
+            assert!(close(*a, b, 1e-15), "{g:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn rmse_at_a_perfect_fit_has_zero_gradient_not_nan() {
+        let m = Rmse::new(1.0).expect("valid");
+        assert!(close(m.cost(&D, &D), 0.0, 0.0));
+        let mut g = [f64::NAN; 4];
+        m.gradient(&D, &D, &mut g);
+        assert_exact(&g, &[0.0; 4]);
+        assert!(close(m.cost(&[], &[]), 0.0, 0.0));
+        m.gradient(&[], &[], &mut []);
+    }
+
+    #[test]
+    fn gaussian_nll_matches_hand_computation() {
+        let var = 0.25;
+        let m = GaussianNll::new(var, 1.5).expect("valid");
+        assert!(close(m.variance(), var, 0.0));
+        // Sum of per-point log-densities of N(data, σ²) at the predictions.
+        let log_density: f64 = P
+            .iter()
+            .zip(D)
+            .map(|(p, d)| -0.5 * (2.0 * PI * var).ln() - (p - d) * (p - d) / (2.0 * var))
+            .sum();
+        assert!(close(m.cost(&P, &D), -1.5 * log_density, 1e-14));
+        let mut g = [0.0; 4];
+        m.gradient(&P, &D, &mut g);
+        assert_exact(&g, &[3.0, -3.0, 0.0, 12.0]);
+    }
+
+    #[test]
+    fn gaussian_nll_includes_the_normalising_constant() {
+        let m = GaussianNll::new(1.0, 1.0).expect("valid");
+        let expected = 0.5 * 3.0 * (2.0 * PI).ln();
+        assert!(close(m.cost(&[1.0; 3], &[1.0; 3]), expected, 1e-15));
+    }
+
+    #[test]
+    fn zero_weight_is_allowed() {
+        let m = Sse::new(0.0).expect("zero weight is valid");
+        assert!(close(m.cost(&P, &D), 0.0, 0.0));
+    }
+
+    #[test]
+    fn invalid_weights_name_the_metric() {
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let errs = [
+                Sse::new(bad).expect_err("rejected"),
+                Rmse::new(bad).expect_err("rejected"),
+                GaussianNll::new(1.0, bad).expect_err("rejected"),
+            ];
+            for (err, name) in errs.iter().zip(["sse", "rmse", "gaussian_nll"]) {
+                assert!(
+                    matches!(err, CostError::InvalidWeight { metric, .. } if *metric == name),
+                    "{err:?}"
+                );
+                let msg = err.to_string();
+                assert!(msg.starts_with(name) && msg.contains(">= 0"), "{msg}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_variances_are_rejected() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let err = GaussianNll::new(bad, 1.0).expect_err("rejected");
+            assert!(matches!(err, CostError::InvalidVariance { .. }), "{err:?}");
+            let msg = err.to_string();
+            assert!(
+                msg.contains("gaussian_nll variance must be finite and > 0"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn length_mismatch_is_reported() {
+        assert!(check_lengths(&P, &D).is_ok());
+        let err = check_lengths(&P, &D[..3]).expect_err("mismatch");
+        assert_eq!(
+            err,
+            CostError::LengthMismatch {
+                predictions: 4,
+                data: 3
+            }
+        );
+        assert!(
+            err.to_string().contains("4 predictions but 3 data"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sum_is_the_sum_of_its_parts() {
+        let sum = CostSum::new(all_metrics());
+        assert_eq!(sum.len(), 3);
+        assert!(!sum.is_empty());
+        let parts: f64 = all_metrics().iter().map(|m| m.cost(&P, &D)).sum();
+        assert!(close(sum.cost(&P, &D), parts, 1e-15));
+
+        let mut g = [0.0; 4];
+        sum.gradient(&P, &D, &mut g);
+        let mut want = [0.0; 4];
+        for m in all_metrics() {
+            let mut part = [0.0; 4];
+            m.gradient(&P, &D, &mut part);
+            for (w, p) in want.iter_mut().zip(part) {
+                *w += p;
+            }
+        }
+        for (a, b) in g.iter().zip(want) {
+            assert!(close(*a, b, 1e-15), "{g:?} vs {want:?}");
+        }
+
+        let cloned = sum.clone();
+        let names: Vec<_> = cloned.metrics().iter().map(|m| m.name()).collect();
+        assert_eq!(names, ["sse", "rmse", "gaussian_nll"]);
+        assert!(close(cloned.cost(&P, &D), sum.cost(&P, &D), 0.0));
+    }
+
+    #[test]
+    fn empty_sum_is_zero_and_push_adds() {
+        let mut sum = CostSum::default();
+        assert!(sum.is_empty());
+        assert!(close(sum.cost(&P, &D), 0.0, 0.0));
+        let mut g = [1.0; 4];
+        sum.gradient(&P, &D, &mut g);
+        assert_exact(&g, &[0.0; 4]);
+        sum.push(Box::new(Sse::new(1.0).expect("valid")));
+        assert!(close(sum.cost(&P, &D), 4.5, 1e-15));
+        sum.gradient(&P, &D, &mut g);
+        assert_exact(&g, &[1.0, -1.0, 0.0, 4.0]);
+    }
+
+    fn finite_difference(m: &dyn CostMetric, p: &[f64], d: &[f64], k: usize) -> f64 {
+        let h = 1e-6 * (1.0 + p[k].abs());
+        let mut plus = p.to_vec();
+        let mut minus = p.to_vec();
+        plus[k] += h;
+        minus[k] -= h;
+        (m.cost(&plus, d) - m.cost(&minus, d)) / (2.0 * h)
+    }
+
+    fn pairs() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
+        (1usize..12).prop_flat_map(|n| {
+            (
+                proptest::collection::vec(-10.0f64..10.0, n),
+                proptest::collection::vec(-10.0f64..10.0, n),
+            )
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn gradients_match_central_differences(
+            (p, d) in pairs(),
+            weight in 0.0f64..5.0,
+            variance in 0.05f64..5.0,
+        ) {
+            let metrics: Vec<Box<dyn CostMetric>> = vec![
+                Box::new(Sse::new(weight).expect("valid")),
+                Box::new(Rmse::new(weight).expect("valid")),
+                Box::new(GaussianNll::new(variance, weight).expect("valid")),
+            ];
+            let sum = CostSum::new(metrics.clone());
+            let mut g = vec![0.0; p.len()];
+            for m in &metrics {
+                m.gradient(&p, &d, &mut g);
+                for (k, gk) in g.iter().enumerate() {
+                    let fd = finite_difference(m.as_ref(), &p, &d, k);
+                    let scale = 1.0 + m.cost(&p, &d).abs();
+                    prop_assert!(
+                        (gk - fd).abs() <= 1e-5 * scale,
+                        "{} gradient {} vs finite difference {} at {}", m.name(), gk, fd, k
+                    );
+                }
+            }
+            let mut gs = vec![0.0; p.len()];
+            sum.gradient(&p, &d, &mut gs);
+            let mut parts = vec![0.0; p.len()];
+            for m in &metrics {
+                let mut part = vec![0.0; p.len()];
+                m.gradient(&p, &d, &mut part);
+                for (s, q) in parts.iter_mut().zip(part) {
+                    *s += q;
+                }
+            }
+            for (a, b) in gs.iter().zip(&parts) {
+                prop_assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{} vs {}", a, b);
+            }
+        }
+    }
+}

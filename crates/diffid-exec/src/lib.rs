@@ -1,1 +1,320 @@
-//! diffid-exec
+//! The one run loop and the batch evaluators.
+//!
+//! - [`Evaluator`]: evaluates a batch of points of an [`Objective`], returning the outcomes in the
+//!   order of the points. [`Sequential`] evaluates on the calling thread; [`RayonEvaluator`]
+//!   evaluates on its own private rayon thread pool (never the global one). Both isolate every
+//!   single evaluation: a panic, or a point of the wrong dimension, becomes
+//!   [`Outcome::Failed`] and never aborts the batch.
+//! - [`run`]: drives an [`OptimiserState`] to the end (ask, evaluate, tell), honouring a time limit,
+//!   a cancellation flag and an [`Observer`] that may stop the run, and assembles the
+//!   [`OptimisationResult`].
+
+use diffid_core::{
+    Ask, Objective, OptimisationResult, OptimiserState, Outcome, TellError, Termination,
+};
+use rayon::prelude::*;
+use std::any::Any;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// Errors of the evaluators and the run loop.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ExecError {
+    /// A thread pool of zero threads was requested.
+    #[error(
+        "the number of threads must be at least 1, got {threads}; use 1 for sequential evaluation"
+    )]
+    InvalidThreads {
+        /// The number requested.
+        threads: usize,
+    },
+    /// The operating system refused to start the worker threads.
+    #[error("could not start the evaluation thread pool: {message}; try fewer threads")]
+    Pool {
+        /// Why, as reported by rayon.
+        message: String,
+    },
+    /// Every evaluation of the run failed, so there is no best point to report.
+    #[error("every evaluation failed ({evaluations} of {evaluations}), so there is no best point; the last failure was: {last_failure}. Check that the model can be evaluated at the initial point and within the bounds")]
+    NoSuccessfulEvaluation {
+        /// Evaluations made (all failed).
+        evaluations: usize,
+        /// The reason the last failed evaluation gave.
+        last_failure: String,
+    },
+    /// The run ended before any point was evaluated, so there is no best point to report.
+    #[error("the run ended before any point was evaluated ({termination}), so there is no result; allow at least one iteration and do not cancel before the run starts")]
+    NothingEvaluated {
+        /// Why the run ended.
+        termination: Termination,
+    },
+    /// The state refused the outcomes it was told.
+    #[error(transparent)]
+    Tell(#[from] TellError),
+}
+
+/// Evaluates batches of points of an objective.
+pub trait Evaluator: Send + Sync {
+    /// Evaluates `objective` at every point; the outcomes are in the order of `points`, always.
+    ///
+    /// Never panics because of the objective: a panicking evaluation, or a point whose length
+    /// differs from `objective.dim()`, gives [`Outcome::Failed`] for that point only.
+    fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome>;
+
+    /// The number of threads evaluations run on.
+    fn threads(&self) -> usize;
+}
+
+/// Evaluates one point in isolation: a wrong dimension, a panic or a non-finite value becomes
+/// [`Outcome::Failed`].
+pub fn evaluate_one(objective: &dyn Objective, x: &[f64]) -> Outcome {
+    let dim = objective.dim();
+    if x.len() != dim {
+        return Outcome::Failed(format!(
+            "point has {} coordinates, but the objective has {dim} parameters",
+            x.len()
+        ));
+    }
+    match catch_unwind(AssertUnwindSafe(|| objective.evaluate(x))) {
+        Ok(Outcome::Value(v)) => Outcome::from_value(v),
+        Ok(failed) => failed,
+        Err(payload) => Outcome::Failed(format!(
+            "evaluation panicked: {}",
+            panic_message(payload.as_ref())
+        )),
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_owned()
+    }
+}
+
+/// Evaluates every point in turn on the calling thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sequential;
+
+impl Evaluator for Sequential {
+    fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome> {
+        points.iter().map(|x| evaluate_one(objective, x)).collect()
+    }
+
+    fn threads(&self) -> usize {
+        1
+    }
+}
+
+/// Evaluates the points of a batch concurrently on a private rayon thread pool.
+///
+/// The pool belongs to this evaluator: it never initialises or uses rayon's global pool, so it
+/// coexists with other rayon users in the same process (numpy, other libraries, other runs).
+/// The pool's threads stop when the evaluator is dropped.
+pub struct RayonEvaluator {
+    pool: rayon::ThreadPool,
+    threads: usize,
+}
+
+impl RayonEvaluator {
+    /// An evaluator with a private pool of `threads` worker threads.
+    ///
+    /// # Errors
+    /// [`ExecError::InvalidThreads`] when `threads` is 0; [`ExecError::Pool`] when the
+    /// threads cannot be started.
+    pub fn new(threads: usize) -> Result<Self, ExecError> {
+        if threads == 0 {
+            return Err(ExecError::InvalidThreads { threads });
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("diffid-eval-{i}"))
+            .build()
+            .map_err(|e| ExecError::Pool {
+                message: e.to_string(),
+            })?;
+        Ok(Self { pool, threads })
+    }
+
+    /// An evaluator with one thread per available CPU (1 when that cannot be determined).
+    ///
+    /// # Errors
+    /// [`ExecError::Pool`] when the threads cannot be started.
+    pub fn with_available_parallelism() -> Result<Self, ExecError> {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self::new(threads)
+    }
+}
+
+impl fmt::Debug for RayonEvaluator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RayonEvaluator")
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Evaluator for RayonEvaluator {
+    fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome> {
+        self.pool.install(|| {
+            points
+                .par_iter()
+                .map(|x| evaluate_one(objective, x))
+                .collect()
+        })
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+/// A snapshot of a run, given to the [`Observer`] after every batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// Iterations completed.
+    pub iteration: usize,
+    /// Evaluations made, failed ones included.
+    pub evaluations: usize,
+    /// The best value so far, if any evaluation succeeded.
+    pub best_value: Option<f64>,
+    /// Wall-clock time since the run started.
+    pub elapsed: Duration,
+}
+
+/// An observer's verdict: go on, or stop the run (which then ends as
+/// [`Termination::Cancelled`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Go on.
+    Continue,
+    /// Stop the run now.
+    Stop,
+}
+
+/// Watches a run after every batch and may stop it.
+pub trait Observer {
+    /// Called after every told batch.
+    fn observe(&mut self, progress: &Progress) -> Control;
+}
+
+/// No observer: always continue.
+impl Observer for () {
+    fn observe(&mut self, _progress: &Progress) -> Control {
+        Control::Continue
+    }
+}
+
+impl<F: FnMut(&Progress) -> Control> Observer for F {
+    fn observe(&mut self, progress: &Progress) -> Control {
+        self(progress)
+    }
+}
+
+/// Limits on a run beyond those of the algorithm.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Stop (as [`Termination::TimeLimit`]) once this much wall-clock time has passed. It is
+    /// checked after every batch, so at least one batch is always evaluated.
+    pub time_limit: Option<Duration>,
+    /// Stop (as [`Termination::Cancelled`]) once this flag is set, e.g. from a Ctrl-C handler or
+    /// another thread. It is checked before every batch.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// Runs `state` on `objective` to the end: asks for batches, evaluates them with `evaluator`,
+/// tells the outcomes, and reports progress to `observer` after every batch.
+///
+/// The run ends when the state is done, the cancellation flag is set or the observer returns
+/// [`Control::Stop`] ([`Termination::Cancelled`]), or the time limit has passed
+/// ([`Termination::TimeLimit`]).
+///
+/// # Errors
+/// [`ExecError::Tell`] when the state refuses the outcomes;
+/// [`ExecError::NoSuccessfulEvaluation`] when every evaluation failed;
+/// [`ExecError::NothingEvaluated`] when the run ended before any evaluation.
+pub fn run(
+    state: &mut dyn OptimiserState,
+    objective: &dyn Objective,
+    evaluator: &dyn Evaluator,
+    options: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<OptimisationResult, ExecError> {
+    let start = Instant::now();
+    let cancelled = || {
+        options
+            .cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    };
+    let mut last_failure: Option<String> = None;
+
+    let termination = loop {
+        if cancelled() {
+            break Termination::Cancelled;
+        }
+        match state.ask() {
+            Ask::Done(termination) => break termination,
+            Ask::Evaluate(points) => {
+                let outcomes = evaluator.evaluate_batch(objective, &points);
+                if let Some(reason) = outcomes.iter().rev().find_map(|o| match o {
+                    Outcome::Failed(reason) => Some(reason),
+                    Outcome::Value(_) => None,
+                }) {
+                    last_failure = Some(reason.clone());
+                }
+                state.tell(&outcomes)?;
+                let progress = Progress {
+                    iteration: state.iterations(),
+                    evaluations: state.evaluations(),
+                    best_value: state.best().map(|(_, v)| v),
+                    elapsed: start.elapsed(),
+                };
+                if observer.observe(&progress) == Control::Stop {
+                    break Termination::Cancelled;
+                }
+                if options
+                    .time_limit
+                    .is_some_and(|limit| start.elapsed() >= limit)
+                {
+                    break Termination::TimeLimit;
+                }
+            }
+        }
+    };
+
+    let evaluations = state.evaluations();
+    let Some((x, value)) = state.best() else {
+        return Err(if evaluations == 0 {
+            ExecError::NothingEvaluated { termination }
+        } else {
+            ExecError::NoSuccessfulEvaluation {
+                evaluations,
+                last_failure: last_failure
+                    .unwrap_or_else(|| "no failure reason was recorded".to_owned()),
+            }
+        });
+    };
+    Ok(OptimisationResult {
+        x,
+        value,
+        iterations: state.iterations(),
+        evaluations,
+        failed_evaluations: state.failed_evaluations(),
+        time: start.elapsed(),
+        termination,
+        covariance: state.covariance(),
+        history: state.history().to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,40 @@
-//! diffid-optim
+//! Ask/tell optimisers for diffid.
+//!
+//! This crate holds the derivative-free optimisers that fit a model's parameters. Each one is a
+//! configuration implementing [`diffid_core::Optimiser`] that starts an ask/tell state
+//! ([`diffid_core::OptimiserState`]); the state never evaluates anything itself, so the same run
+//! can be driven sequentially, on a thread pool, from Python or by hand, with bit-identical
+//! results for a given seed.
+//!
+//! - [`CmaEs`] / [`CmaEsState`]: the covariance matrix adaptation evolution strategy (CMA-ES)
+//!   with the default settings of Hansen's tutorial ("The CMA Evolution Strategy: A Tutorial"):
+//!   weighted recombination, cumulative step-size adaptation and rank-one plus rank-μ covariance
+//!   updates. Box bounds are handled by resampling and then reflecting; failed evaluations rank
+//!   worst and the run goes on.
+//!
+//! ```
+//! use diffid_core::{testkit::sphere, Ask, AskTell, Bounds, Optimiser, Outcome};
+//! use diffid_optim::CmaEs;
+//!
+//! let opt = CmaEs::default().with_seed(1).with_threshold(1e-10);
+//! let mut state = opt.init(&[1.0, -1.0], &[Bounds::unbounded(); 2]).expect("valid start");
+//! let reason = loop {
+//!     match state.ask() {
+//!         Ask::Evaluate(points) => {
+//!             let outcomes: Vec<Outcome> =
+//!                 points.iter().map(|x| Outcome::from_value(sphere(x))).collect();
+//!             state.tell(&outcomes).expect("one outcome per point");
+//!         }
+//!         Ask::Done(reason) => break reason,
+//!     }
+//! };
+//! assert!(reason.is_success());
+//! let (_, best) = state.best().expect("some evaluation succeeded");
+//! assert!(best <= 1e-10);
+//! ```
+
+mod cmaes;
+mod state;
+
+pub use cmaes::CmaEs;
+pub use state::CmaEsState;

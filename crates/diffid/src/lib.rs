@@ -1,1 +1,44 @@
-//! diffid
+//! diffid: parameter inference for differential-equation models and black-box objectives.
+//!
+//! This is the thin facade over the workspace's crates: it re-exports their vocabulary and adds
+//! the builders that turn a model, data, parameters and a cost into a [`Problem`], and
+//! [`Problem::optimise`], which runs an ask/tell optimiser through an evaluator.
+//!
+//! ```no_run
+//! use diffid::{CmaEs, DiffsolBuilder, Sse};
+//!
+//! let data: Vec<f64> = vec![/* rows of [t, prey, predator] */];
+//! let problem = DiffsolBuilder::new()
+//!     .with_diffsl("in_i { k = 1.0 } u_i { y = 1.0 } F_i { -k * y }")
+//!     .with_data(data.len() / 2, 2, &data)
+//!     .with_parameter("k", 0.5, None)
+//!     .with_cost(Box::new(Sse::new(1.0).unwrap()))
+//!     .build()
+//!     .unwrap();
+//! let result = problem.optimise(None, Some(&CmaEs::new().with_seed(1)), &Default::default()).unwrap();
+//! println!("{:?} {}", result.x, result.value);
+//! ```
+
+mod builder;
+mod error;
+mod objective;
+mod problem;
+mod space;
+
+pub use builder::{DiffsolBuilder, Parallelism};
+pub use error::Error;
+pub use objective::FitObjective;
+pub use problem::Problem;
+pub use space::SearchSpace;
+
+pub use diffid_core::{
+    testkit, Ask, AskTell, Bounds, CoreError, FnObjective, Objective, OptimisationResult,
+    Optimiser, OptimiserState, Outcome, Parameter, Parameters, Simulator, TellError, Termination,
+    TimeSeries,
+};
+pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Rmse, Sse};
+pub use diffid_exec::{
+    run, Control, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
+};
+pub use diffid_ode::{DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverKind};
+pub use diffid_optim::{CmaEs, CmaEsState};

@@ -1,0 +1,25 @@
+"""The diffid exception hierarchy.
+
+``DiffidError`` is the base of ``BuildError`` (bad model, data, parameters or settings),
+``EvaluationError`` (an evaluation failed where a value was required) and ``TellError``
+(with ``ResultCountMismatch`` and ``AlreadyTerminated``) for ask/tell misuse. Invalid optimiser
+or metric settings raise ``ValueError`` when they are given.
+"""
+
+from ._diffid import (
+    AlreadyTerminated,
+    BuildError,
+    DiffidError,
+    EvaluationError,
+    ResultCountMismatch,
+    TellError,
+)
+
+__all__ = [
+    "AlreadyTerminated",
+    "BuildError",
+    "DiffidError",
+    "EvaluationError",
+    "ResultCountMismatch",
+    "TellError",
+]

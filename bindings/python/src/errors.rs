@@ -1,0 +1,52 @@
+//! The Python exception hierarchy and the one place Rust errors are mapped onto it.
+
+use diffid::{CoreError, Error, ExecError, TellError as RustTellError};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::prelude::*;
+
+create_exception!(_diffid, DiffidError, PyException, "Base class of every diffid error.");
+create_exception!(_diffid, BuildError, DiffidError, "A problem could not be built: bad model, data, parameters or settings.");
+create_exception!(_diffid, EvaluationError, DiffidError, "An objective evaluation failed where a value was required.");
+create_exception!(_diffid, TellError, DiffidError, "An ask/tell state refused the results it was told.");
+create_exception!(_diffid, ResultCountMismatch, TellError, "The number of results told differs from the points asked.");
+create_exception!(_diffid, AlreadyTerminated, TellError, "The optimiser has already terminated.");
+
+/// Maps a facade error onto the Python exception a user should catch.
+pub fn to_py(err: Error) -> PyErr {
+    let msg = err.to_string();
+    match err {
+        Error::Evaluation { .. } => EvaluationError::new_err(msg),
+        Error::Tell(t) | Error::Exec(ExecError::Tell(t)) => tell_to_py(&t),
+        Error::Exec(ExecError::NoSuccessfulEvaluation { .. }) => EvaluationError::new_err(msg),
+        Error::Core(CoreError::InvalidSetting { .. }) => PyValueError::new_err(msg),
+        _ => BuildError::new_err(msg),
+    }
+}
+
+/// Maps a tell refusal.
+pub fn tell_to_py(err: &RustTellError) -> PyErr {
+    let msg = err.to_string();
+    match err {
+        RustTellError::AlreadyTerminated => AlreadyTerminated::new_err(msg),
+        RustTellError::ResultCountMismatch { .. } => ResultCountMismatch::new_err(msg),
+        _ => TellError::new_err(msg),
+    }
+}
+
+/// Maps an invalid setting (raised when the setting is given) to `ValueError`.
+pub fn setting_to_py(err: &CoreError) -> PyErr {
+    PyValueError::new_err(err.to_string())
+}
+
+/// Registers the exception types on the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("DiffidError", py.get_type::<DiffidError>())?;
+    m.add("BuildError", py.get_type::<BuildError>())?;
+    m.add("EvaluationError", py.get_type::<EvaluationError>())?;
+    m.add("TellError", py.get_type::<TellError>())?;
+    m.add("ResultCountMismatch", py.get_type::<ResultCountMismatch>())?;
+    m.add("AlreadyTerminated", py.get_type::<AlreadyTerminated>())?;
+    Ok(())
+}

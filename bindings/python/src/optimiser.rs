@@ -1,0 +1,87 @@
+//! Optimiser configuration objects (`CMAES`).
+
+use crate::errors::setting_to_py;
+use diffid::{CmaEs, Optimiser};
+use pyo3::prelude::*;
+use std::sync::Arc;
+
+/// Covariance Matrix Adaptation Evolution Strategy.
+///
+/// Every `with_*` returns a new configuration; invalid values raise `ValueError` at once.
+#[pyclass(module = "diffid._diffid", name = "CMAES", frozen)]
+#[derive(Clone)]
+pub struct PyCmaEs(pub CmaEs);
+
+impl PyCmaEs {
+    fn set(&self, f: impl FnOnce(CmaEs) -> CmaEs) -> PyResult<Self> {
+        let next = f(self.0.clone());
+        next.validate().map_err(|e| setting_to_py(&e))?;
+        Ok(Self(next))
+    }
+
+    /// The configuration as a shareable Rust optimiser.
+    pub fn optimiser(&self) -> Arc<dyn Optimiser> {
+        Arc::new(self.0.clone())
+    }
+}
+
+#[pymethods]
+impl PyCmaEs {
+    #[new]
+    fn new() -> Self {
+        Self(CmaEs::new())
+    }
+
+    /// Maximum number of generations (default 1000).
+    fn with_max_iter(&self, max_iter: usize) -> PyResult<Self> {
+        self.set(|c| c.with_max_iter(max_iter))
+    }
+
+    /// Maximum number of evaluations (default: none).
+    fn with_max_evaluations(&self, max_evaluations: usize) -> PyResult<Self> {
+        self.set(|c| c.with_max_evaluations(Some(max_evaluations)))
+    }
+
+    /// Initial step size σ, relative to each parameter's scale (default 0.5).
+    fn with_step_size(&self, step_size: f64) -> PyResult<Self> {
+        self.set(|c| c.with_step_size(step_size))
+    }
+
+    /// Population size λ (default 4 + ⌊3 ln n⌋).
+    fn with_population_size(&self, population_size: usize) -> PyResult<Self> {
+        self.set(|c| c.with_population_size(population_size))
+    }
+
+    /// Seed of the random generator; the same seed gives the same result at any thread count.
+    fn with_seed(&self, seed: u64) -> PyResult<Self> {
+        self.set(|c| c.with_seed(seed))
+    }
+
+    /// Stop when the best value is at or below this (default 1e-6).
+    fn with_threshold(&self, threshold: f64) -> PyResult<Self> {
+        self.set(|c| c.with_threshold(threshold))
+    }
+
+    /// Stop when recent function values span less than this (default 1e-12).
+    fn with_function_tolerance(&self, tolerance: f64) -> PyResult<Self> {
+        self.set(|c| c.with_function_tolerance(tolerance))
+    }
+
+    /// Stop when the search distribution is narrower than this (default 1e-12).
+    fn with_position_tolerance(&self, tolerance: f64) -> PyResult<Self> {
+        self.set(|c| c.with_position_tolerance(tolerance))
+    }
+
+    fn __repr__(&self) -> String {
+        let c = &self.0;
+        format!(
+            "CMAES(max_iter={}, step_size={}, population_size={}, seed={}, threshold={})",
+            c.max_iter(),
+            c.step_size(),
+            c.population_size()
+                .map_or_else(|| "default".to_owned(), |p| p.to_string()),
+            c.seed().map_or_else(|| "None".to_owned(), |s| s.to_string()),
+            c.threshold(),
+        )
+    }
+}

@@ -1,0 +1,125 @@
+//! `OptimisationResults`.
+
+use diffid::OptimisationResult;
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use pyo3::prelude::*;
+use std::time::Duration;
+
+/// The result of an optimisation run, in the parameters' natural units.
+#[pyclass(module = "diffid._diffid", name = "OptimisationResults", frozen)]
+pub struct PyOptimisationResults {
+    pub inner: OptimisationResult,
+    pub names: Vec<String>,
+}
+
+#[pymethods]
+impl PyOptimisationResults {
+    /// The best parameters found.
+    #[getter]
+    fn x<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.inner.x)
+    }
+    /// The objective at `x`.
+    #[getter]
+    fn value(&self) -> f64 {
+        self.inner.value
+    }
+    /// Iterations (generations) completed.
+    #[getter]
+    fn iterations(&self) -> usize {
+        self.inner.iterations
+    }
+    /// Objective evaluations, failed ones included.
+    #[getter]
+    fn evaluations(&self) -> usize {
+        self.inner.evaluations
+    }
+    /// Evaluations that failed (ranked worst; the run went on).
+    #[getter]
+    fn failed_evaluations(&self) -> usize {
+        self.inner.failed_evaluations
+    }
+    /// Wall-clock time of the run.
+    #[getter]
+    fn time(&self) -> Duration {
+        self.inner.time
+    }
+    /// True only when a convergence criterion ended the run (not a limit).
+    #[getter]
+    fn success(&self) -> bool {
+        self.inner.success()
+    }
+    /// Why the run stopped, in words.
+    #[getter]
+    fn message(&self) -> String {
+        self.inner.message()
+    }
+    /// Why the run stopped, as a short name ("max_iterations", ...).
+    #[getter]
+    fn termination_reason(&self) -> &'static str {
+        self.inner.termination.name()
+    }
+    /// The final search covariance in natural units (CMA-ES: σ²C), or None.
+    #[getter]
+    fn covariance<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
+        let n = self.inner.x.len();
+        self.inner
+            .covariance
+            .as_ref()
+            .map(|c| PyArray1::from_slice(py, c).reshape([n, n]))
+            .transpose()
+    }
+    /// The best value after each iteration.
+    #[getter]
+    fn history<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.inner.history)
+    }
+    /// Nelder–Mead's final simplex (None for other optimisers).
+    #[getter]
+    fn final_simplex(&self) -> Option<Vec<Vec<f64>>> {
+        None
+    }
+    /// Function values at the final simplex (None for other optimisers).
+    #[getter]
+    fn final_simplex_values(&self) -> Option<Vec<f64>> {
+        None
+    }
+    /// The fitted parameters' names.
+    #[getter]
+    fn parameter_names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    fn __bool__(&self) -> bool {
+        self.inner.success()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "OptimisationResults(x={:?}, value={}, iterations={}, evaluations={}, success={}, termination_reason='{}')",
+            self.inner.x,
+            self.inner.value,
+            self.inner.iterations,
+            self.inner.evaluations,
+            if self.inner.success() { "True" } else { "False" },
+            self.inner.termination.name()
+        )
+    }
+
+    fn __str__(&self) -> String {
+        let mut s = String::from("Optimisation results\n");
+        for (name, v) in self.names.iter().zip(&self.inner.x) {
+            s.push_str(&format!("  {name:>12} = {v:.6}\n"));
+        }
+        s.push_str(&format!(
+            "  value = {:.6}\n  iterations = {}, evaluations = {} ({} failed)\n  time = {:.3} s\n  {}",
+            self.inner.value,
+            self.inner.iterations,
+            self.inner.evaluations,
+            self.inner.failed_evaluations,
+            self.inner.time.as_secs_f64(),
+            self.inner.message()
+        ));
+        s
+    }
+}

@@ -1,0 +1,258 @@
+//! The CMA-ES configuration: settings, their validation, and starting a state.
+
+use crate::state::CmaEsState;
+use diffid_core::{check_init, Bounds, CoreError, Optimiser, OptimiserState};
+
+/// Covariance matrix adaptation evolution strategy (CMA-ES), configured by builder methods.
+///
+/// The defaults follow Hansen's tutorial: population size `λ = 4 + ⌊3 ln n⌋`, `μ = ⌊λ/2⌋`
+/// log-weighted parents, cumulative step-size adaptation and rank-one plus rank-μ covariance
+/// updates. A run stops at the first of: the best value reaching [`threshold`](Self::threshold),
+/// the function-value or position tolerance, a numerical breakdown, [`max_iter`](Self::max_iter)
+/// generations, or [`max_evaluations`](Self::max_evaluations).
+///
+/// Setters do not check their argument; call [`validate`](Self::validate) (as
+/// [`Optimiser::init`] does) to get a typed error naming the offending setting.
+#[derive(Clone, Debug)]
+pub struct CmaEs {
+    max_iter: usize,
+    max_evaluations: Option<usize>,
+    threshold: f64,
+    step_size: f64,
+    population_size: Option<usize>,
+    seed: Option<u64>,
+    function_tolerance: f64,
+    position_tolerance: f64,
+}
+
+impl Default for CmaEs {
+    fn default() -> Self {
+        Self {
+            max_iter: 1000,
+            max_evaluations: None,
+            threshold: 1e-6,
+            step_size: 0.5,
+            population_size: None,
+            seed: None,
+            function_tolerance: 1e-12,
+            position_tolerance: 1e-12,
+        }
+    }
+}
+
+impl CmaEs {
+    /// The default configuration (see the field getters for the values).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The maximum number of generations (default 1000). Must be at least 1.
+    #[must_use]
+    pub fn with_max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// The maximum number of objective evaluations, failed ones included (default `None`: no
+    /// limit). CMA-ES always evaluates whole generations of `λ` points, so the run stops as soon
+    /// as the next generation would exceed this budget. Must not be `Some(0)`.
+    #[must_use]
+    pub fn with_max_evaluations(mut self, max_evaluations: Option<usize>) -> Self {
+        self.max_evaluations = max_evaluations;
+        self
+    }
+
+    /// Stop once the best value is `<= threshold` (default `1e-6`). Use `f64::NEG_INFINITY` to
+    /// disable. Must not be NaN.
+    #[must_use]
+    pub fn with_threshold(mut self, threshold: f64) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// The initial step size σ, in parameter units (default 0.5). Must be finite and `> 0`.
+    #[must_use]
+    pub fn with_step_size(mut self, step_size: f64) -> Self {
+        self.step_size = step_size;
+        self
+    }
+
+    /// The population size λ (default `4 + ⌊3 ln n⌋` for `n` parameters). Must be at least 2.
+    #[must_use]
+    pub fn with_population_size(mut self, population_size: usize) -> Self {
+        self.population_size = Some(population_size);
+        self
+    }
+
+    /// Seeds the random number generator, making runs reproducible bit for bit (default:
+    /// unseeded, a seed is drawn from OS entropy when a state starts; see
+    /// [`CmaEsState::seed`]).
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Stop when the best values of the last `10 + ⌈30 n/λ⌉` generations, and all values of the
+    /// current generation, each span less than this (default `1e-12`; 0 disables). Must be
+    /// `>= 0`.
+    #[must_use]
+    pub fn with_function_tolerance(mut self, function_tolerance: f64) -> Self {
+        self.function_tolerance = function_tolerance;
+        self
+    }
+
+    /// Stop when the search distribution's standard deviation in every coordinate, and the
+    /// evolution path `σ p_c` in every coordinate, fall below this (default `1e-12`, in
+    /// parameter units; 0 disables). Must be `>= 0`.
+    #[must_use]
+    pub fn with_position_tolerance(mut self, position_tolerance: f64) -> Self {
+        self.position_tolerance = position_tolerance;
+        self
+    }
+
+    /// The maximum number of generations.
+    pub fn max_iter(&self) -> usize {
+        self.max_iter
+    }
+
+    /// The maximum number of evaluations, if any.
+    pub fn max_evaluations(&self) -> Option<usize> {
+        self.max_evaluations
+    }
+
+    /// The value at or below which the run stops.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// The initial step size σ.
+    pub fn step_size(&self) -> f64 {
+        self.step_size
+    }
+
+    /// The population size set, or `None` for the default `4 + ⌊3 ln n⌋`.
+    pub fn population_size(&self) -> Option<usize> {
+        self.population_size
+    }
+
+    /// The population size used for a problem of `n` parameters.
+    pub fn population_size_for(&self, n: usize) -> usize {
+        self.population_size
+            .unwrap_or_else(|| 4 + (3.0 * (n.max(1) as f64).ln()).floor() as usize)
+    }
+
+    /// The seed set, or `None` for a seed drawn from OS entropy.
+    pub fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+
+    /// The function-value tolerance.
+    pub fn function_tolerance(&self) -> f64 {
+        self.function_tolerance
+    }
+
+    /// The position tolerance.
+    pub fn position_tolerance(&self) -> f64 {
+        self.position_tolerance
+    }
+
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidSetting`] naming the first invalid setting: `step_size` not finite or
+    /// `<= 0`; `population_size < 2`; `max_iter == 0`; `threshold` NaN; `function_tolerance` or
+    /// `position_tolerance` negative or NaN; `max_evaluations == Some(0)`.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        if !self.step_size.is_finite() || self.step_size <= 0.0 {
+            return Err(invalid(
+                "step_size",
+                &self.step_size,
+                "step_size must be a finite number > 0",
+            ));
+        }
+        if let Some(lambda) = self.population_size {
+            if lambda < 2 {
+                return Err(invalid(
+                    "population_size",
+                    &lambda,
+                    "population_size must be at least 2",
+                ));
+            }
+        }
+        if self.max_iter == 0 {
+            return Err(invalid(
+                "max_iter",
+                &self.max_iter,
+                "max_iter must be at least 1",
+            ));
+        }
+        if self.max_evaluations == Some(0) {
+            return Err(invalid(
+                "max_evaluations",
+                &0,
+                "max_evaluations must be at least 1, or None for no limit",
+            ));
+        }
+        if self.threshold.is_nan() {
+            return Err(invalid(
+                "threshold",
+                &self.threshold,
+                "threshold must be a number (use -inf to disable it), not NaN",
+            ));
+        }
+        if self.function_tolerance.is_nan() || self.function_tolerance < 0.0 {
+            return Err(invalid(
+                "function_tolerance",
+                &self.function_tolerance,
+                "function_tolerance must be a number >= 0 (0 disables it)",
+            ));
+        }
+        if self.position_tolerance.is_nan() || self.position_tolerance < 0.0 {
+            return Err(invalid(
+                "position_tolerance",
+                &self.position_tolerance,
+                "position_tolerance must be a number >= 0 (0 disables it)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts a run at `initial` within `bounds` (one per coordinate); the concrete form of
+    /// [`Optimiser::init`].
+    ///
+    /// # Errors
+    /// As [`check_init`] (empty, mismatched or out-of-bounds start) and [`validate`](Self::validate).
+    pub fn start(&self, initial: &[f64], bounds: &[Bounds]) -> Result<CmaEsState, CoreError> {
+        check_init(initial, bounds)?;
+        self.validate()?;
+        let seed = self.seed.unwrap_or_else(rand::random);
+        Ok(CmaEsState::new(self.clone(), initial, bounds, seed))
+    }
+}
+
+fn invalid(
+    setting: &'static str,
+    value: &dyn std::fmt::Display,
+    requirement: &'static str,
+) -> CoreError {
+    CoreError::InvalidSetting {
+        setting,
+        value: value.to_string(),
+        requirement,
+    }
+}
+
+impl Optimiser for CmaEs {
+    fn name(&self) -> &'static str {
+        "cmaes"
+    }
+
+    fn init(
+        &self,
+        initial: &[f64],
+        bounds: &[Bounds],
+    ) -> Result<Box<dyn OptimiserState>, CoreError> {
+        Ok(Box::new(self.start(initial, bounds)?))
+    }
+}

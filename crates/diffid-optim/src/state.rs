@@ -1,0 +1,595 @@
+//! The running CMA-ES state: sampling in `ask`, the distribution update in `tell`.
+//!
+//! Notation and default constants follow Hansen, "The CMA Evolution Strategy: A Tutorial":
+//! `m` the mean, `σ` the step size, `C = B D² Bᵀ` the covariance, `p_σ`/`p_c` the evolution
+//! paths, `y = (x − m)/σ` the step of a candidate.
+
+use crate::CmaEs;
+use diffid_core::{Ask, AskTell, Bounds, OptimiserState, Outcome, TellError, Termination};
+use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use std::collections::VecDeque;
+
+/// Draws per candidate (the first plus resamples) before an out-of-bounds one is reflected.
+const MAX_DRAWS: usize = 10;
+/// Consecutive all-failed generations after which the run stalls.
+const MAX_ALL_FAILED: usize = 10;
+/// Largest condition number of `C` tolerated before the run stalls.
+const MAX_CONDITION: f64 = 1e14;
+
+const ALL_FAILED_MESSAGE: &str = "every candidate failed to evaluate for 10 consecutive \
+                                  generations; check the model and the starting point";
+
+/// The strategy constants, fixed by `n` and `λ`.
+#[derive(Clone, Debug)]
+struct Constants {
+    lambda: usize,
+    /// Recombination weights of the `μ` best, positive, summing to 1.
+    weights: Vec<f64>,
+    mu_eff: f64,
+    c_sigma: f64,
+    d_sigma: f64,
+    c_c: f64,
+    c_1: f64,
+    c_mu: f64,
+    /// `E‖N(0, I)‖`.
+    chi_n: f64,
+    /// Generations between eigendecompositions of `C`.
+    eigen_gap: usize,
+    /// Generations of best values compared by the function tolerance.
+    tolfun_window: usize,
+    /// Largest Mahalanobis norm `‖C^{-1/2} y‖` a reflected candidate's step may have.
+    max_step_norm: f64,
+}
+
+impl Constants {
+    fn new(n: usize, lambda: usize) -> Self {
+        let nf = n as f64;
+        let mu = (lambda / 2).max(1);
+        let raw: Vec<f64> = (1..=mu)
+            .map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - (i as f64).ln())
+            .collect();
+        let sum: f64 = raw.iter().sum();
+        let weights: Vec<f64> = raw.iter().map(|w| w / sum).collect();
+        let mu_eff = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+
+        let c_sigma = (mu_eff + 2.0) / (nf + mu_eff + 5.0);
+        let d_sigma = 1.0 + 2.0 * (((mu_eff - 1.0) / (nf + 1.0)).sqrt() - 1.0).max(0.0) + c_sigma;
+        let c_c = (4.0 + mu_eff / nf) / (nf + 4.0 + 2.0 * mu_eff / nf);
+        let c_1 = 2.0 / ((nf + 1.3).powi(2) + mu_eff);
+        let c_mu =
+            (1.0 - c_1).min(2.0 * (mu_eff - 2.0 + 1.0 / mu_eff) / ((nf + 2.0).powi(2) + mu_eff));
+        let chi_n = nf.sqrt() * (1.0 - 1.0 / (4.0 * nf) + 1.0 / (21.0 * nf * nf));
+        let eigen_gap = (1.0 / ((c_1 + c_mu) * nf * 10.0)).floor() as usize + 1;
+        let tolfun_window = 10 + (30.0 * nf / lambda as f64).ceil() as usize;
+        let max_step_norm = nf.sqrt() + 2.0 * nf / (nf + 2.0);
+        Self {
+            lambda,
+            weights,
+            mu_eff,
+            c_sigma,
+            d_sigma,
+            c_c,
+            c_1,
+            c_mu,
+            chi_n,
+            eigen_gap,
+            tolfun_window,
+            max_step_norm,
+        }
+    }
+}
+
+/// A generation asked for and not yet told.
+#[derive(Clone, Debug)]
+struct Batch {
+    points: Vec<Vec<f64>>,
+    /// The step `y = (x − m)/σ` of each point used by the update.
+    steps: Vec<DVector<f64>>,
+}
+
+/// A running CMA-ES: an ask/tell state started by [`CmaEs::start`] or [`Optimiser::init`].
+///
+/// All random numbers are drawn in [`ask`](AskTell::ask), in a fixed order, from a `ChaCha8`
+/// generator seeded with [`seed`](Self::seed); the run therefore depends only on the seed and
+/// the outcomes told, not on how or in which order the points were evaluated.
+///
+/// [`Optimiser::init`]: diffid_core::Optimiser::init
+#[derive(Clone, Debug)]
+pub struct CmaEsState {
+    config: CmaEs,
+    seed: u64,
+    consts: Constants,
+    bounds: Vec<Bounds>,
+    /// Whether any coordinate has a finite bound (otherwise no bounds check is needed).
+    bounded: bool,
+    rng: ChaCha8Rng,
+
+    mean: DVector<f64>,
+    sigma: f64,
+    cov: DMatrix<f64>,
+    /// Eigenvectors of `cov` at the last decomposition (columns).
+    b: DMatrix<f64>,
+    /// Square roots of the eigenvalues of `cov` at the last decomposition.
+    d: DVector<f64>,
+    p_sigma: DVector<f64>,
+    p_c: DVector<f64>,
+    /// Distribution updates made (generations with at least one success).
+    updates: usize,
+    updates_since_eigen: usize,
+
+    pending: Option<Batch>,
+    generations: usize,
+    evaluations: usize,
+    failed: usize,
+    best: Option<(Vec<f64>, f64)>,
+    history: Vec<f64>,
+    /// Best value of each of the last `tolfun_window` generations (`+inf` when all failed).
+    recent_best: VecDeque<f64>,
+    /// Ranking values of the last generation (`+inf` for failures).
+    last_values: Vec<f64>,
+    all_failed_streak: usize,
+    breakdown: Option<String>,
+    termination: Option<Termination>,
+}
+
+impl CmaEsState {
+    /// Starts at `initial`; the arguments have been checked by [`CmaEs::start`].
+    pub(crate) fn new(config: CmaEs, initial: &[f64], bounds: &[Bounds], seed: u64) -> Self {
+        let n = initial.len();
+        let consts = Constants::new(n, config.population_size_for(n));
+        let sigma = config.step_size();
+        Self {
+            config,
+            seed,
+            consts,
+            bounds: bounds.to_vec(),
+            bounded: bounds.iter().any(|b| !b.is_unbounded()),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            mean: DVector::from_column_slice(initial),
+            sigma,
+            cov: DMatrix::identity(n, n),
+            b: DMatrix::identity(n, n),
+            d: DVector::from_element(n, 1.0),
+            p_sigma: DVector::zeros(n),
+            p_c: DVector::zeros(n),
+            updates: 0,
+            updates_since_eigen: 0,
+            pending: None,
+            generations: 0,
+            evaluations: 0,
+            failed: 0,
+            best: None,
+            history: Vec::new(),
+            recent_best: VecDeque::new(),
+            last_values: Vec::new(),
+            all_failed_streak: 0,
+            breakdown: None,
+            termination: None,
+        }
+    }
+
+    /// The current mean of the search distribution.
+    pub fn mean(&self) -> &[f64] {
+        self.mean.as_slice()
+    }
+
+    /// The current step size σ.
+    pub fn sigma(&self) -> f64 {
+        self.sigma
+    }
+
+    /// Why the run stopped, once [`ask`](AskTell::ask) has returned [`Ask::Done`].
+    pub fn termination(&self) -> Option<&Termination> {
+        self.termination.as_ref()
+    }
+
+    /// The seed of the random number generator (drawn from OS entropy when none was set);
+    /// starting again with [`CmaEs::with_seed`] and this seed replays the run.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The population size λ: the number of points in every batch asked for.
+    pub fn population_size(&self) -> usize {
+        self.consts.lambda
+    }
+
+    /// The configuration this state was started with.
+    pub fn config(&self) -> &CmaEs {
+        &self.config
+    }
+
+    fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// The reason to stop before sampling the next generation, if any.
+    fn stop_reason(&self) -> Option<Termination> {
+        if let Some((_, best)) = &self.best {
+            if *best <= self.config.threshold() {
+                return Some(Termination::ThresholdReached);
+            }
+        }
+        if self.all_failed_streak >= MAX_ALL_FAILED {
+            return Some(Termination::Stalled(ALL_FAILED_MESSAGE.to_owned()));
+        }
+        if let Some(why) = &self.breakdown {
+            return Some(Termination::Stalled(why.clone()));
+        }
+        if self.generations > 0 {
+            if self.recent_best.len() >= self.consts.tolfun_window {
+                let tol = self.config.function_tolerance();
+                if range(self.recent_best.iter().copied()) < tol
+                    && range(self.last_values.iter().copied()) < tol
+                {
+                    return Some(Termination::FunctionTolerance);
+                }
+            }
+            let tol = self.config.position_tolerance();
+            let max_sd = self
+                .cov
+                .diagonal()
+                .iter()
+                .fold(0.0_f64, |acc, v| acc.max(v.sqrt()));
+            let max_pc = self.p_c.iter().fold(0.0_f64, |acc, v| acc.max(v.abs()));
+            if self.sigma * max_sd < tol && self.sigma * max_pc < tol {
+                return Some(Termination::PositionTolerance);
+            }
+        }
+        if self.generations >= self.config.max_iter() {
+            return Some(Termination::MaxIterations);
+        }
+        if let Some(max) = self.config.max_evaluations() {
+            if self.evaluations + self.consts.lambda > max {
+                return Some(Termination::MaxEvaluations);
+            }
+        }
+        None
+    }
+
+    /// Samples a generation of `λ` candidates inside the bounds.
+    fn sample(&mut self) -> Batch {
+        let n = self.dim();
+        let lambda = self.consts.lambda;
+        let mut points = Vec::with_capacity(lambda);
+        let mut steps = Vec::with_capacity(lambda);
+        for _ in 0..lambda {
+            let mut draws = 0;
+            let (x, y) = loop {
+                draws += 1;
+                let z = DVector::from_iterator(
+                    n,
+                    (0..n).map(|_| self.rng.sample::<f64, _>(StandardNormal)),
+                );
+                let y = &self.b * self.d.component_mul(&z);
+                let x: Vec<f64> = self
+                    .mean
+                    .iter()
+                    .zip(y.iter())
+                    .map(|(m, yi)| m + self.sigma * yi)
+                    .collect();
+                if !self.bounded || self.inside(&x) {
+                    break (x, y);
+                }
+                if draws >= MAX_DRAWS {
+                    let x: Vec<f64> = x
+                        .iter()
+                        .zip(&self.bounds)
+                        .map(|(xi, b)| b.reflect(*xi))
+                        .collect();
+                    let y = self.reflected_step(&x);
+                    break (x, y);
+                }
+            };
+            points.push(x);
+            steps.push(y);
+        }
+        Batch { points, steps }
+    }
+
+    fn inside(&self, x: &[f64]) -> bool {
+        x.iter().zip(&self.bounds).all(|(xi, b)| b.contains(*xi))
+    }
+
+    /// The step `(x − m)/σ` to a reflected point, its Mahalanobis norm limited as for injected
+    /// solutions in the tutorial, so that a reflection cannot blow up the paths and `σ`.
+    fn reflected_step(&self, x: &[f64]) -> DVector<f64> {
+        let y = DVector::from_iterator(
+            x.len(),
+            x.iter()
+                .zip(self.mean.iter())
+                .map(|(xi, mi)| (xi - mi) / self.sigma),
+        );
+        let norm = self.inv_sqrt_c(&y).norm();
+        if norm > self.consts.max_step_norm {
+            y * (self.consts.max_step_norm / norm)
+        } else {
+            y
+        }
+    }
+
+    /// `C^{-1/2} v = B D⁻¹ Bᵀ v`, with `B` and `D` from the last decomposition.
+    fn inv_sqrt_c(&self, v: &DVector<f64>) -> DVector<f64> {
+        &self.b * self.b.tr_mul(v).component_div(&self.d)
+    }
+
+    /// Updates mean, paths, covariance and step size from a generation with at least one
+    /// success. `values` are the ranking values (`+inf` for failures).
+    fn update(&mut self, batch: &Batch, values: &[f64]) {
+        let n = self.dim();
+        let nf = n as f64;
+        let k = self.consts.clone();
+
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        // Stable: ties (in particular failures, all +inf) keep their asked order.
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        let parents: Vec<&DVector<f64>> = order
+            .iter()
+            .take(k.weights.len())
+            .map(|&i| &batch.steps[i])
+            .collect();
+
+        // Recombination (c_m = 1).
+        let mut y_w = DVector::zeros(n);
+        for (w, y) in k.weights.iter().zip(&parents) {
+            y_w.axpy(*w, *y, 1.0);
+        }
+        self.mean.axpy(self.sigma, &y_w, 1.0);
+        if self.bounded {
+            // The new mean is a convex combination of points in the box; only rounding can
+            // put it outside, by an ulp or so.
+            for (m, b) in self.mean.iter_mut().zip(&self.bounds) {
+                *m = m.clamp(b.lower(), b.upper());
+            }
+        }
+
+        // Step-size path and the h_σ stall of the covariance path.
+        self.updates += 1;
+        let cs = k.c_sigma;
+        let z_w = self.inv_sqrt_c(&y_w);
+        self.p_sigma
+            .axpy((cs * (2.0 - cs) * k.mu_eff).sqrt(), &z_w, 1.0 - cs);
+        let ps_norm = self.p_sigma.norm();
+        let correction = (1.0 - (1.0 - cs).powf(2.0 * self.updates as f64)).sqrt();
+        let h_sigma = ps_norm / correction < (1.4 + 2.0 / (nf + 1.0)) * k.chi_n;
+
+        let cc = k.c_c;
+        let pc_gain = if h_sigma {
+            (cc * (2.0 - cc) * k.mu_eff).sqrt()
+        } else {
+            0.0
+        };
+        self.p_c.axpy(pc_gain, &y_w, 1.0 - cc);
+        let delta_h = if h_sigma { 0.0 } else { cc * (2.0 - cc) };
+
+        // Covariance: decay, rank-one and rank-μ updates (weights sum to 1).
+        let decay = 1.0 + k.c_1 * delta_h - k.c_1 - k.c_mu;
+        let mut cov = self.cov.clone() * decay;
+        cov.ger(k.c_1, &self.p_c, &self.p_c, 1.0);
+        for (w, y) in k.weights.iter().zip(&parents) {
+            cov.ger(k.c_mu * w, *y, *y, 1.0);
+        }
+        // Enforce exact symmetry against rounding.
+        for i in 0..n {
+            for j in 0..i {
+                let s = 0.5 * (cov[(i, j)] + cov[(j, i)]);
+                cov[(i, j)] = s;
+                cov[(j, i)] = s;
+            }
+        }
+        self.cov = cov;
+
+        // Cumulative step-size adaptation (the exponent capped at 1, a factor e at most).
+        self.sigma *= ((cs / k.d_sigma) * (ps_norm / k.chi_n - 1.0))
+            .min(1.0)
+            .exp();
+
+        self.updates_since_eigen += 1;
+        if self.updates_since_eigen >= k.eigen_gap {
+            self.decompose();
+        }
+        self.check_numerics();
+    }
+
+    /// Recomputes `B` and `D` from `C`, or records a breakdown.
+    fn decompose(&mut self) {
+        self.updates_since_eigen = 0;
+        if self.cov.iter().any(|v| !v.is_finite()) {
+            self.breakdown = Some(
+                "the covariance matrix became non-finite (numerical breakdown); try a smaller \
+                 step size or rescale the parameters"
+                    .to_owned(),
+            );
+            return;
+        }
+        let n = self.dim();
+        let Some(eig) = SymmetricEigen::try_new(self.cov.clone(), f64::EPSILON, 1000 * n + 1000)
+        else {
+            self.breakdown = Some(
+                "the eigendecomposition of the covariance matrix did not converge (numerical \
+                 breakdown); try rescaling the parameters"
+                    .to_owned(),
+            );
+            return;
+        };
+        let min = eig.eigenvalues.min();
+        let max = eig.eigenvalues.max();
+        if min <= 0.0 || max / min > MAX_CONDITION {
+            self.breakdown = Some(format!(
+                "the covariance matrix became ill-conditioned (condition number {:.3e} > {MAX_CONDITION:e}, \
+                 smallest eigenvalue {min:.3e}); the parameters are probably not identifiable \
+                 or differ greatly in scale",
+                max / min
+            ));
+            return;
+        }
+        self.d = eig.eigenvalues.map(f64::sqrt);
+        self.b = eig.eigenvectors;
+    }
+
+    fn check_numerics(&mut self) {
+        if self.breakdown.is_some() {
+            return;
+        }
+        if !self.sigma.is_finite() || self.sigma <= 0.0 {
+            self.breakdown = Some(format!(
+                "the step size became {} (numerical breakdown); try a different step size",
+                self.sigma
+            ));
+        } else if self.mean.iter().any(|v| !v.is_finite()) {
+            self.breakdown = Some(
+                "the mean of the search distribution became non-finite (numerical breakdown)"
+                    .to_owned(),
+            );
+        }
+    }
+}
+
+/// `max − min` of the values; `+inf` or NaN when any is infinite, so never below a tolerance.
+fn range(values: impl Iterator<Item = f64>) -> f64 {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    hi - lo
+}
+
+impl AskTell for CmaEsState {
+    fn ask(&mut self) -> Ask {
+        if let Some(reason) = &self.termination {
+            return Ask::Done(reason.clone());
+        }
+        if let Some(batch) = &self.pending {
+            return Ask::Evaluate(batch.points.clone());
+        }
+        if let Some(reason) = self.stop_reason() {
+            self.termination = Some(reason.clone());
+            return Ask::Done(reason);
+        }
+        let batch = self.sample();
+        let points = batch.points.clone();
+        self.pending = Some(batch);
+        Ask::Evaluate(points)
+    }
+
+    fn tell(&mut self, outcomes: &[Outcome]) -> Result<(), TellError> {
+        if self.termination.is_some() {
+            return Err(TellError::AlreadyTerminated);
+        }
+        let Some(batch) = self.pending.take() else {
+            return Err(TellError::NothingAsked);
+        };
+        if outcomes.len() != batch.points.len() {
+            let expected = batch.points.len();
+            self.pending = Some(batch);
+            return Err(TellError::ResultCountMismatch {
+                expected,
+                received: outcomes.len(),
+            });
+        }
+
+        let values: Vec<f64> = outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Value(v) if v.is_finite() => *v,
+                _ => f64::INFINITY,
+            })
+            .collect();
+        let failures = values.iter().filter(|v| v.is_infinite()).count();
+        self.evaluations += values.len();
+        self.failed += failures;
+        self.generations += 1;
+
+        for (x, &v) in batch.points.iter().zip(&values) {
+            let improves = match &self.best {
+                Some((_, b)) => v < *b,
+                None => v.is_finite(),
+            };
+            if improves {
+                self.best = Some((x.clone(), v));
+            }
+        }
+        let generation_best = values.iter().copied().fold(f64::INFINITY, f64::min);
+        self.recent_best.push_back(generation_best);
+        while self.recent_best.len() > self.consts.tolfun_window {
+            self.recent_best.pop_front();
+        }
+
+        if failures == values.len() {
+            // Nothing to learn from: keep mean and C, search closer to the mean.
+            self.all_failed_streak += 1;
+            self.sigma *= 0.5;
+            self.check_numerics();
+        } else {
+            self.all_failed_streak = 0;
+            self.update(&batch, &values);
+        }
+        self.last_values = values;
+        self.history
+            .push(self.best.as_ref().map_or(f64::INFINITY, |(_, b)| *b));
+        Ok(())
+    }
+
+    fn iterations(&self) -> usize {
+        self.generations
+    }
+
+    fn evaluations(&self) -> usize {
+        self.evaluations
+    }
+
+    fn failed_evaluations(&self) -> usize {
+        self.failed
+    }
+}
+
+impl OptimiserState for CmaEsState {
+    fn best(&self) -> Option<(Vec<f64>, f64)> {
+        self.best.clone()
+    }
+
+    /// `σ² C`, row-major.
+    fn covariance(&self) -> Option<Vec<f64>> {
+        let n = self.dim();
+        let s2 = self.sigma * self.sigma;
+        Some(
+            (0..n)
+                .flat_map(|i| (0..n).map(move |j| (i, j)))
+                .map(|(i, j)| s2 * self.cov[(i, j)])
+                .collect(),
+        )
+    }
+
+    fn history(&self) -> &[f64] {
+        self.history.as_slice()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Constants;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-4 * b.abs()
+    }
+
+    /// The tutorial's defaults for n = 10 (λ = 10, μ = 5), worked out by hand.
+    #[test]
+    fn constants_match_the_tutorial_defaults() {
+        let k = Constants::new(10, 10);
+        assert_eq!(k.weights.len(), 5);
+        assert!((k.weights.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+        assert!(k.weights.windows(2).all(|w| w[0] > w[1]));
+        assert!(close(k.mu_eff, 3.167_299), "mu_eff {}", k.mu_eff);
+        assert!(close(k.c_sigma, 0.284_429), "c_sigma {}", k.c_sigma);
+        assert!(close(k.d_sigma, 1.284_429), "d_sigma {}", k.d_sigma);
+        assert!(close(k.c_c, 0.294_990), "c_c {}", k.c_c);
+        assert!(close(k.c_1, 0.015_284), "c_1 {}", k.c_1);
+        assert!(close(k.c_mu, 0.020_154), "c_mu {}", k.c_mu);
+        assert!(close(k.chi_n, 3.084_727), "chi_n {}", k.chi_n);
+        assert_eq!(k.tolfun_window, 40);
+        assert_eq!(k.eigen_gap, 1);
+    }
+}

@@ -1,0 +1,176 @@
+//! The Rust builder for DiffSL fitting problems.
+
+use crate::{Error, FitObjective, Problem};
+use diffid_core::{Optimiser, Parameter, Parameters, TimeSeries};
+use diffid_cost::{CostMetric, CostSum, Sse};
+use diffid_ode::{DiffslModel, OdeError, OdeSimulator, SolveOptions, SolverKind};
+use std::sync::Arc;
+
+/// How a problem evaluates a population.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parallelism {
+    /// One candidate after another, on the calling thread.
+    Sequential,
+    /// On a private rayon pool of this many threads.
+    Threads(usize),
+    /// On a private rayon pool with one thread per available core (the default).
+    #[default]
+    Available,
+}
+
+/// Builds a [`Problem`] that fits a DiffSL model to time-series data.
+///
+/// Every `with_*` consumes and returns the builder; clone it to branch.
+#[derive(Clone, Debug, Default)]
+pub struct DiffsolBuilder {
+    code: Option<String>,
+    data: Option<(usize, usize, Vec<f64>)>,
+    params: Vec<(String, f64, Option<(f64, f64)>)>,
+    costs: Vec<Box<dyn CostMetric>>,
+    parallelism: Parallelism,
+    options: SolveOptions,
+    optimiser: Option<Arc<dyn Optimiser>>,
+}
+
+impl DiffsolBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The model, in DiffSL.
+    #[must_use]
+    pub fn with_diffsl(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// The data: a row-major `rows × columns` table, column 0 time, then one column per output.
+    #[must_use]
+    pub fn with_data(mut self, rows: usize, columns: usize, values: &[f64]) -> Self {
+        self.data = Some((rows, columns, values.to_vec()));
+        self
+    }
+
+    /// Removes the data.
+    #[must_use]
+    pub fn remove_data(mut self) -> Self {
+        self.data = None;
+        self
+    }
+
+    /// Fits the `in_i` input `name`, starting at `initial`, optionally within `bounds`.
+    #[must_use]
+    pub fn with_parameter(
+        mut self,
+        name: impl Into<String>,
+        initial: f64,
+        bounds: Option<(f64, f64)>,
+    ) -> Self {
+        self.params.push((name.into(), initial, bounds));
+        self
+    }
+
+    /// Removes every fitted parameter.
+    #[must_use]
+    pub fn clear_parameters(mut self) -> Self {
+        self.params.clear();
+        self
+    }
+
+    /// Adds a cost metric; several are summed. Without any, the cost is SSE.
+    #[must_use]
+    pub fn with_cost(mut self, metric: Box<dyn CostMetric>) -> Self {
+        self.costs.push(metric);
+        self
+    }
+
+    /// Removes every cost metric (back to the SSE default).
+    #[must_use]
+    pub fn remove_cost(mut self) -> Self {
+        self.costs.clear();
+        self
+    }
+
+    /// How populations are evaluated.
+    #[must_use]
+    pub fn with_parallelism(mut self, parallelism: Parallelism) -> Self {
+        self.parallelism = parallelism;
+        self
+    }
+
+    /// The integration method.
+    #[must_use]
+    pub fn with_solver(mut self, solver: SolverKind) -> Self {
+        self.options.solver = solver;
+        self
+    }
+
+    /// Relative and absolute tolerances (default 1e-6, 1e-8).
+    #[must_use]
+    pub fn with_tolerances(mut self, rtol: f64, atol: f64) -> Self {
+        self.options.rtol = rtol;
+        self.options.atol = atol;
+        self
+    }
+
+    /// The step budget of one solve (default 100 000).
+    #[must_use]
+    pub fn with_max_steps(mut self, max_steps: usize) -> Self {
+        self.options.max_steps = max_steps;
+        self
+    }
+
+    /// The optimiser [`Problem::optimise`] uses when none is passed.
+    #[must_use]
+    pub fn with_optimiser(mut self, optimiser: Arc<dyn Optimiser>) -> Self {
+        self.optimiser = Some(optimiser);
+        self
+    }
+
+    /// The solver settings so far.
+    pub fn solve_options(&self) -> SolveOptions {
+        self.options
+    }
+
+    /// Compiles the model, validates the data and parameters, and builds the problem.
+    ///
+    /// # Errors
+    /// [`Error::Incomplete`] without a model or data; [`Error::Ode`] for DiffSL errors, unknown
+    /// parameter names, a data column count that does not match the model's outputs, negative
+    /// times or bad tolerances; [`Error::Core`] for bad data, bounds or duplicate names.
+    pub fn build(self) -> Result<Problem, Error> {
+        self.options.validate()?;
+        let code = self.code.ok_or(Error::Incomplete {
+            what: "no model: add one with with_diffsl",
+        })?;
+        let (rows, columns, values) = self.data.ok_or(Error::Incomplete {
+            what: "no data: add a 2-D array (column 0 = time) with with_data",
+        })?;
+        let model = DiffslModel::new(&code)?;
+        let data = TimeSeries::from_row_major(rows, columns, &values)?;
+        if data.n_outputs() != model.n_outputs() {
+            return Err(OdeError::OutputMismatch {
+                expected: model.n_outputs(),
+                got: data.n_outputs(),
+                names: model.output_names().to_vec(),
+            }
+            .into());
+        }
+        let mut params = Parameters::new();
+        for (name, initial, bounds) in self.params {
+            params.push(Parameter::new(name, initial, bounds)?)?;
+        }
+        let simulator = OdeSimulator::new(model, data.times().to_vec(), &params.names(), self.options)?;
+        let cost = if self.costs.is_empty() {
+            CostSum::new(vec![Box::new(Sse::new(1.0)?)])
+        } else {
+            CostSum::new(self.costs)
+        };
+        let simulator = Arc::new(simulator);
+        let objective = FitObjective::new(simulator.clone(), cost, data.observations().into());
+        Ok(Problem::new(Arc::new(objective), params, self.parallelism)
+            .with_optimiser(self.optimiser)
+            .with_ode(simulator, data))
+    }
+}
