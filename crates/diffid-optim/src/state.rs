@@ -28,6 +28,10 @@ struct Constants {
     lambda: usize,
     /// Recombination weights of the `μ` best, positive, summing to 1.
     weights: Vec<f64>,
+    /// Active-CMA weights of the `λ − μ` worst, negative (Hansen 2016, "The CMA Evolution
+    /// Strategy: A Tutorial", default weights): they shrink the covariance along unpromising
+    /// directions, which speeds up adaptation on ridges and curved valleys.
+    neg_weights: Vec<f64>,
     mu_eff: f64,
     c_sigma: f64,
     d_sigma: f64,
@@ -61,6 +65,21 @@ impl Constants {
         let c_1 = 2.0 / ((nf + 1.3).powi(2) + mu_eff);
         let c_mu =
             (1.0 - c_1).min(2.0 * (mu_eff - 2.0 + 1.0 / mu_eff) / ((nf + 2.0).powi(2) + mu_eff));
+        let raw_neg: Vec<f64> = (mu + 1..=lambda)
+            .map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - (i as f64).ln())
+            .collect();
+        let neg_weights = if raw_neg.is_empty() || c_mu <= 0.0 {
+            Vec::new()
+        } else {
+            let neg_sum: f64 = raw_neg.iter().map(|w| w.abs()).sum();
+            let neg_sq: f64 = raw_neg.iter().map(|w| w * w).sum();
+            let mu_eff_neg = neg_sum * neg_sum / neg_sq;
+            let alpha_mu = 1.0 + c_1 / c_mu;
+            let alpha_mu_eff = 1.0 + 2.0 * mu_eff_neg / (mu_eff + 2.0);
+            let alpha_posdef = (1.0 - c_1 - c_mu) / (nf * c_mu);
+            let scale = alpha_mu.min(alpha_mu_eff).min(alpha_posdef);
+            raw_neg.iter().map(|w| scale * w / neg_sum).collect()
+        };
         let chi_n = nf.sqrt() * (1.0 - 1.0 / (4.0 * nf) + 1.0 / (21.0 * nf * nf));
         let eigen_gap = (1.0 / ((c_1 + c_mu) * nf * 10.0)).floor() as usize + 1;
         let tolfun_window = 10 + (30.0 * nf / lambda as f64).ceil() as usize;
@@ -68,6 +87,7 @@ impl Constants {
         Self {
             lambda,
             weights,
+            neg_weights,
             mu_eff,
             c_sigma,
             d_sigma,
@@ -88,6 +108,10 @@ struct Batch {
     points: Vec<Vec<f64>>,
     /// The step `y = (x − m)/σ` of each point used by the update.
     steps: Vec<DVector<f64>>,
+    /// Whether each point is a plain draw (not resampled or reflected to meet the bounds):
+    /// only plain draws take part in the active (negative) covariance update, whose
+    /// assumptions a truncated or repaired sample breaks.
+    plain: Vec<bool>,
 }
 
 /// A running CMA-ES: an ask/tell state started by [`CmaEs::start`] or [`Optimiser::init`].
@@ -256,6 +280,7 @@ impl CmaEsState {
         let lambda = self.consts.lambda;
         let mut points = Vec::with_capacity(lambda);
         let mut steps = Vec::with_capacity(lambda);
+        let mut plain = Vec::with_capacity(lambda);
         for _ in 0..lambda {
             let mut draws = 0;
             let (x, y) = loop {
@@ -286,8 +311,13 @@ impl CmaEsState {
             };
             points.push(x);
             steps.push(y);
+            plain.push(draws == 1);
         }
-        Batch { points, steps }
+        Batch {
+            points,
+            steps,
+            plain,
+        }
     }
 
     fn inside(&self, x: &[f64]) -> bool {
@@ -365,12 +395,26 @@ impl CmaEsState {
         self.p_c.axpy(pc_gain, &y_w, 1.0 - cc);
         let delta_h = if h_sigma { 0.0 } else { cc * (2.0 - cc) };
 
-        // Covariance: decay, rank-one and rank-μ updates (weights sum to 1).
-        let decay = 1.0 + k.c_1 * delta_h - k.c_1 - k.c_mu;
+        // Covariance: decay, rank-one, rank-μ and active (negative) updates. The positive
+        // weights sum to 1; the negative ones are rescaled per candidate by n/‖C^{-1/2} y‖²
+        // so the update stays positive definite.
+        let neg_sum: f64 = k.neg_weights.iter().sum();
+        let decay = 1.0 + k.c_1 * delta_h - k.c_1 - k.c_mu * (1.0 + neg_sum);
         let mut cov = self.cov.clone() * decay;
         cov.ger(k.c_1, &self.p_c, &self.p_c, 1.0);
         for (w, y) in k.weights.iter().zip(&parents) {
             cov.ger(k.c_mu * w, *y, *y, 1.0);
+        }
+        let worst = order.iter().skip(k.weights.len());
+        for (w, &i) in k.neg_weights.iter().zip(worst) {
+            if !batch.plain[i] {
+                continue;
+            }
+            let y = &batch.steps[i];
+            let norm2 = self.inv_sqrt_c(y).norm_squared();
+            if norm2 > 0.0 && norm2.is_finite() {
+                cov.ger(k.c_mu * w * nf / norm2, y, y, 1.0);
+            }
         }
         // Enforce exact symmetry against rounding.
         for i in 0..n {

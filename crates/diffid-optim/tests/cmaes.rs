@@ -350,7 +350,7 @@ fn bounded_optimum_on_the_boundary_is_found() {
         .with_threshold(f64::NEG_INFINITY)
         .with_step_size(1.0);
     let (x, fx, _, reason) = minimise(&opt, sphere, &[2.0; 4], &bounds(0.5, 3.0, 4));
-    assert!(reason.is_success(), "{reason:?}");
+    assert!(reason.is_success(), "{reason:?} {x:?} {fx}");
     assert!(x.iter().all(|v| (v - 0.5).abs() < 1e-4), "{x:?}");
     assert!((fx - 1.0).abs() < 1e-3);
 }
