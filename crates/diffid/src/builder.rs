@@ -161,7 +161,8 @@ impl DiffsolBuilder {
         for (name, initial, bounds) in self.params {
             params.push(Parameter::new(name, initial, bounds)?)?;
         }
-        let simulator = OdeSimulator::new(model, data.times().to_vec(), &params.names(), self.options)?;
+        let simulator =
+            OdeSimulator::new(model, data.times().to_vec(), &params.names(), self.options)?;
         let cost = if self.costs.is_empty() {
             CostSum::new(vec![Box::new(Sse::new(1.0)?)])
         } else {

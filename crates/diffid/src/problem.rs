@@ -30,7 +30,11 @@ impl fmt::Debug for Problem {
 
 impl Problem {
     /// A problem minimising `objective` over `params`.
-    pub fn new(objective: Arc<dyn Objective>, params: Parameters, parallelism: Parallelism) -> Self {
+    pub fn new(
+        objective: Arc<dyn Objective>,
+        params: Parameters,
+        parallelism: Parallelism,
+    ) -> Self {
         Self {
             objective,
             params,
@@ -107,15 +111,16 @@ impl Problem {
             let threads = match self.parallelism {
                 Parallelism::Sequential => return Ok(Arc::new(Sequential) as Arc<dyn Evaluator>),
                 Parallelism::Threads(n) => n,
-                Parallelism::Available => std::thread::available_parallelism().map_or(1, usize::from),
+                Parallelism::Available => {
+                    std::thread::available_parallelism().map_or(1, usize::from)
+                }
             };
             RayonEvaluator::new(threads)
                 .map(|e| Arc::new(e) as Arc<dyn Evaluator>)
                 .map_err(|e| e.to_string())
         });
-        made.clone().map_err(|e| {
-            Error::Exec(diffid_exec::ExecError::Pool { message: e })
-        })
+        made.clone()
+            .map_err(|e| Error::Exec(diffid_exec::ExecError::Pool { message: e }))
     }
 
     /// Minimises the objective from `initial` (default: the parameters' initial values) with
@@ -149,14 +154,19 @@ impl Problem {
         let x0 = initial.map_or_else(|| self.params.initial(), <[f64]>::to_vec);
         self.params.check_point(&x0, "initial vector")?;
         let default = CmaEs::new();
-        let optimiser: &dyn Optimiser = optimiser
-            .or(self.optimiser.as_deref())
-            .unwrap_or(&default);
+        let optimiser: &dyn Optimiser = optimiser.or(self.optimiser.as_deref()).unwrap_or(&default);
         let space = SearchSpace::new(&self.params);
-        let mut state = optimiser.init(&space.to_search(&x0), &space.bounds(&self.params.bounds()))?;
+        let mut state =
+            optimiser.init(&space.to_search(&x0), &space.bounds(&self.params.bounds()))?;
         let scaled = space.wrap(self.objective.clone());
         let evaluator = self.evaluator()?;
-        let mut result = run(state.as_mut(), &scaled, evaluator.as_ref(), options, observer)?;
+        let mut result = run(
+            state.as_mut(),
+            &scaled,
+            evaluator.as_ref(),
+            options,
+            observer,
+        )?;
         result.x = space.to_natural(&result.x);
         result.covariance = result.covariance.map(|c| space.covariance_to_natural(&c));
         Ok(result)
