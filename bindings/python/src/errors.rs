@@ -5,23 +5,66 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 
-create_exception!(_diffid, DiffidError, PyException, "Base class of every diffid error.");
-create_exception!(_diffid, BuildError, DiffidError, "A problem could not be built: bad model, data, parameters or settings.");
-create_exception!(_diffid, EvaluationError, DiffidError, "An objective evaluation failed where a value was required.");
-create_exception!(_diffid, TellError, DiffidError, "An ask/tell state refused the results it was told.");
-create_exception!(_diffid, ResultCountMismatch, TellError, "The number of results told differs from the points asked.");
-create_exception!(_diffid, AlreadyTerminated, TellError, "The optimiser has already terminated.");
+create_exception!(
+    diffid.errors,
+    DiffidError,
+    PyException,
+    "Base class of every diffid error."
+);
+create_exception!(
+    diffid.errors,
+    BuildError,
+    DiffidError,
+    "A problem could not be built: bad model, data, parameters or settings."
+);
+create_exception!(
+    diffid.errors,
+    EvaluationError,
+    DiffidError,
+    "An objective evaluation failed where a value was required."
+);
+create_exception!(
+    diffid.errors,
+    TellError,
+    DiffidError,
+    "An ask/tell state refused the results it was told."
+);
+create_exception!(
+    diffid.errors,
+    ResultCountMismatch,
+    TellError,
+    "The number of results told differs from the points asked."
+);
+create_exception!(
+    diffid.errors,
+    AlreadyTerminated,
+    TellError,
+    "The optimiser has already terminated."
+);
 
 /// Maps a facade error onto the Python exception a user should catch.
 pub fn to_py(err: Error) -> PyErr {
     let msg = err.to_string();
     match err {
-        Error::Evaluation { .. } => EvaluationError::new_err(msg),
+        Error::Evaluation { point, .. } => evaluation_error(msg, Some(point)),
         Error::Tell(t) | Error::Exec(ExecError::Tell(t)) => tell_to_py(&t),
-        Error::Exec(ExecError::NoSuccessfulEvaluation { .. }) => EvaluationError::new_err(msg),
-        Error::Core(CoreError::InvalidSetting { .. }) => PyValueError::new_err(msg),
+        Error::Exec(ExecError::NoSuccessfulEvaluation { .. }) => evaluation_error(msg, None),
+        Error::Core(CoreError::InvalidSetting { .. } | CoreError::DimensionMismatch { .. }) => {
+            PyValueError::new_err(msg)
+        }
         _ => BuildError::new_err(msg),
     }
+}
+
+/// An `EvaluationError` carrying the offending `point` (None when no single point is to blame).
+fn evaluation_error(msg: String, point: Option<Vec<f64>>) -> PyErr {
+    let err = EvaluationError::new_err(msg);
+    Python::attach(|py| {
+        // Setting an attribute on a fresh exception instance cannot fail in practice; if it
+        // did, the error would still carry its message.
+        let _ = err.value(py).setattr("point", point);
+    });
+    err
 }
 
 /// Maps a tell refusal.

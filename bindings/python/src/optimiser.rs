@@ -80,7 +80,8 @@ impl PyCmaEs {
             c.step_size(),
             c.population_size()
                 .map_or_else(|| "default".to_owned(), |p| p.to_string()),
-            c.seed().map_or_else(|| "None".to_owned(), |s| s.to_string()),
+            c.seed()
+                .map_or_else(|| "None".to_owned(), |s| s.to_string()),
             c.threshold(),
         )
     }

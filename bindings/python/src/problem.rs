@@ -5,13 +5,16 @@ use crate::errors::{to_py, BuildError};
 use crate::optimiser::PyCmaEs;
 use crate::results::PyOptimisationResults;
 use diffid::{
-    Control, DiffsolBuilder, Optimiser, Parallelism, Problem, Progress, RunOptions,
-    SolverKind,
+    Control, DiffsolBuilder, Optimiser, Parallelism, Problem, Progress, RunOptions, SolverKind,
+    TimeSeries,
 };
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use std::sync::Arc;
+
+/// How often a running optimisation checks for Ctrl-C.
+const SIGNAL_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Builds a problem that fits a DiffSL ODE model to time-series data.
 ///
@@ -64,6 +67,9 @@ impl PyDiffsolBuilder {
     /// The data: a 2-D array, column 0 = time, then one column per model output.
     fn with_data(&self, data: &Bound<'_, PyAny>) -> PyResult<Self> {
         let (rows, columns, values) = table(data)?;
+        // Validate now, so a bad table is reported where it is given.
+        TimeSeries::from_row_major(rows, columns, &values)
+            .map_err(|e| BuildError::new_err(e.to_string()))?;
         Ok(self.map(|b| b.with_data(rows, columns, &values)))
     }
 
@@ -228,12 +234,17 @@ impl PyProblem {
         let problem = self.inner.clone();
         let names = problem.parameters().names();
         let mut interrupt: Option<PyErr> = None;
-        let mut best_seen: Option<Progress> = None;
         let result = py.detach(|| {
+            // Ctrl-C is noticed by taking the GIL briefly; do it at most every 50 ms so that a
+            // busy Python thread elsewhere does not slow every generation down.
+            let mut last_check = std::time::Duration::ZERO;
             let mut observer = |p: &Progress| {
+                if p.elapsed < last_check + SIGNAL_CHECK_INTERVAL {
+                    return Control::Continue;
+                }
+                last_check = p.elapsed;
                 if let Err(e) = Python::attach(|py| py.check_signals()) {
                     interrupt = Some(e);
-                    best_seen = Some(p.clone());
                     return Control::Stop;
                 }
                 Control::Continue
@@ -273,10 +284,7 @@ impl PyProblem {
         let x = vector(x)?;
         let p = self.inner.clone();
         let out = py.detach(|| p.simulate(&x)).map_err(to_py)?;
-        let cols = self
-            .inner
-            .ode()
-            .map_or(1, |(_, d)| d.n_outputs());
+        let cols = self.inner.ode().map_or(1, |(_, d)| d.n_outputs());
         PyArray1::from_vec(py, out).reshape([out_rows(&self.inner), cols])
     }
 

@@ -109,11 +109,11 @@ impl PyOptimisationResults {
     fn __str__(&self) -> String {
         let mut s = String::from("Optimisation results\n");
         for (name, v) in self.names.iter().zip(&self.inner.x) {
-            s.push_str(&format!("  {name:>12} = {v:.6}\n"));
+            s.push_str(&format!("  {name:>12} = {}\n", number(*v)));
         }
         s.push_str(&format!(
-            "  value = {:.6}\n  iterations = {}, evaluations = {} ({} failed)\n  time = {:.3} s\n  {}",
-            self.inner.value,
+            "  value = {}\n  iterations = {}, evaluations = {} ({} failed)\n  time = {:.3} s\n  {}",
+            number(self.inner.value),
             self.inner.iterations,
             self.inner.evaluations,
             self.inner.failed_evaluations,
@@ -121,5 +121,16 @@ impl PyOptimisationResults {
             self.inner.message()
         ));
         s
+    }
+}
+
+/// Six significant digits, in scientific notation when the magnitude calls for it.
+fn number(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || (1e-3..1e6).contains(&a) || !a.is_finite() {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        format!("{v:.5e}")
     }
 }

@@ -64,8 +64,11 @@ pub trait Optimiser: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`CoreError::DimensionMismatch`] when `bounds` and `initial` differ in length, or
     /// [`CoreError::InitialOutOfBounds`] when the start lies outside the bounds.
-    fn init(&self, initial: &[f64], bounds: &[Bounds])
-        -> Result<Box<dyn OptimiserState>, CoreError>;
+    fn init(
+        &self,
+        initial: &[f64],
+        bounds: &[Bounds],
+    ) -> Result<Box<dyn OptimiserState>, CoreError>;
 }
 
 /// Checks the arguments every [`Optimiser::init`] receives.

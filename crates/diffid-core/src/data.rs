@@ -30,7 +30,10 @@ impl TimeSeries {
                 } else if rows == 0 {
                     "data has no rows".to_owned()
                 } else {
-                    format!("{} values cannot form {rows} rows of {columns} columns", values.len())
+                    format!(
+                        "{} values cannot form {rows} rows of {columns} columns",
+                        values.len()
+                    )
                 },
             });
         }
@@ -131,9 +134,22 @@ mod tests {
             Err(CoreError::DataShape { .. })
         ));
         let err = TimeSeries::from_row_major(2, 2, &[0.0, 1.0, 1.0, f64::NAN]).unwrap_err();
-        assert!(matches!(err, CoreError::DataNotFinite { row: 1, column: 1, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                CoreError::DataNotFinite {
+                    row: 1,
+                    column: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = TimeSeries::from_row_major(2, 2, &[1.0, 1.0, 1.0, 2.0]).unwrap_err();
-        assert!(matches!(err, CoreError::TimesNotIncreasing { row: 1, .. }), "{err}");
+        assert!(
+            matches!(err, CoreError::TimesNotIncreasing { row: 1, .. }),
+            "{err}"
+        );
         let ok = TimeSeries::from_row_major(2, 3, &[0.0, 1.0, 2.0, 1.0, 3.0, 4.0]).unwrap();
         assert_eq!(ok.times(), &[0.0, 1.0]);
         assert_eq!(ok.observations(), &[1.0, 2.0, 3.0, 4.0]);

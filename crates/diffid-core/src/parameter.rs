@@ -25,11 +25,13 @@ impl Parameter {
         let name = name.into();
         let bounds = match bounds {
             None => Bounds::unbounded(),
-            Some((lower, upper)) => Bounds::new(lower, upper).map_err(|_| CoreError::InvalidBounds {
-                name: name.clone(),
-                lower,
-                upper,
-            })?,
+            Some((lower, upper)) => {
+                Bounds::new(lower, upper).map_err(|_| CoreError::InvalidBounds {
+                    name: name.clone(),
+                    lower,
+                    upper,
+                })?
+            }
         };
         if !initial.is_finite() || !bounds.contains(initial) {
             return Err(CoreError::InitialOutOfBounds {
@@ -167,7 +169,9 @@ mod tests {
     fn duplicate_names_are_rejected_by_name() {
         let mut ps = Parameters::new();
         ps.push(Parameter::new("a", 1.0, None).unwrap()).unwrap();
-        let err = ps.push(Parameter::new("a", 2.0, None).unwrap()).unwrap_err();
+        let err = ps
+            .push(Parameter::new("a", 2.0, None).unwrap())
+            .unwrap_err();
         assert!(err.to_string().contains("'a'"), "{err}");
     }
 
@@ -181,7 +185,10 @@ mod tests {
 
     #[test]
     fn scale_prefers_bounds_then_magnitude() {
-        assert_eq!(Parameter::new("a", 0.5, Some((0.0, 4.0))).unwrap().scale(), 4.0);
+        assert_eq!(
+            Parameter::new("a", 0.5, Some((0.0, 4.0))).unwrap().scale(),
+            4.0
+        );
         assert_eq!(Parameter::new("a", -0.05, None).unwrap().scale(), 0.05);
         assert_eq!(Parameter::new("a", 0.0, None).unwrap().scale(), 1.0);
     }
@@ -189,10 +196,15 @@ mod tests {
     #[test]
     fn check_point_reports_length_and_bounds() {
         let mut ps = Parameters::new();
-        ps.push(Parameter::new("a", 0.5, Some((0.0, 1.0))).unwrap()).unwrap();
+        ps.push(Parameter::new("a", 0.5, Some((0.0, 1.0))).unwrap())
+            .unwrap();
         assert!(matches!(
             ps.check_point(&[0.5, 1.0], "initial vector"),
-            Err(CoreError::DimensionMismatch { expected: 1, got: 2, .. })
+            Err(CoreError::DimensionMismatch {
+                expected: 1,
+                got: 2,
+                ..
+            })
         ));
         assert!(ps.check_point(&[2.0], "initial vector").is_err());
         assert!(ps.check_point(&[0.25], "initial vector").is_ok());

@@ -57,7 +57,9 @@ pub enum OdeError {
         names: Vec<String>,
     },
     /// A data time before the model's start time.
-    #[error("data time {time} (row {row}) is before the model's start time {t0}; times must be >= {t0}")]
+    #[error(
+        "data time {time} (row {row}) is before the model's start time {t0}; times must be >= {t0}"
+    )]
     TimeBeforeStart {
         /// Row index.
         row: usize,

@@ -50,8 +50,9 @@ impl DiffslModel {
             message: e.as_error_message(code).trim().to_owned(),
         })?;
         let line_of = |ast: &Ast| {
-            ast.span
-                .map_or(0, |s| code[..s.pos_start.min(code.len())].lines().count().max(1))
+            ast.span.map_or(0, |s| {
+                code[..s.pos_start.min(code.len())].lines().count().max(1)
+            })
         };
         let mut inputs = Vec::new();
         if let Some(input) = model.input() {
@@ -61,7 +62,11 @@ impl DiffslModel {
                 let default = literal(block.expr());
                 let line = line_of(block.expr());
                 for k in 0..n {
-                    let name = if n == 1 { base.clone() } else { format!("{base}[{k}]") };
+                    let name = if n == 1 {
+                        base.clone()
+                    } else {
+                        format!("{base}[{k}]")
+                    };
                     inputs.push(Input {
                         name,
                         default,
@@ -75,10 +80,9 @@ impl DiffslModel {
             for block in t.elmts() {
                 let n = block.nnz().max(1);
                 for k in 0..n {
-                    let base = block.name().map_or_else(
-                        || format!("{prefix}[{}]", names.len()),
-                        str::to_owned,
-                    );
+                    let base = block
+                        .name()
+                        .map_or_else(|| format!("{prefix}[{}]", names.len()), str::to_owned);
                     names.push(if n == 1 { base } else { format!("{base}[{k}]") });
                 }
             }

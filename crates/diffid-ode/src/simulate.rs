@@ -225,12 +225,13 @@ impl OdeSimulator {
             if params[..i].contains(name) {
                 return Err(OdeError::DuplicateParameter { name: name.clone() });
             }
-            let idx = inputs.iter().position(|inp| &inp.name == name).ok_or_else(|| {
-                OdeError::UnknownParameter {
+            let idx = inputs
+                .iter()
+                .position(|inp| &inp.name == name)
+                .ok_or_else(|| OdeError::UnknownParameter {
                     name: name.clone(),
                     known: inputs.iter().map(|inp| inp.name.clone()).collect(),
-                }
-            })?;
+                })?;
             param_index.push(idx);
         }
         let mut base_inputs = Vec::with_capacity(inputs.len());
@@ -356,9 +357,7 @@ impl OdeSimulator {
         match self.options.solver {
             SolverKind::Tsit45 => sink.drive(problem.tsit45().map_err(err)?),
             SolverKind::Bdf => sink.drive(problem.bdf::<NalgebraLU<f64>>().map_err(err)?),
-            SolverKind::Esdirk34 => {
-                sink.drive(problem.esdirk34::<NalgebraLU<f64>>().map_err(err)?)
-            }
+            SolverKind::Esdirk34 => sink.drive(problem.esdirk34::<NalgebraLU<f64>>().map_err(err)?),
             SolverKind::TrBdf2 => sink.drive(problem.tr_bdf2::<NalgebraLU<f64>>().map_err(err)?),
         }
     }
@@ -430,15 +429,20 @@ impl Sink<'_> {
         Ok(())
     }
 
-    fn write<'a, S: OdeSolverMethod<'a, Eqn>>(&mut self, s: &S, col: usize) -> Result<(), SolveError> {
+    fn write<'a, S: OdeSolverMethod<'a, Eqn>>(
+        &mut self,
+        s: &S,
+        col: usize,
+    ) -> Result<(), SolveError> {
         let t = self.times[col];
         if t == s.state().t {
             self.y.copy_from(s.state().y);
         } else {
-            s.interpolate_inplace(t, self.y).map_err(|e| SolveError::Solver {
-                t,
-                message: e.to_string(),
-            })?;
+            s.interpolate_inplace(t, self.y)
+                .map_err(|e| SolveError::Solver {
+                    t,
+                    message: e.to_string(),
+                })?;
         }
         let values: &Vect = match s.problem().eqn.out() {
             Some(out) => {

@@ -40,13 +40,30 @@ fn reads_inputs_states_and_outputs() {
 #[test]
 fn every_solver_matches_the_exact_solution() {
     let t = times(21, 4.0);
-    for solver in [SolverKind::Tsit45, SolverKind::Bdf, SolverKind::Esdirk34, SolverKind::TrBdf2] {
-        let opts = SolveOptions { solver, ..SolveOptions::default() };
-        let sim = OdeSimulator::new(DiffslModel::new(DECAY).unwrap(), t.clone(), &["k".into()], opts).unwrap();
+    for solver in [
+        SolverKind::Tsit45,
+        SolverKind::Bdf,
+        SolverKind::Esdirk34,
+        SolverKind::TrBdf2,
+    ] {
+        let opts = SolveOptions {
+            solver,
+            ..SolveOptions::default()
+        };
+        let sim = OdeSimulator::new(
+            DiffslModel::new(DECAY).unwrap(),
+            t.clone(),
+            &["k".into()],
+            opts,
+        )
+        .unwrap();
         let y = solve(&sim, &[0.7]).unwrap();
         for (ti, yi) in t.iter().zip(&y) {
             let exact = 2.0 * (-0.7 * ti).exp();
-            assert!((yi - exact).abs() < 1e-4 * exact.max(1e-3), "{solver:?} t={ti}: {yi} vs {exact}");
+            assert!(
+                (yi - exact).abs() < 1e-4 * exact.max(1e-3),
+                "{solver:?} t={ti}: {yi} vs {exact}"
+            );
         }
     }
 }
@@ -55,12 +72,24 @@ fn every_solver_matches_the_exact_solution() {
 fn parameters_are_matched_by_name_and_defaults_kept() {
     let t = times(5, 1.0);
     // Fit only y0 (the second input); k keeps its default 0.5.
-    let sim = OdeSimulator::new(DiffslModel::new(DECAY).unwrap(), t.clone(), &["y0".into()], SolveOptions::default()).unwrap();
+    let sim = OdeSimulator::new(
+        DiffslModel::new(DECAY).unwrap(),
+        t.clone(),
+        &["y0".into()],
+        SolveOptions::default(),
+    )
+    .unwrap();
     let y = solve(&sim, &[3.0]).unwrap();
     assert!((y[0] - 3.0).abs() < 1e-12);
     assert!((y[4] - 3.0 * (-0.5f64).exp()).abs() < 1e-5);
     // Order of the fitted names does not matter.
-    let sim = OdeSimulator::new(DiffslModel::new(DECAY).unwrap(), t, &["y0".into(), "k".into()], SolveOptions::default()).unwrap();
+    let sim = OdeSimulator::new(
+        DiffslModel::new(DECAY).unwrap(),
+        t,
+        &["y0".into(), "k".into()],
+        SolveOptions::default(),
+    )
+    .unwrap();
     let y = solve(&sim, &[1.0, 2.0]).unwrap();
     assert!((y[4] - (-2.0f64).exp()).abs() < 1e-5);
 }
@@ -68,7 +97,13 @@ fn parameters_are_matched_by_name_and_defaults_kept() {
 #[test]
 fn multi_output_predictions_are_time_major() {
     let t = times(3, 1.0);
-    let sim = OdeSimulator::new(DiffslModel::new(TWO_OUT).unwrap(), t.clone(), &["a".into(), "b".into()], SolveOptions::default()).unwrap();
+    let sim = OdeSimulator::new(
+        DiffslModel::new(TWO_OUT).unwrap(),
+        t.clone(),
+        &["a".into(), "b".into()],
+        SolveOptions::default(),
+    )
+    .unwrap();
     let y = solve(&sim, &[1.0, 3.0]).unwrap();
     assert_eq!(y.len(), 9);
     for (i, ti) in t.iter().enumerate() {
@@ -83,24 +118,52 @@ fn multi_output_predictions_are_time_major() {
 fn bad_models_and_names_are_specific_errors() {
     let err = DiffslModel::new("in_i { k = 1 } u_i { y = 1 } F_i { -k * y ").unwrap_err();
     assert!(matches!(err, OdeError::Syntax { .. }), "{err}");
-    assert!(err.to_string().contains("line") || err.to_string().contains('1'), "{err}");
+    assert!(
+        err.to_string().contains("line") || err.to_string().contains('1'),
+        "{err}"
+    );
     let err = DiffslModel::new("in_i { k = 1 }\nu_i { y = 1 }\nF_i { -q * y }").unwrap_err();
     assert!(matches!(err, OdeError::Semantic { .. }), "{err}");
     assert!(err.to_string().contains('q'), "{err}");
     let m = DiffslModel::new(DECAY).unwrap();
-    let err = OdeSimulator::new(m.clone(), vec![0.0, 1.0], &["kk".into()], SolveOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("'kk'") && err.to_string().contains("k, y0"), "{err}");
-    let err = OdeSimulator::new(m.clone(), vec![0.0, 1.0], &["k".into(), "k".into()], SolveOptions::default()).unwrap_err();
+    let err = OdeSimulator::new(
+        m.clone(),
+        vec![0.0, 1.0],
+        &["kk".into()],
+        SolveOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("'kk'") && err.to_string().contains("k, y0"),
+        "{err}"
+    );
+    let err = OdeSimulator::new(
+        m.clone(),
+        vec![0.0, 1.0],
+        &["k".into(), "k".into()],
+        SolveOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, OdeError::DuplicateParameter { .. }), "{err}");
-    let err = OdeSimulator::new(m, vec![-1.0, 1.0], &["k".into()], SolveOptions::default()).unwrap_err();
-    assert!(matches!(err, OdeError::TimeBeforeStart { row: 0, .. }), "{err}");
+    let err =
+        OdeSimulator::new(m, vec![-1.0, 1.0], &["k".into()], SolveOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, OdeError::TimeBeforeStart { row: 0, .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_diverging_solve_is_an_error_not_a_panic() {
     // Finite-time blow-up: y' = y^2 from y = 1 explodes at t = 1/c.
     let code = "in_i { c = 1.0 } u_i { y = 1.0 } F_i { c * y * y }";
-    let sim = OdeSimulator::new(DiffslModel::new(code).unwrap(), times(11, 2.0), &["c".into()], SolveOptions::default()).unwrap();
+    let sim = OdeSimulator::new(
+        DiffslModel::new(code).unwrap(),
+        times(11, 2.0),
+        &["c".into()],
+        SolveOptions::default(),
+    )
+    .unwrap();
     assert!(solve(&sim, &[1.0]).is_err());
     // And the same simulator still works afterwards at benign parameters.
     let y = solve(&sim, &[0.1]).unwrap();
@@ -109,19 +172,43 @@ fn a_diverging_solve_is_an_error_not_a_panic() {
 
 #[test]
 fn step_budget_is_enforced() {
-    let opts = SolveOptions { max_steps: 5, ..SolveOptions::default() };
-    let sim = OdeSimulator::new(DiffslModel::new(DECAY).unwrap(), times(50, 100.0), &["k".into()], opts).unwrap();
-    assert!(matches!(solve(&sim, &[0.5]), Err(SolveError::TooManySteps { max_steps: 5, .. })));
+    let opts = SolveOptions {
+        max_steps: 5,
+        ..SolveOptions::default()
+    };
+    let sim = OdeSimulator::new(
+        DiffslModel::new(DECAY).unwrap(),
+        times(50, 100.0),
+        &["k".into()],
+        opts,
+    )
+    .unwrap();
+    assert!(matches!(
+        solve(&sim, &[0.5]),
+        Err(SolveError::TooManySteps { max_steps: 5, .. })
+    ));
 }
 
 #[test]
 fn simulators_are_usable_from_many_threads() {
-    let sim = OdeSimulator::new(DiffslModel::new(DECAY).unwrap(), times(11, 1.0), &["k".into()], SolveOptions::default()).unwrap();
+    let sim = OdeSimulator::new(
+        DiffslModel::new(DECAY).unwrap(),
+        times(11, 1.0),
+        &["k".into()],
+        SolveOptions::default(),
+    )
+    .unwrap();
     let reference = solve(&sim, &[0.3]).unwrap();
     std::thread::scope(|s| {
-        let hs: Vec<_> = (0..4).map(|_| s.spawn(|| solve(&sim, &[0.3]).unwrap())).collect();
+        let hs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| solve(&sim, &[0.3]).unwrap()))
+            .collect();
         for h in hs {
-            assert_eq!(h.join().unwrap(), reference, "threads must agree bit for bit");
+            assert_eq!(
+                h.join().unwrap(),
+                reference,
+                "threads must agree bit for bit"
+            );
         }
     });
 }

@@ -4,6 +4,7 @@ use crate::{Error, FitObjective, Problem};
 use diffid_core::{Optimiser, Parameter, Parameters, TimeSeries};
 use diffid_cost::{CostMetric, CostSum, Sse};
 use diffid_ode::{DiffslModel, OdeError, OdeSimulator, SolveOptions, SolverKind};
+use std::fmt;
 use std::sync::Arc;
 
 /// How a problem evaluates a population.
@@ -21,7 +22,7 @@ pub enum Parallelism {
 /// Builds a [`Problem`] that fits a DiffSL model to time-series data.
 ///
 /// Every `with_*` consumes and returns the builder; clone it to branch.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct DiffsolBuilder {
     code: Option<String>,
     data: Option<(usize, usize, Vec<f64>)>,
@@ -30,6 +31,41 @@ pub struct DiffsolBuilder {
     parallelism: Parallelism,
     options: SolveOptions,
     optimiser: Option<Arc<dyn Optimiser>>,
+}
+
+impl fmt::Debug for DiffsolBuilder {
+    /// A summary: the model's size, the data's shape, the parameters and settings (not the
+    /// data themselves).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let model = self
+            .code
+            .as_ref()
+            .map_or_else(|| "None".to_owned(), |c| format!("<{} lines of DiffSL>", c.lines().count()));
+        let data = self
+            .data
+            .as_ref()
+            .map_or_else(|| "None".to_owned(), |(r, c, _)| format!("<{r}×{c} array>"));
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|(n, v, b)| match b {
+                Some((lo, hi)) => format!("{n}={v} in [{lo}, {hi}]"),
+                None => format!("{n}={v}"),
+            })
+            .collect();
+        let costs: Vec<&str> = self.costs.iter().map(|c| c.name()).collect();
+        write!(
+            f,
+            "DiffsolBuilder(model={model}, data={data}, parameters=[{}], costs=[{}], parallelism={:?}, solver={}, rtol={}, atol={}, optimiser={})",
+            params.join(", "),
+            if costs.is_empty() { "sse (default)".to_owned() } else { costs.join(", ") },
+            self.parallelism,
+            self.options.solver.name(),
+            self.options.rtol,
+            self.options.atol,
+            self.optimiser.as_ref().map_or("None", |o| o.name()),
+        )
+    }
 }
 
 impl DiffsolBuilder {

@@ -1,0 +1,69 @@
+"""Constants and helpers shared by the tests (the fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+import diffid
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
+SEED_CSV = REPO_ROOT / "data" / "lotka_volterra_seed.csv"
+
+# The DiffSL model of the seed tutorial, verbatim.
+SEED_MODEL = """
+in_i { alpha = 1.0, beta = 0.5, delta = 0.1, gamma = 0.5 }
+x0 { 10.0 } y0 { 5.0 }
+u_i {
+prey = x0,
+predator = y0,
+}
+F_i {
+alpha * prey - beta * prey * predator,
+delta * prey * predator - gamma * predator,
+}
+"""
+SEED_DEFAULTS = {"alpha": 1.0, "beta": 0.5, "delta": 0.1, "gamma": 0.5}
+SEED_INITIAL = {"alpha": 0.8, "beta": 0.3, "delta": 0.05, "gamma": 0.3}
+SEED_TRUE = {"alpha": 1.1, "beta": 0.4, "delta": 0.1, "gamma": 0.4}
+
+DECAY_MODEL = "in_i { k = 0.5, y0 = 2.0 } u_i { y = y0 } F_i { -k * y }"
+DECAY_DEFAULTS = {"k": 0.5, "y0": 2.0}
+DECAY_TRUE = {"k": 0.7, "y0": 3.0}
+DECAY_TIMES = np.linspace(0.0, 5.0, 21)
+
+# y' = c y^2, y(0) = 1  =>  y = 1 / (1 - c t), which blows up at t = 1/c.
+BLOWUP_MODEL = "in_i { c = 1.0 } u_i { y = 1.0 } F_i { c * y * y }"
+BLOWUP_TRUE_C = 0.5
+BLOWUP_TIMES = np.linspace(0.0, 0.9, 10)
+
+
+def decay_solution(k: float, y0: float, t: np.ndarray = DECAY_TIMES) -> np.ndarray:
+    """The exact solution of the decay model."""
+    return y0 * np.exp(-k * np.asarray(t))
+
+
+_SEED_DATA_CACHE: np.ndarray | None = None
+
+
+def load_seed_data() -> np.ndarray:
+    """The seed data as a fresh ``(500, 3)`` float array (t, prey, predator)."""
+    global _SEED_DATA_CACHE
+    if _SEED_DATA_CACHE is None:
+        _SEED_DATA_CACHE = np.loadtxt(SEED_CSV, delimiter=",", skiprows=1)
+    return _SEED_DATA_CACHE.copy()
+
+
+def seed_builder(model: str, data: np.ndarray) -> diffid.DiffsolBuilder:
+    """The seed tutorial's builder chain up to (not including) with_parallel/with_optimiser."""
+    return (
+        diffid.DiffsolBuilder()
+        .with_diffsl(model)
+        .with_data(data)
+        .with_parameter("alpha", SEED_INITIAL["alpha"])
+        .with_parameter("beta", SEED_INITIAL["beta"])
+        .with_parameter("delta", SEED_INITIAL["delta"])
+        .with_parameter("gamma", SEED_INITIAL["gamma"])
+        .with_cost(diffid.SSE())
+    )

@@ -1,0 +1,34 @@
+"""The seed tutorial, as its runnable script, completes and produces its figures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_parallel_optimisation_tutorial_runs(repo_root, tmp_path):
+    script = repo_root / "docs" / "tutorials" / "parallel_optimisation.py"
+    assert script.is_file()
+    env = dict(os.environ, DIFFID_TUTORIAL_OUT=str(tmp_path), MPLBACKEND="Agg")
+    proc = subprocess.run(
+        [sys.executable, str(script.relative_to(repo_root))],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-5000:]}\nstderr:\n{proc.stderr[-5000:]}"
+    assert "Final SSE" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert len(pngs) == 2, pngs
+    for png in pngs:
+        assert png.read_bytes()[:8] == PNG_MAGIC
+        assert png.stat().st_size > 1000
