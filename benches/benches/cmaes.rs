@@ -2,9 +2,10 @@
 //! and n = 20. Compare with one population evaluation (`--bench population`).
 //!
 //! `cargo bench -p diffid-benches --bench cmaes`
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use diffid::{Ask, AskTell, Bounds, CmaEs, Optimiser, Outcome};
+use diffid::{Ask, Bounds, CmaEs, Optimiser, Outcome};
 use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {

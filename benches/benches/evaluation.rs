@@ -2,11 +2,14 @@
 //! bare diffsol solve of the same model at the same times (the overhead budget is 10 %).
 //!
 //! `cargo bench -p diffid-benches --bench evaluation`
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use diffid::{DiffsolBuilder, Parallelism, SolverKind};
 use diffid_benches::{load_seed_data, SEED_MODEL, SEED_PARAMETERS};
-use diffsol::{NalgebraLU, NalgebraMat, NalgebraVec, OdeBuilder, OdeEquations, OdeSolverMethod, Vector};
+use diffsol::{
+    NalgebraLU, NalgebraMat, NalgebraVec, OdeBuilder, OdeEquations, OdeSolverMethod, Vector,
+};
 use std::hint::black_box;
 
 type Mat = NalgebraMat<f64>;
@@ -38,10 +41,10 @@ fn bench(c: &mut Criterion) {
             .atol([1e-8])
             .build_from_diffsl::<diffsol::CraneliftJitModule>(SEED_MODEL)
             .expect("compiles");
-        let ctx = bare.context().clone();
+        let ctx = *bare.context();
         group.bench_function(format!("bare_diffsol_{name}"), |b| {
             b.iter(|| {
-                let p = NalgebraVec::from_vec(black_box(x.to_vec()), ctx.clone());
+                let p = NalgebraVec::from_vec(black_box(x.to_vec()), ctx);
                 bare.eqn.set_params(&p);
                 let (y, _) = match solver {
                     SolverKind::Bdf => bare
@@ -49,7 +52,11 @@ fn bench(c: &mut Criterion) {
                         .expect("solver")
                         .solve_dense(&times)
                         .expect("solves"),
-                    _ => bare.tsit45().expect("solver").solve_dense(&times).expect("solves"),
+                    _ => bare
+                        .tsit45()
+                        .expect("solver")
+                        .solve_dense(&times)
+                        .expect("solves"),
                 };
                 black_box(y)
             });

@@ -2,6 +2,7 @@
 //! on a private rayon pool with 2 threads, side by side.
 //!
 //! `cargo bench -p diffid-benches --bench population`
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use diffid::{DiffsolBuilder, Evaluator, Parallelism, RayonEvaluator, Sequential};

@@ -98,13 +98,13 @@ impl PyGaussianNll {
 /// Extracts any of the metric classes as a boxed Rust metric.
 pub fn extract_metric(obj: &Bound<'_, PyAny>) -> PyResult<Box<dyn CostMetric>> {
     if let Ok(m) = obj.downcast::<PySse>() {
-        return Ok(Box::new(m.get().0.clone()));
+        return Ok(Box::new(m.get().0));
     }
     if let Ok(m) = obj.downcast::<PyRmse>() {
-        return Ok(Box::new(m.get().0.clone()));
+        return Ok(Box::new(m.get().0));
     }
     if let Ok(m) = obj.downcast::<PyGaussianNll>() {
-        return Ok(Box::new(m.get().0.clone()));
+        return Ok(Box::new(m.get().0));
     }
     Err(BuildError::new_err(format!(
         "with_cost expects diffid.SSE(), diffid.RMSE() or diffid.GaussianNLL(), got {}",

@@ -140,7 +140,7 @@ impl PyDiffsolBuilder {
         Ok(self.map(|b| b.with_parallelism(Parallelism::Threads(n))))
     }
 
-    /// The integration method: "tsit45" (default), "bdf", "esdirk34" or "tr_bdf2".
+    /// The integration method: `"tsit45"` (default), `"bdf"`, `"esdirk34"` or `"tr_bdf2"`.
     fn with_solver(&self, solver: &str) -> PyResult<Self> {
         let kind: SolverKind = solver.parse().map_err(|e: diffid::OdeError| {
             pyo3::exceptions::PyValueError::new_err(e.to_string())
@@ -243,7 +243,10 @@ impl PyProblem {
                     return Control::Continue;
                 }
                 last_check = p.elapsed;
-                if let Err(e) = Python::attach(|py| py.check_signals()) {
+                #[allow(clippy::redundant_closure_for_method_calls)]
+                // the closure fixes the lifetime
+                let signals = Python::attach(|py| py.check_signals());
+                if let Err(e) = signals {
                     interrupt = Some(e);
                     return Control::Stop;
                 }

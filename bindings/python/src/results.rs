@@ -3,6 +3,7 @@
 use diffid::OptimisationResult;
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 /// The result of an optimisation run, in the parameters' natural units.
@@ -54,7 +55,7 @@ impl PyOptimisationResults {
     fn message(&self) -> String {
         self.inner.message()
     }
-    /// Why the run stopped, as a short name ("max_iterations", ...).
+    /// Why the run stopped, as a short name (`"max_iterations"`, ...).
     #[getter]
     fn termination_reason(&self) -> &'static str {
         self.inner.termination.name()
@@ -76,11 +77,13 @@ impl PyOptimisationResults {
     }
     /// Nelder–Mead's final simplex (None for other optimisers).
     #[getter]
+    #[allow(clippy::unused_self)] // no simplex optimiser yet: always None
     fn final_simplex(&self) -> Option<Vec<Vec<f64>>> {
         None
     }
     /// Function values at the final simplex (None for other optimisers).
     #[getter]
+    #[allow(clippy::unused_self)] // no simplex optimiser yet: always None
     fn final_simplex_values(&self) -> Option<Vec<f64>> {
         None
     }
@@ -109,9 +112,10 @@ impl PyOptimisationResults {
     fn __str__(&self) -> String {
         let mut s = String::from("Optimisation results\n");
         for (name, v) in self.names.iter().zip(&self.inner.x) {
-            s.push_str(&format!("  {name:>12} = {}\n", number(*v)));
+            let _ = writeln!(s, "  {name:>12} = {}", number(*v));
         }
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "  value = {}\n  iterations = {}, evaluations = {} ({} failed)\n  time = {:.3} s\n  {}",
             number(self.inner.value),
             self.inner.iterations,
@@ -119,7 +123,7 @@ impl PyOptimisationResults {
             self.inner.failed_evaluations,
             self.inner.time.as_secs_f64(),
             self.inner.message()
-        ));
+        );
         s
     }
 }

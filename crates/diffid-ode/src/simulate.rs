@@ -136,12 +136,12 @@ fn compile(model: &DiffslModel) -> Result<Box<Compiled>, OdeError> {
     .map_err(|e| OdeError::Compile {
         message: e.to_string(),
     })?;
-    let ctx = compiled.context().clone();
+    let ctx = *compiled.context();
     let nstates = compiled.eqn.rhs().nstates();
     let nout = compiled.eqn.out().map_or(nstates, |o| o.nout());
     Ok(Box::new(Compiled {
-        inputs: Vect::zeros(inner.inputs.len(), ctx.clone()),
-        y: Vect::zeros(nstates, ctx.clone()),
+        inputs: Vect::zeros(inner.inputs.len(), ctx),
+        y: Vect::zeros(nstates, ctx),
         out: Vect::zeros(nout, ctx),
         atol: f64::NAN,
         problem: compiled,
@@ -326,7 +326,7 @@ impl OdeSimulator {
         params: &[f64],
         out: &mut [f64],
     ) -> Result<(), SolveError> {
-        let ctx = c.problem.context().clone();
+        let ctx = *c.problem.context();
         for (k, &v) in self.base_inputs.iter().enumerate() {
             c.inputs.set_index(k, v);
         }
@@ -435,6 +435,7 @@ impl Sink<'_> {
         col: usize,
     ) -> Result<(), SolveError> {
         let t = self.times[col];
+        // Exactly at the current state (e.g. t0): copy it, no interpolation needed.
         if t == s.state().t {
             self.y.copy_from(s.state().y);
         } else {

@@ -19,6 +19,9 @@ pub enum Parallelism {
     Available,
 }
 
+/// A fitted parameter as given: name, start, optional `(lower, upper)` bounds.
+type ParamSpec = (String, f64, Option<(f64, f64)>);
+
 /// Builds a [`Problem`] that fits a DiffSL model to time-series data.
 ///
 /// Every `with_*` consumes and returns the builder; clone it to branch.
@@ -26,7 +29,7 @@ pub enum Parallelism {
 pub struct DiffsolBuilder {
     code: Option<String>,
     data: Option<(usize, usize, Vec<f64>)>,
-    params: Vec<(String, f64, Option<(f64, f64)>)>,
+    params: Vec<ParamSpec>,
     costs: Vec<Box<dyn CostMetric>>,
     parallelism: Parallelism,
     options: SolveOptions,
@@ -37,10 +40,10 @@ impl fmt::Debug for DiffsolBuilder {
     /// A summary: the model's size, the data's shape, the parameters and settings (not the
     /// data themselves).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let model = self
-            .code
-            .as_ref()
-            .map_or_else(|| "None".to_owned(), |c| format!("<{} lines of DiffSL>", c.lines().count()));
+        let model = self.code.as_ref().map_or_else(
+            || "None".to_owned(),
+            |c| format!("<{} lines of DiffSL>", c.lines().count()),
+        );
         let data = self
             .data
             .as_ref()

@@ -14,12 +14,18 @@ F_i { alpha * prey - beta * prey * predator, delta * prey * predator - gamma * p
 const DECAY: &str = "in_i { k = 0.5, y0 = 2.0 } u_i { y = y0 } F_i { -k * y }";
 
 fn seed_data() -> Vec<f64> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/lotka_volterra_seed.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/lotka_volterra_seed.csv"
+    );
     std::fs::read_to_string(path)
         .expect("bundled data")
         .lines()
         .skip(1)
-        .flat_map(|l| l.split(',').map(|v| v.trim().parse::<f64>().expect("number")))
+        .flat_map(|l| {
+            l.split(',')
+                .map(|v| v.trim().parse::<f64>().expect("number"))
+        })
         .collect()
 }
 
@@ -50,19 +56,28 @@ fn decay_data(k: f64, y0: f64) -> Vec<f64> {
 
 fn decay_builder() -> DiffsolBuilder {
     let data = decay_data(0.7, 3.0);
-    DiffsolBuilder::new().with_diffsl(DECAY).with_data(data.len() / 2, 2, &data)
+    DiffsolBuilder::new()
+        .with_diffsl(DECAY)
+        .with_data(data.len() / 2, 2, &data)
 }
 
 #[test]
 fn seed_fit_is_bit_identical_across_thread_counts() {
-    let opt = CmaEs::new().with_max_iter(40).with_step_size(0.3).with_seed(7);
+    let opt = CmaEs::new()
+        .with_max_iter(40)
+        .with_step_size(0.3)
+        .with_seed(7);
     let run = |p: Parallelism| {
         seed_problem(p)
             .optimise(None, Some(&opt), &RunOptions::default())
             .expect("fit runs")
     };
     let sequential = run(Parallelism::Sequential);
-    for p in [Parallelism::Threads(1), Parallelism::Threads(2), Parallelism::Threads(3)] {
+    for p in [
+        Parallelism::Threads(1),
+        Parallelism::Threads(2),
+        Parallelism::Threads(3),
+    ] {
         let other = run(p);
         assert_eq!(other.x, sequential.x, "{p:?}");
         assert_eq!(other.value.to_bits(), sequential.value.to_bits(), "{p:?}");
@@ -78,8 +93,13 @@ fn seed_fit_reaches_the_global_basin_for_most_seeds() {
     let problem = seed_problem(Parallelism::Available);
     let hits = (0..10)
         .filter(|&seed| {
-            let opt = CmaEs::new().with_max_iter(100).with_step_size(0.3).with_seed(seed);
-            let r = problem.optimise(None, Some(&opt), &RunOptions::default()).expect("fit");
+            let opt = CmaEs::new()
+                .with_max_iter(100)
+                .with_step_size(0.3)
+                .with_seed(seed);
+            let r = problem
+                .optimise(None, Some(&opt), &RunOptions::default())
+                .expect("fit");
             assert_eq!(r.evaluations, 800);
             r.value < 400.0
         })
@@ -95,7 +115,9 @@ fn recovers_known_parameters_from_noise_free_data() {
         .build()
         .expect("builds");
     let opt = CmaEs::new().with_seed(3).with_threshold(1e-20);
-    let r = problem.optimise(None, Some(&opt), &RunOptions::default()).expect("fit");
+    let r = problem
+        .optimise(None, Some(&opt), &RunOptions::default())
+        .expect("fit");
     assert!((r.x[0] - 0.7).abs() < 1e-4 * 0.7, "{:?}", r.x);
     assert!((r.x[1] - 3.0).abs() < 1e-4 * 3.0, "{:?}", r.x);
     assert!(r.value < 1e-8, "{}", r.value);
@@ -112,7 +134,9 @@ fn bounds_are_respected_and_reported_in_natural_units() {
         .build()
         .expect("builds");
     let opt = CmaEs::new().with_seed(1).with_max_iter(200);
-    let r = problem.optimise(None, Some(&opt), &RunOptions::default()).expect("fit");
+    let r = problem
+        .optimise(None, Some(&opt), &RunOptions::default())
+        .expect("fit");
     // The true k = 0.7 lies outside [0.1, 0.5]: the fit sits on the bound, never beyond.
     assert!(r.x[0] <= 0.5 && r.x[0] > 0.49, "{:?}", r.x);
     assert!((0.5..=10.0).contains(&r.x[1]));
@@ -133,18 +157,29 @@ fn failed_solves_rank_worst_and_the_run_goes_on() {
         .with_parameter("c", 0.9, None)
         .build()
         .expect("builds");
-    let opt = CmaEs::new().with_seed(5).with_step_size(1.0).with_max_iter(60);
-    let r = problem.optimise(None, Some(&opt), &RunOptions::default()).expect("runs");
+    let opt = CmaEs::new()
+        .with_seed(5)
+        .with_step_size(1.0)
+        .with_max_iter(60);
+    let r = problem
+        .optimise(None, Some(&opt), &RunOptions::default())
+        .expect("runs");
     assert!(r.failed_evaluations > 0, "some candidates must have failed");
     assert!((r.x[0] - 0.5).abs() < 1e-3, "{:?}", r.x);
     assert!(r.message().contains("failed"));
-    assert!(matches!(problem.evaluate(&[5.0]), Err(Error::Evaluation { .. })));
+    assert!(matches!(
+        problem.evaluate(&[5.0]),
+        Err(Error::Evaluation { .. })
+    ));
 }
 
 #[test]
 fn parameters_are_matched_by_name() {
     // Only y0 is fitted; k keeps its DiffSL default 0.5.
-    let p = decay_builder().with_parameter("y0", 3.0, None).build().expect("builds");
+    let p = decay_builder()
+        .with_parameter("y0", 3.0, None)
+        .build()
+        .expect("builds");
     let sim = p.simulate(&[3.0]).expect("solves");
     let t_last: f64 = 5.0;
     assert!((sim[25] - 3.0 * (-0.5 * t_last).exp()).abs() < 1e-5);
@@ -152,54 +187,147 @@ fn parameters_are_matched_by_name() {
 
 #[test]
 fn bad_inputs_are_specific_errors() {
-    let err = decay_builder().with_parameter("kk", 1.0, None).build().unwrap_err();
+    let err = decay_builder()
+        .with_parameter("kk", 1.0, None)
+        .build()
+        .unwrap_err();
     assert!(matches!(err, Error::Ode(OdeError::UnknownParameter { ref name, .. }) if name == "kk"));
     let err = decay_builder()
         .with_parameter("k", 1.0, None)
         .with_parameter("k", 2.0, None)
         .build()
         .unwrap_err();
-    assert!(matches!(err, Error::Core(CoreError::DuplicateParameter { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Core(CoreError::DuplicateParameter { .. })),
+        "{err}"
+    );
     let err = DiffsolBuilder::new()
         .with_diffsl(DECAY)
         .with_data(2, 3, &[0.0, 1.0, 1.0, 1.0, 2.0, 2.0])
         .build()
         .unwrap_err();
-    assert!(matches!(err, Error::Ode(OdeError::OutputMismatch { expected: 1, got: 2, .. })), "{err}");
-    let err = DiffsolBuilder::new().with_diffsl(DECAY).with_data(2, 1, &[0.0, 1.0]).build().unwrap_err();
-    assert!(matches!(err, Error::Core(CoreError::DataShape { .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Ode(OdeError::OutputMismatch {
+                expected: 1,
+                got: 2,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    let err = DiffsolBuilder::new()
+        .with_diffsl(DECAY)
+        .with_data(2, 1, &[0.0, 1.0])
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Core(CoreError::DataShape { .. })),
+        "{err}"
+    );
     let err = DiffsolBuilder::new()
         .with_diffsl(DECAY)
         .with_data(2, 2, &[1.0, 1.0, 0.5, 1.0])
         .build()
         .unwrap_err();
-    assert!(matches!(err, Error::Core(CoreError::TimesNotIncreasing { row: 1, .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Core(CoreError::TimesNotIncreasing { row: 1, .. })
+        ),
+        "{err}"
+    );
     let err = DiffsolBuilder::new()
         .with_diffsl(DECAY)
         .with_data(2, 2, &[-1.0, 1.0, 0.5, 1.0])
         .build()
         .unwrap_err();
-    assert!(matches!(err, Error::Ode(OdeError::TimeBeforeStart { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Ode(OdeError::TimeBeforeStart { .. })),
+        "{err}"
+    );
     let err = DiffsolBuilder::new()
         .with_diffsl(DECAY)
         .with_data(2, 2, &[0.0, f64::NAN, 0.5, 1.0])
         .build()
         .unwrap_err();
-    assert!(matches!(err, Error::Core(CoreError::DataNotFinite { row: 0, column: 1, .. })), "{err}");
-    let err = DiffsolBuilder::new().with_diffsl("u_i { y = 1 } F_i { -y ").with_data(1, 2, &[0.0, 1.0]).build().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Core(CoreError::DataNotFinite {
+                row: 0,
+                column: 1,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    let err = DiffsolBuilder::new()
+        .with_diffsl("u_i { y = 1 } F_i { -y ")
+        .with_data(1, 2, &[0.0, 1.0])
+        .build()
+        .unwrap_err();
     assert!(matches!(err, Error::Ode(OdeError::Syntax { .. })), "{err}");
-    let err = DiffsolBuilder::new().with_data(1, 2, &[0.0, 1.0]).build().unwrap_err();
+    let err = DiffsolBuilder::new()
+        .with_data(1, 2, &[0.0, 1.0])
+        .build()
+        .unwrap_err();
     assert!(matches!(err, Error::Incomplete { .. }), "{err}");
+}
 
-    let p = decay_builder().with_parameter("k", 0.5, None).build().expect("builds");
-    let err = p.optimise(Some(&[0.5, 1.0]), None, &RunOptions::default()).unwrap_err();
-    assert!(matches!(err, Error::Core(CoreError::DimensionMismatch { expected: 1, got: 2, .. })), "{err}");
+#[test]
+fn bad_optimise_arguments_are_specific_errors() {
+    let p = decay_builder()
+        .with_parameter("k", 0.5, None)
+        .build()
+        .expect("builds");
     let err = p
-        .optimise(None, Some(&CmaEs::new().with_step_size(0.0)), &RunOptions::default())
+        .optimise(Some(&[0.5, 1.0]), None, &RunOptions::default())
         .unwrap_err();
-    assert!(matches!(err, Error::Core(CoreError::InvalidSetting { setting: "step_size", .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Core(CoreError::DimensionMismatch {
+                expected: 1,
+                got: 2,
+                ..
+            })
+        ),
+        "{err}"
+    );
     let err = p
-        .optimise(None, Some(&CmaEs::new().with_population_size(1)), &RunOptions::default())
+        .optimise(
+            None,
+            Some(&CmaEs::new().with_step_size(0.0)),
+            &RunOptions::default(),
+        )
         .unwrap_err();
-    assert!(matches!(err, Error::Core(CoreError::InvalidSetting { setting: "population_size", .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Core(CoreError::InvalidSetting {
+                setting: "step_size",
+                ..
+            })
+        ),
+        "{err}"
+    );
+    let err = p
+        .optimise(
+            None,
+            Some(&CmaEs::new().with_population_size(1)),
+            &RunOptions::default(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Core(CoreError::InvalidSetting {
+                setting: "population_size",
+                ..
+            })
+        ),
+        "{err}"
+    );
 }
