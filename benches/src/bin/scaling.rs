@@ -176,13 +176,17 @@ fn optimiser(population: Option<usize>) -> CmaEs {
     }
 }
 
+/// The bit patterns of a final value and point: equal exactly when the results are
+/// bit-identical (unlike `==`, this tells 0.0 from -0.0 and finds NaN equal to itself).
+fn bits(value: f64, x: &[f64]) -> Vec<u64> {
+    std::iter::once(value)
+        .chain(x.iter().copied())
+        .map(f64::to_bits)
+        .collect()
+}
+
 fn same_bits(a: &OptimisationResult, b: &OptimisationResult) -> bool {
-    a.value.to_bits() == b.value.to_bits()
-        && a.x.len() == b.x.len()
-        && a.x
-            .iter()
-            .zip(&b.x)
-            .all(|(p, q)| p.to_bits() == q.to_bits())
+    bits(a.value, &a.x) == bits(b.value, &b.x)
 }
 
 fn median(sorted: &[Duration]) -> Duration {
@@ -407,6 +411,19 @@ mod tests {
         let d = |ms| Duration::from_millis(ms);
         assert_eq!(median(&[d(1), d(2), d(9)]), d(2));
         assert_eq!(median(&[d(1), d(3)]), d(2));
+    }
+
+    #[test]
+    fn bit_identity_is_exact() {
+        let x = [0.1, 0.2];
+        assert_eq!(bits(1.0, &x), bits(1.0, &[0.1, 0.2]));
+        assert_ne!(
+            bits(1.0, &x),
+            bits(1.0, &[0.1, f64::from_bits(0.2f64.to_bits() + 1)])
+        );
+        assert_ne!(bits(0.0, &x), bits(-0.0, &x));
+        assert_ne!(bits(1.0, &x), bits(1.0, &[0.1]));
+        assert_eq!(bits(f64::NAN, &x), bits(f64::NAN, &x));
     }
 
     #[test]
