@@ -8,18 +8,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The seed tutorial's Lotka–Volterra model, in `DiffSL`.
-pub const SEED_MODEL: &str = "
-in_i { alpha = 1.0, beta = 0.5, delta = 0.1, gamma = 0.5 }
-x0 { 10.0 } y0 { 5.0 }
-u_i {
-prey = x0,
-predator = y0,
-}
-F_i {
-alpha * prey - beta * prey * predator,
-delta * prey * predator - gamma * predator,
-}
-";
+pub const SEED_MODEL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../data/lotka_volterra_seed.ds"
+));
 
 /// The fitted parameters of the seed fit and their starting values.
 pub const SEED_PARAMETERS: [(&str, f64); 4] = [

@@ -15,14 +15,32 @@ use pyo3::prelude::*;
 /// The extension module.
 #[pymodule]
 fn _diffid(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    quiet_panics();
     errors::register(m)?;
     m.add_class::<cost::PySse>()?;
     m.add_class::<cost::PyRmse>()?;
     m.add_class::<cost::PyGaussianNll>()?;
     m.add_class::<optimiser::PyCmaEs>()?;
+    m.add_class::<optimiser::PyNelderMead>()?;
     m.add_class::<problem::PyDiffsolBuilder>()?;
     m.add_class::<problem::PyProblem>()?;
     m.add_class::<results::PyOptimisationResults>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
+}
+
+/// Keeps Rust panic messages off the user's terminal.
+///
+/// Every panic in this library is either caught at an evaluation boundary (and reported as a
+/// failed evaluation with the panic's message) or reaches Python as an exception carrying the
+/// message, so printing it as well only adds noise. The hook belongs to this extension's own
+/// copy of the Rust runtime and affects nothing else in the process. Set
+/// `DIFFID_SHOW_PANICS=1` to see them anyway.
+fn quiet_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::env::var_os("DIFFID_SHOW_PANICS").is_some() {
+            default(info);
+        }
+    }));
 }

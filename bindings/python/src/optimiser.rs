@@ -1,7 +1,7 @@
 //! Optimiser configuration objects (`CMAES`).
 
 use crate::errors::setting_to_py;
-use diffid::{CmaEs, Optimiser};
+use diffid::{CmaEs, NelderMead, Optimiser};
 use pyo3::prelude::*;
 use std::sync::Arc;
 
@@ -82,6 +82,80 @@ impl PyCmaEs {
                 .map_or_else(|| "default".to_owned(), |p| p.to_string()),
             c.seed()
                 .map_or_else(|| "None".to_owned(), |s| s.to_string()),
+            c.threshold(),
+        )
+    }
+}
+
+/// Nelder–Mead simplex search (the default optimiser of `Problem.optimise`).
+///
+/// Every `with_*` returns a new configuration; invalid values raise `ValueError` at once.
+#[pyclass(module = "diffid._diffid", name = "NelderMead", frozen)]
+#[derive(Clone)]
+pub struct PyNelderMead(pub NelderMead);
+
+impl PyNelderMead {
+    fn set(&self, f: impl FnOnce(NelderMead) -> NelderMead) -> PyResult<Self> {
+        let next = f(self.0.clone());
+        next.validate().map_err(|e| setting_to_py(&e))?;
+        Ok(Self(next))
+    }
+
+    /// The configuration as a shareable Rust optimiser.
+    pub fn optimiser(&self) -> Arc<dyn Optimiser> {
+        Arc::new(self.0.clone())
+    }
+}
+
+#[pymethods]
+impl PyNelderMead {
+    #[new]
+    fn new() -> Self {
+        Self(NelderMead::new())
+    }
+
+    /// Maximum number of iterations (default 1000).
+    fn with_max_iter(&self, max_iter: usize) -> PyResult<Self> {
+        self.set(|c| c.with_max_iter(max_iter))
+    }
+
+    /// Maximum number of evaluations (default: none).
+    fn with_max_evaluations(&self, max_evaluations: usize) -> PyResult<Self> {
+        self.set(|c| c.with_max_evaluations(Some(max_evaluations)))
+    }
+
+    /// Initial simplex size, relative to each parameter's scale (default 0.1).
+    fn with_step_size(&self, step_size: f64) -> PyResult<Self> {
+        self.set(|c| c.with_step_size(step_size))
+    }
+
+    /// Stop when the best value is at or below this (default 1e-6).
+    fn with_threshold(&self, threshold: f64) -> PyResult<Self> {
+        self.set(|c| c.with_threshold(threshold))
+    }
+
+    /// Stop when the simplex is smaller than this (default 1e-8).
+    fn with_position_tolerance(&self, tolerance: f64) -> PyResult<Self> {
+        self.set(|c| c.with_position_tolerance(tolerance))
+    }
+
+    /// Stop when the simplex's values span less than this (default 1e-12).
+    fn with_function_tolerance(&self, tolerance: f64) -> PyResult<Self> {
+        self.set(|c| c.with_function_tolerance(tolerance))
+    }
+
+    /// Reflection, expansion, contraction and shrink coefficients (default 1, 2, 0.5, 0.5).
+    fn with_coefficients(&self, alpha: f64, gamma: f64, rho: f64, sigma: f64) -> PyResult<Self> {
+        self.set(|c| c.with_coefficients(alpha, gamma, rho, sigma))
+    }
+
+    fn __repr__(&self) -> String {
+        let c = &self.0;
+        let (a, g, r, s) = c.coefficients();
+        format!(
+            "NelderMead(max_iter={}, step_size={}, threshold={}, coefficients=({a}, {g}, {r}, {s}))",
+            c.max_iter(),
+            c.step_size(),
             c.threshold(),
         )
     }

@@ -2,7 +2,7 @@
 
 use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
-use crate::optimiser::PyCmaEs;
+use crate::optimiser::{PyCmaEs, PyNelderMead};
 use crate::results::PyOptimisationResults;
 use diffid::{
     Control, DiffsolBuilder, Optimiser, Parallelism, Problem, Progress, RunOptions, SolverKind,
@@ -182,8 +182,11 @@ fn extract_optimiser(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Optimiser>> {
     if let Ok(c) = obj.downcast::<PyCmaEs>() {
         return Ok(c.get().optimiser());
     }
+    if let Ok(c) = obj.downcast::<PyNelderMead>() {
+        return Ok(c.get().optimiser());
+    }
     Err(PyTypeError::new_err(format!(
-        "expected an optimiser such as diffid.CMAES(), got {}",
+        "expected an optimiser (diffid.CMAES() or diffid.NelderMead()), got {}",
         obj.get_type().name()?
     )))
 }
@@ -221,7 +224,7 @@ impl PyProblem {
     }
 
     /// Minimises the objective. `initial` defaults to the parameters' initial values;
-    /// `optimiser` defaults to the builder's, else CMA-ES.
+    /// `optimiser` defaults to the builder's, else Nelder–Mead.
     #[pyo3(signature = (initial = None, optimiser = None))]
     fn optimise(
         &self,

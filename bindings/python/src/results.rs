@@ -2,6 +2,7 @@
 
 use diffid::OptimisationResult;
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -75,17 +76,25 @@ impl PyOptimisationResults {
     fn history<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_slice(py, &self.inner.history)
     }
-    /// Nelder–Mead's final simplex (None for other optimisers).
+    /// Nelder–Mead's final simplex, best vertex first, as an `(n+1, n)` array (None for
+    /// other optimisers).
     #[getter]
-    #[allow(clippy::unused_self)] // no simplex optimiser yet: always None
-    fn final_simplex(&self) -> Option<Vec<Vec<f64>>> {
-        None
+    fn final_simplex<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
+        self.inner
+            .simplex
+            .as_ref()
+            .map(|(vertices, _)| {
+                PyArray2::from_vec2(py, vertices).map_err(|e| PyValueError::new_err(e.to_string()))
+            })
+            .transpose()
     }
-    /// Function values at the final simplex (None for other optimisers).
+    /// Function values at the final simplex's vertices (None for other optimisers).
     #[getter]
-    #[allow(clippy::unused_self)] // no simplex optimiser yet: always None
-    fn final_simplex_values(&self) -> Option<Vec<f64>> {
-        None
+    fn final_simplex_values<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<f64>>> {
+        self.inner
+            .simplex
+            .as_ref()
+            .map(|(_, values)| PyArray1::from_slice(py, values))
     }
     /// The fitted parameters' names.
     #[getter]

@@ -11,19 +11,8 @@ import diffid
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
 SEED_CSV = REPO_ROOT / "data" / "lotka_volterra_seed.csv"
 
-# The DiffSL model of the seed tutorial, verbatim.
-SEED_MODEL = """
-in_i { alpha = 1.0, beta = 0.5, delta = 0.1, gamma = 0.5 }
-x0 { 10.0 } y0 { 5.0 }
-u_i {
-prey = x0,
-predator = y0,
-}
-F_i {
-alpha * prey - beta * prey * predator,
-delta * prey * predator - gamma * predator,
-}
-"""
+# The DiffSL model of the seed tutorial, verbatim (shared with the Rust tests and benches).
+SEED_MODEL = (REPO_ROOT / "data" / "lotka_volterra_seed.ds").read_text()
 SEED_DEFAULTS = {"alpha": 1.0, "beta": 0.5, "delta": 0.1, "gamma": 0.5}
 SEED_INITIAL = {"alpha": 0.8, "beta": 0.3, "delta": 0.05, "gamma": 0.3}
 SEED_TRUE = {"alpha": 1.1, "beta": 0.4, "delta": 0.1, "gamma": 0.4}

@@ -52,6 +52,11 @@ pub trait OptimiserState: AskTell {
 
     /// The best value after each completed iteration.
     fn history(&self) -> &[f64];
+
+    /// For simplex methods: the final simplex's vertices (best first) and their values.
+    fn simplex(&self) -> Option<(Vec<Vec<f64>>, Vec<f64>)> {
+        None
+    }
 }
 
 /// An optimiser's configuration: it starts states.

@@ -25,6 +25,8 @@ pub struct OptimisationResult {
     pub covariance: Option<Vec<f64>>,
     /// The best value after each iteration, for convergence plots.
     pub history: Vec<f64>,
+    /// For simplex methods: the final simplex's vertices (best first) and their values.
+    pub simplex: Option<(Vec<Vec<f64>>, Vec<f64>)>,
 }
 
 impl OptimisationResult {

@@ -313,6 +313,7 @@ pub fn run(
         termination,
         covariance: state.covariance(),
         history: state.history().to_vec(),
+        simplex: state.simplex(),
     })
 }
 

@@ -4,13 +4,18 @@
 //! configuration implementing [`diffid_core::Optimiser`] that starts an ask/tell state
 //! ([`diffid_core::OptimiserState`]); the state never evaluates anything itself, so the same run
 //! can be driven sequentially, on a thread pool, from Python or by hand, with bit-identical
-//! results for a given seed.
+//! results (for a given seed, where the optimiser draws random numbers).
 //!
 //! - [`CmaEs`] / [`CmaEsState`]: the covariance matrix adaptation evolution strategy (CMA-ES)
 //!   with the default settings of Hansen's tutorial ("The CMA Evolution Strategy: A Tutorial"):
 //!   weighted recombination, cumulative step-size adaptation and rank-one plus rank-μ covariance
 //!   updates. Box bounds are handled by resampling and then reflecting; failed evaluations rank
 //!   worst and the run goes on.
+//! - [`NelderMead`] / [`NelderMeadState`]: the Nelder–Mead downhill simplex method (Nelder and
+//!   Mead 1965, with the step and tie rules of Lagarias et al. 1998, "Convergence properties of
+//!   the Nelder–Mead simplex method in low dimensions"). Deterministic; it asks for the initial
+//!   simplex as one batch, then one trial point at a time (a shrink as one batch). Points
+//!   outside the bounds are folded back in by reflection; failed evaluations rank worst.
 //!
 //! ```
 //! use diffid_core::{testkit::sphere, Ask, AskTell, Bounds, Optimiser, Outcome};
@@ -34,7 +39,9 @@
 //! ```
 
 mod cmaes;
+mod nelder_mead;
 mod state;
 
 pub use cmaes::CmaEs;
+pub use nelder_mead::{NelderMead, NelderMeadState};
 pub use state::CmaEsState;

@@ -8,12 +8,10 @@
 
 use diffid::{CmaEs, DiffsolBuilder, Parallelism, RunOptions};
 
-const MODEL: &str = "
-in_i { alpha = 1.0, beta = 0.5, delta = 0.1, gamma = 0.5 }
-x0 { 10.0 } y0 { 5.0 }
-u_i { prey = x0, predator = y0, }
-F_i { alpha * prey - beta * prey * predator, delta * prey * predator - gamma * predator, }
-";
+const MODEL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data/lotka_volterra_seed.ds"
+));
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

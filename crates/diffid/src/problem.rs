@@ -4,7 +4,7 @@ use crate::{Error, Parallelism, SearchSpace};
 use diffid_core::{Objective, OptimisationResult, Optimiser, Outcome, Parameters, TimeSeries};
 use diffid_exec::{run, Evaluator, Observer, RayonEvaluator, RunOptions, Sequential};
 use diffid_ode::OdeSimulator;
-use diffid_optim::CmaEs;
+use diffid_optim::NelderMead;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -124,7 +124,7 @@ impl Problem {
     }
 
     /// Minimises the objective from `initial` (default: the parameters' initial values) with
-    /// `optimiser` (default: the builder's, else CMA-ES with default settings).
+    /// `optimiser` (default: the builder's, else Nelder–Mead with default settings).
     ///
     /// # Errors
     /// Invalid starting points or settings, or a run in which every evaluation failed.
@@ -153,7 +153,7 @@ impl Problem {
         }
         let x0 = initial.map_or_else(|| self.params.initial(), <[f64]>::to_vec);
         self.params.check_point(&x0, "initial vector")?;
-        let default = CmaEs::new();
+        let default = NelderMead::new();
         let optimiser: &dyn Optimiser = optimiser.or(self.optimiser.as_deref()).unwrap_or(&default);
         let space = SearchSpace::new(&self.params);
         let mut state =
@@ -169,6 +169,12 @@ impl Problem {
         )?;
         result.x = space.to_natural(&result.x);
         result.covariance = result.covariance.map(|c| space.covariance_to_natural(&c));
+        result.simplex = result.simplex.map(|(vertices, values)| {
+            (
+                vertices.iter().map(|v| space.to_natural(v)).collect(),
+                values,
+            )
+        });
         Ok(result)
     }
 

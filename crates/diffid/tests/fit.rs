@@ -4,12 +4,10 @@ use diffid::{
     CmaEs, CoreError, DiffsolBuilder, Error, OdeError, Parallelism, Problem, RunOptions, Sse,
 };
 
-const SEED_MODEL: &str = "
-in_i { alpha = 1.0, beta = 0.5, delta = 0.1, gamma = 0.5 }
-x0 { 10.0 } y0 { 5.0 }
-u_i { prey = x0, predator = y0, }
-F_i { alpha * prey - beta * prey * predator, delta * prey * predator - gamma * predator, }
-";
+const SEED_MODEL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data/lotka_volterra_seed.ds"
+));
 
 const DECAY: &str = "in_i { k = 0.5, y0 = 2.0 } u_i { y = y0 } F_i { -k * y }";
 
@@ -330,4 +328,26 @@ fn bad_optimise_arguments_are_specific_errors() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn nelder_mead_is_the_default_and_its_simplex_is_in_natural_units() {
+    let problem = decay_builder()
+        .with_parameter("k", 0.2, None)
+        .with_parameter("y0", 1.0, None)
+        .build()
+        .expect("builds");
+    let r = problem
+        .optimise(None, None, &RunOptions::default())
+        .expect("fit");
+    let (vertices, values) = r.simplex.expect("Nelder–Mead reports its simplex");
+    assert_eq!(vertices.len(), 3);
+    assert_eq!(vertices[0], r.x);
+    assert_eq!(values[0], r.value);
+    assert!(
+        (r.x[0] - 0.7).abs() < 1e-3 && (r.x[1] - 3.0).abs() < 1e-3,
+        "{:?}",
+        r.x
+    );
+    assert!(r.covariance.is_none());
 }
