@@ -9,6 +9,7 @@ mod errors;
 mod optimiser;
 mod problem;
 mod results;
+mod scalar;
 
 use pyo3::prelude::*;
 
@@ -24,6 +25,7 @@ fn _diffid(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<optimiser::PyNelderMead>()?;
     m.add_class::<problem::PyDiffsolBuilder>()?;
     m.add_class::<problem::PyProblem>()?;
+    m.add_class::<scalar::PyScalarBuilder>()?;
     m.add_class::<results::PyOptimisationResults>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -4,6 +4,7 @@ use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
 use crate::optimiser::{PyCmaEs, PyNelderMead};
 use crate::results::PyOptimisationResults;
+use crate::scalar::CallbackError;
 use diffid::{
     Control, DiffsolBuilder, Optimiser, Parallelism, Problem, Progress, RunOptions, SolverKind,
     TimeSeries,
@@ -170,6 +171,7 @@ impl PyDiffsolBuilder {
         let problem = py.detach(|| builder.build()).map_err(to_py)?;
         Ok(PyProblem {
             inner: Arc::new(problem),
+            callback: None,
         })
     }
 
@@ -178,7 +180,7 @@ impl PyDiffsolBuilder {
     }
 }
 
-fn extract_optimiser(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Optimiser>> {
+pub fn extract_optimiser(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Optimiser>> {
     if let Ok(c) = obj.downcast::<PyCmaEs>() {
         return Ok(c.get().optimiser());
     }
@@ -208,6 +210,23 @@ fn vector(x: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
 #[pyclass(module = "diffid._diffid", name = "Problem", frozen)]
 pub struct PyProblem {
     inner: Arc<Problem>,
+    /// For Python objectives: where an exception raised inside a run is kept.
+    callback: Option<Arc<CallbackError>>,
+}
+
+impl PyProblem {
+    /// A problem whose objective calls Python and may record an exception.
+    pub fn with_callback(inner: Arc<Problem>, callback: Arc<CallbackError>) -> Self {
+        Self {
+            inner,
+            callback: Some(callback),
+        }
+    }
+
+    /// The exception a Python objective raised during the last call, if any.
+    fn callback_error(&self, py: Python<'_>) -> Option<PyErr> {
+        self.callback.as_ref().and_then(|c| c.take(py))
+    }
 }
 
 #[pymethods]
@@ -216,7 +235,11 @@ impl PyProblem {
     fn evaluate(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<f64> {
         let x = vector(x)?;
         let p = self.inner.clone();
-        py.detach(|| p.evaluate(&x)).map_err(to_py)
+        let value = py.detach(|| p.evaluate(&x));
+        if let Some(err) = self.callback_error(py) {
+            return Err(err);
+        }
+        value.map_err(to_py)
     }
 
     fn __call__(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<f64> {
@@ -236,6 +259,10 @@ impl PyProblem {
         let optimiser = optimiser.map(extract_optimiser).transpose()?;
         let problem = self.inner.clone();
         let names = problem.parameters().names();
+        let options = RunOptions {
+            cancel: self.callback.as_ref().map(|c| c.cancel.clone()),
+            ..RunOptions::default()
+        };
         let mut interrupt: Option<PyErr> = None;
         let result = py.detach(|| {
             // Ctrl-C is noticed by taking the GIL briefly; do it at most every 50 ms so that a
@@ -258,10 +285,13 @@ impl PyProblem {
             problem.optimise_observed(
                 initial.as_deref(),
                 optimiser.as_deref(),
-                &RunOptions::default(),
+                &options,
                 &mut observer,
             )
         });
+        if let Some(err) = self.callback_error(py) {
+            return Err(err);
+        }
         if let Some(err) = interrupt {
             // Keep the best result so far on the KeyboardInterrupt.
             if let Ok(r) = &result {

@@ -31,6 +31,7 @@ from ._diffid import (
     OptimisationResults,
     Problem,
     ResultCountMismatch,
+    ScalarBuilder,
     TellError,
     __version__,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "OptimisationResults",
     "Problem",
     "ResultCountMismatch",
+    "ScalarBuilder",
     "TellError",
     "errors",
     "__version__",

@@ -1,0 +1,183 @@
+//! `ScalarBuilder`: minimise a Python callable `f(x) -> float`.
+
+use crate::errors::{BuildError, EvaluationError};
+use crate::problem::{extract_optimiser, PyProblem};
+use diffid::{Objective, Optimiser, Outcome, Parallelism, Parameter, Parameters, Problem};
+use numpy::PyArray1;
+use pyo3::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What a Python objective raised, kept so the run can stop and re-raise it.
+#[derive(Default)]
+pub struct CallbackError {
+    /// The first exception raised (or the first bad return value), with the point.
+    error: Mutex<Option<(PyErr, Vec<f64>)>>,
+    /// Set when an error is recorded: the run loop stops at the next iteration.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl CallbackError {
+    fn record(&self, err: PyErr, x: &[f64]) {
+        if let Ok(mut slot) = self.error.lock() {
+            if slot.is_none() {
+                *slot = Some((err, x.to_vec()));
+            }
+        }
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes the recorded error as an `EvaluationError` with the original exception as its
+    /// cause and the offending point on `.point`; resets the state for the next run.
+    pub fn take(&self, py: Python<'_>) -> Option<PyErr> {
+        self.cancel.store(false, Ordering::SeqCst);
+        let (cause, point) = self.error.lock().ok()?.take()?;
+        let err = EvaluationError::new_err(format!(
+            "the objective failed at {point:?}: {}",
+            cause.value(py)
+        ));
+        err.set_cause(py, Some(cause));
+        // A fresh exception instance accepts attributes; if it did not, the message still
+        // carries the point.
+        let _ = err.value(py).setattr("point", point);
+        Some(err)
+    }
+}
+
+/// A Python callable as an [`Objective`]. Each evaluation takes the GIL.
+struct PyObjective {
+    f: Py<PyAny>,
+    dim: usize,
+    errors: Arc<CallbackError>,
+}
+
+impl Objective for PyObjective {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn evaluate(&self, x: &[f64]) -> Outcome {
+        if self.errors.cancel.load(Ordering::SeqCst) {
+            return Outcome::Failed("the run is stopping after an objective error".to_owned());
+        }
+        Python::attach(|py| {
+            let arg = PyArray1::from_slice(py, x);
+            let value = self.f.call1(py, (arg,)).and_then(|v| {
+                v.extract::<f64>(py).map_err(|_| {
+                    let type_name = v
+                        .bind(py)
+                        .get_type()
+                        .name()
+                        .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+                    pyo3::exceptions::PyTypeError::new_err(format!(
+                        "the objective must return a float, got {type_name}"
+                    ))
+                })
+            });
+            match value {
+                Ok(v) if v.is_nan() => {
+                    self.errors.record(
+                        pyo3::exceptions::PyValueError::new_err(
+                            "the objective returned NaN; return a finite number (or inf for an infeasible point)",
+                        ),
+                        x,
+                    );
+                    Outcome::Failed("objective returned NaN".to_owned())
+                }
+                Ok(v) => Outcome::from_value(v),
+                Err(e) => {
+                    self.errors.record(e, x);
+                    Outcome::Failed("the objective raised an exception".to_owned())
+                }
+            }
+        })
+    }
+}
+
+/// Builds a problem that minimises a Python callable `f(x) -> float`.
+///
+/// Each `with_*` returns a new builder.
+#[pyclass(module = "diffid._diffid", name = "ScalarBuilder", frozen)]
+#[derive(Clone, Default)]
+pub struct PyScalarBuilder {
+    f: Option<Arc<Py<PyAny>>>,
+    params: Vec<(String, f64, Option<(f64, f64)>)>,
+    optimiser: Option<Arc<dyn Optimiser>>,
+}
+
+#[pymethods]
+impl PyScalarBuilder {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// The objective: a callable taking a 1-D numpy array and returning a float.
+    fn with_objective(&self, f: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if !f.is_callable() {
+            return Err(BuildError::new_err(format!(
+                "with_objective expects a callable f(x) -> float, got {}",
+                f.get_type().name()?
+            )));
+        }
+        Ok(Self {
+            f: Some(Arc::new(f.clone().unbind())),
+            ..self.clone()
+        })
+    }
+
+    /// A parameter, in the order the callable's `x` receives them.
+    #[pyo3(signature = (name, initial, bounds = None))]
+    fn with_parameter(&self, name: String, initial: f64, bounds: Option<(f64, f64)>) -> Self {
+        let mut next = self.clone();
+        next.params.push((name, initial, bounds));
+        next
+    }
+
+    /// The optimiser `Problem.optimise()` uses by default.
+    fn with_optimiser(&self, optimiser: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self {
+            optimiser: Some(extract_optimiser(optimiser)?),
+            ..self.clone()
+        })
+    }
+
+    /// Checks the parameters and returns the `Problem`.
+    fn build(&self, py: Python<'_>) -> PyResult<PyProblem> {
+        let f = self
+            .f
+            .as_ref()
+            .ok_or_else(|| BuildError::new_err("no objective: add one with with_objective(f)"))?;
+        let mut params = Parameters::new();
+        for (name, initial, bounds) in &self.params {
+            let p = Parameter::new(name.clone(), *initial, *bounds)
+                .map_err(|e| BuildError::new_err(e.to_string()))?;
+            params
+                .push(p)
+                .map_err(|e| BuildError::new_err(e.to_string()))?;
+        }
+        let errors = Arc::new(CallbackError::default());
+        let objective = PyObjective {
+            f: f.clone_ref(py),
+            dim: params.len(),
+            errors: errors.clone(),
+        };
+        // Python code holds the GIL: threads would only queue for it.
+        let problem = Problem::new(Arc::new(objective), params, Parallelism::Sequential)
+            .with_optimiser(self.optimiser.clone());
+        Ok(PyProblem::with_callback(Arc::new(problem), errors))
+    }
+
+    fn __repr__(&self) -> String {
+        let parts: Vec<String> = self
+            .params
+            .iter()
+            .map(|(n, v, _)| format!("{n}={v}"))
+            .collect();
+        format!(
+            "ScalarBuilder(objective={}, parameters=[{}])",
+            if self.f.is_some() { "set" } else { "None" },
+            parts.join(", ")
+        )
+    }
+}
