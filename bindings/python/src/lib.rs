@@ -1,9 +1,10 @@
 //! Python bindings of diffid (`diffid._diffid`).
 //!
 //! Thin by design: each method converts its arguments, calls the `diffid` facade and converts
-//! the result. Long calls release the GIL through [`run_detached`], which also turns Ctrl-C into
-//! `KeyboardInterrupt` with the best result so far attached.
+//! the result. Long calls release the GIL (`py.detach`); a running optimisation checks for
+//! Ctrl-C between iterations and raises `KeyboardInterrupt` with the best result so far attached.
 
+mod asktell;
 mod cost;
 mod errors;
 mod optimiser;
@@ -27,6 +28,9 @@ fn _diffid(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<problem::PyProblem>()?;
     m.add_class::<scalar::PyScalarBuilder>()?;
     m.add_class::<results::PyOptimisationResults>()?;
+    m.add_class::<asktell::PyEvaluate>()?;
+    m.add_class::<asktell::PyDone>()?;
+    m.add_class::<asktell::PyOptimiserState>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

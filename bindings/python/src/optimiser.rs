@@ -1,7 +1,9 @@
 //! Optimiser configuration objects (`CMAES`).
 
+use crate::asktell::{bounds_for, Kind, PyOptimiserState};
 use crate::errors::setting_to_py;
-use diffid::{CmaEs, NelderMead, Optimiser};
+use crate::errors::to_py;
+use diffid::{CmaEs, Error, NelderMead, Optimiser};
 use pyo3::prelude::*;
 use std::sync::Arc;
 
@@ -30,6 +32,21 @@ impl PyCmaEs {
     #[new]
     fn new() -> Self {
         Self(CmaEs::new())
+    }
+
+    /// Starts an ask/tell state at `initial`, optionally within `[(lower, upper), ...]`.
+    #[pyo3(signature = (initial, bounds = None))]
+    fn init(
+        &self,
+        initial: Vec<f64>,
+        bounds: Option<Vec<(f64, f64)>>,
+    ) -> PyResult<PyOptimiserState> {
+        let bounds = bounds_for(initial.len(), bounds)?;
+        let state = self
+            .0
+            .start(&initial, &bounds)
+            .map_err(|e| to_py(Error::Core(e)))?;
+        Ok(PyOptimiserState::new(Kind::CmaEs(state), initial.len()))
     }
 
     /// Maximum number of generations (default 1000).
@@ -112,6 +129,24 @@ impl PyNelderMead {
     #[new]
     fn new() -> Self {
         Self(NelderMead::new())
+    }
+
+    /// Starts an ask/tell state at `initial`, optionally within `[(lower, upper), ...]`.
+    #[pyo3(signature = (initial, bounds = None))]
+    fn init(
+        &self,
+        initial: Vec<f64>,
+        bounds: Option<Vec<(f64, f64)>>,
+    ) -> PyResult<PyOptimiserState> {
+        let bounds = bounds_for(initial.len(), bounds)?;
+        let state = self
+            .0
+            .start(&initial, &bounds)
+            .map_err(|e| to_py(Error::Core(e)))?;
+        Ok(PyOptimiserState::new(
+            Kind::NelderMead(state),
+            initial.len(),
+        ))
     }
 
     /// Maximum number of iterations (default 1000).

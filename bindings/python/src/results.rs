@@ -14,6 +14,21 @@ pub struct PyOptimisationResults {
     pub names: Vec<String>,
 }
 
+impl PyOptimisationResults {
+    /// A one-line summary, as `repr` shows it.
+    pub fn summary(&self) -> String {
+        format!(
+            "OptimisationResults(x={:?}, value={}, iterations={}, evaluations={}, success={}, termination_reason='{}')",
+            self.inner.x,
+            self.inner.value,
+            self.inner.iterations,
+            self.inner.evaluations,
+            if self.inner.success() { "True" } else { "False" },
+            self.inner.termination.name()
+        )
+    }
+}
+
 #[pymethods]
 impl PyOptimisationResults {
     /// The best parameters found.
@@ -107,15 +122,7 @@ impl PyOptimisationResults {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "OptimisationResults(x={:?}, value={}, iterations={}, evaluations={}, success={}, termination_reason='{}')",
-            self.inner.x,
-            self.inner.value,
-            self.inner.iterations,
-            self.inner.evaluations,
-            if self.inner.success() { "True" } else { "False" },
-            self.inner.termination.name()
-        )
+        self.summary()
     }
 
     fn __str__(&self) -> String {

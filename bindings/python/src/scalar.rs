@@ -101,7 +101,7 @@ impl Objective for PyObjective {
 #[derive(Clone, Default)]
 pub struct PyScalarBuilder {
     f: Option<Arc<Py<PyAny>>>,
-    params: Vec<(String, f64, Option<(f64, f64)>)>,
+    params: Parameters,
     optimiser: Option<Arc<dyn Optimiser>>,
 }
 
@@ -126,12 +126,20 @@ impl PyScalarBuilder {
         })
     }
 
-    /// A parameter, in the order the callable's `x` receives them.
+    /// A parameter, in the order the callable's `x` receives them. Bad bounds, a start
+    /// outside them or a repeated name raise `BuildError` here.
     #[pyo3(signature = (name, initial, bounds = None))]
-    fn with_parameter(&self, name: String, initial: f64, bounds: Option<(f64, f64)>) -> Self {
+    fn with_parameter(
+        &self,
+        name: String,
+        initial: f64,
+        bounds: Option<(f64, f64)>,
+    ) -> PyResult<Self> {
         let mut next = self.clone();
-        next.params.push((name, initial, bounds));
-        next
+        Parameter::new(name, initial, bounds)
+            .and_then(|p| next.params.push(p))
+            .map_err(|e| BuildError::new_err(e.to_string()))?;
+        Ok(next)
     }
 
     /// The optimiser `Problem.optimise()` uses by default.
@@ -148,14 +156,7 @@ impl PyScalarBuilder {
             .f
             .as_ref()
             .ok_or_else(|| BuildError::new_err("no objective: add one with with_objective(f)"))?;
-        let mut params = Parameters::new();
-        for (name, initial, bounds) in &self.params {
-            let p = Parameter::new(name.clone(), *initial, *bounds)
-                .map_err(|e| BuildError::new_err(e.to_string()))?;
-            params
-                .push(p)
-                .map_err(|e| BuildError::new_err(e.to_string()))?;
-        }
+        let params = self.params.clone();
         let errors = Arc::new(CallbackError::default());
         let objective = PyObjective {
             f: f.clone_ref(py),
@@ -172,7 +173,7 @@ impl PyScalarBuilder {
         let parts: Vec<String> = self
             .params
             .iter()
-            .map(|(n, v, _)| format!("{n}={v}"))
+            .map(|p| format!("{}={}", p.name(), p.initial()))
             .collect();
         format!(
             "ScalarBuilder(objective={}, parameters=[{}])",

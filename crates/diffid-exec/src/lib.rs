@@ -291,6 +291,21 @@ pub fn run(
         }
     };
 
+    result_of(state, termination, start.elapsed(), last_failure)
+}
+
+/// The result of a state that has stopped for `termination` after `time`, in the state's own
+/// coordinates. Used by [`run`] and by hand-driven ask/tell loops.
+///
+/// # Errors
+/// [`ExecError::NoSuccessfulEvaluation`] (with `last_failure`, when known) when every
+/// evaluation failed; [`ExecError::NothingEvaluated`] when nothing was evaluated.
+pub fn result_of(
+    state: &dyn OptimiserState,
+    termination: Termination,
+    time: Duration,
+    last_failure: Option<String>,
+) -> Result<OptimisationResult, ExecError> {
     let evaluations = state.evaluations();
     let Some((x, value)) = state.best() else {
         return Err(if evaluations == 0 {
@@ -309,7 +324,7 @@ pub fn run(
         iterations: state.iterations(),
         evaluations,
         failed_evaluations: state.failed_evaluations(),
-        time: start.elapsed(),
+        time,
         termination,
         covariance: state.covariance(),
         history: state.history().to_vec(),

@@ -38,7 +38,8 @@ pub use diffid_core::{
 };
 pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Rmse, Sse};
 pub use diffid_exec::{
-    run, Control, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
+    result_of, run, Control, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions,
+    Sequential,
 };
 pub use diffid_ode::{
     DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverKind,

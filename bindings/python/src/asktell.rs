@@ -1,0 +1,220 @@
+//! Ask/tell from Python: `optimiser.init(initial, bounds=None)` → a state to drive by hand.
+
+use crate::errors::{tell_to_py, to_py};
+use crate::results::PyOptimisationResults;
+use diffid::{
+    result_of, Ask, Bounds, CmaEsState, Error, NelderMeadState, OptimiserState, Outcome,
+    Termination,
+};
+use numpy::PyArray2;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use std::time::Instant;
+
+/// Evaluate these points (rows of `points`) and `tell` the values in the same order.
+#[pyclass(module = "diffid._diffid", name = "Evaluate", frozen)]
+pub struct PyEvaluate {
+    points: Vec<Vec<f64>>,
+}
+
+#[pymethods]
+impl PyEvaluate {
+    /// The points to evaluate, one per row.
+    #[getter]
+    fn points<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        PyArray2::from_vec2(py, &self.points).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    fn __len__(&self) -> usize {
+        self.points.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Evaluate({} point(s))", self.points.len())
+    }
+}
+
+/// The optimiser has stopped; `result` is the final result.
+#[pyclass(module = "diffid._diffid", name = "Done", frozen)]
+pub struct PyDone {
+    result: Py<PyOptimisationResults>,
+}
+
+#[pymethods]
+impl PyDone {
+    /// The final result.
+    #[getter]
+    fn result(&self, py: Python<'_>) -> Py<PyOptimisationResults> {
+        self.result.clone_ref(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("Done({})", self.result.borrow(py).summary())
+    }
+}
+
+/// The concrete states, so that algorithm-specific accessors stay reachable.
+pub enum Kind {
+    /// A CMA-ES state.
+    CmaEs(CmaEsState),
+    /// A Nelder–Mead state.
+    NelderMead(NelderMeadState),
+}
+
+impl Kind {
+    fn state(&self) -> &dyn OptimiserState {
+        match self {
+            Self::CmaEs(s) => s,
+            Self::NelderMead(s) => s,
+        }
+    }
+
+    fn state_mut(&mut self) -> &mut dyn OptimiserState {
+        match self {
+            Self::CmaEs(s) => s,
+            Self::NelderMead(s) => s,
+        }
+    }
+}
+
+/// A running optimiser driven by hand: `ask()`, evaluate, `tell(values)`, until `Done`.
+#[pyclass(module = "diffid._diffid", name = "OptimiserState")]
+pub struct PyOptimiserState {
+    kind: Kind,
+    started: Instant,
+    /// The number of points of the ask awaiting its tell.
+    pending: Option<usize>,
+    names: Vec<String>,
+}
+
+impl PyOptimiserState {
+    /// Wraps a freshly started state.
+    pub fn new(kind: Kind, dim: usize) -> Self {
+        Self {
+            kind,
+            started: Instant::now(),
+            pending: None,
+            names: (0..dim).map(|i| format!("x{i}")).collect(),
+        }
+    }
+
+    fn done(&self, py: Python<'_>, termination: Termination) -> PyResult<PyDone> {
+        let inner = result_of(self.kind.state(), termination, self.started.elapsed(), None)
+            .map_err(|e| to_py(Error::Exec(e)))?;
+        Ok(PyDone {
+            result: Py::new(
+                py,
+                PyOptimisationResults {
+                    inner,
+                    names: self.names.clone(),
+                },
+            )?,
+        })
+    }
+}
+
+/// Starts a state from a Python `initial` vector and optional `[(lower, upper), ...]` bounds.
+pub fn bounds_for(dim: usize, bounds: Option<Vec<(f64, f64)>>) -> PyResult<Vec<Bounds>> {
+    match bounds {
+        None => Ok(vec![Bounds::unbounded(); dim]),
+        Some(b) => b
+            .into_iter()
+            .enumerate()
+            .map(|(i, (lo, hi))| {
+                Bounds::new(lo, hi).map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "bounds[{i}] = ({lo}, {hi}) is invalid: the lower bound must be below the upper bound"
+                    ))
+                })
+            })
+            .collect(),
+    }
+}
+
+#[pymethods]
+impl PyOptimiserState {
+    /// The next step: `Evaluate(points)` to evaluate, or `Done(result)` once stopped.
+    fn ask(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.kind.state_mut().ask() {
+            Ask::Evaluate(points) => {
+                self.pending = Some(points.len());
+                Ok(Py::new(py, PyEvaluate { points })?.into_any())
+            }
+            Ask::Done(termination) => {
+                self.pending = None;
+                Ok(Py::new(py, self.done(py, termination)?)?.into_any())
+            }
+        }
+    }
+
+    /// The values of the points last asked for, in order: a list (or a single float when one
+    /// point was asked). `None`, NaN or inf mark a failed evaluation, ranked worst.
+    fn tell(&mut self, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let values: Vec<Option<f64>> = if let Ok(v) = values.extract::<Option<f64>>() {
+            vec![v]
+        } else {
+            values.extract::<Vec<Option<f64>>>().map_err(|_| {
+                PyTypeError::new_err(
+                    "tell expects a float or a list of floats, one per asked point",
+                )
+            })?
+        };
+        let outcomes: Vec<Outcome> = values
+            .into_iter()
+            .map(|v| {
+                v.map_or_else(
+                    || Outcome::Failed("told as None".to_owned()),
+                    Outcome::from_value,
+                )
+            })
+            .collect();
+        self.kind
+            .state_mut()
+            .tell(&outcomes)
+            .map_err(|e| tell_to_py(&e))?;
+        self.pending = None;
+        Ok(())
+    }
+
+    /// Completed iterations.
+    fn iterations(&self) -> usize {
+        self.kind.state().iterations()
+    }
+
+    /// Values told so far.
+    fn evaluations(&self) -> usize {
+        self.kind.state().evaluations()
+    }
+
+    /// The best `(x, value)` so far, or None before any successful evaluation.
+    fn best(&self) -> Option<(Vec<f64>, f64)> {
+        self.kind.state().best()
+    }
+
+    /// CMA-ES only: the distribution's mean.
+    fn mean(&self) -> PyResult<Vec<f64>> {
+        match &self.kind {
+            Kind::CmaEs(s) => Ok(s.mean().to_vec()),
+            Kind::NelderMead(_) => Err(PyTypeError::new_err("mean() is a CMA-ES accessor")),
+        }
+    }
+
+    /// CMA-ES only: the step size σ.
+    fn sigma(&self) -> PyResult<f64> {
+        match &self.kind {
+            Kind::CmaEs(s) => Ok(s.sigma()),
+            Kind::NelderMead(_) => Err(PyTypeError::new_err("sigma() is a CMA-ES accessor")),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        let s = self.kind.state();
+        format!(
+            "OptimiserState(iterations={}, evaluations={}, best={:?}, pending={:?})",
+            s.iterations(),
+            s.evaluations(),
+            s.best().map(|(_, v)| v),
+            self.pending
+        )
+    }
+}
