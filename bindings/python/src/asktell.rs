@@ -56,23 +56,23 @@ impl PyDone {
 /// The concrete states, so that algorithm-specific accessors stay reachable.
 pub enum Kind {
     /// A CMA-ES state.
-    CmaEs(CmaEsState),
+    CmaEs(Box<CmaEsState>),
     /// A Nelder–Mead state.
-    NelderMead(NelderMeadState),
+    NelderMead(Box<NelderMeadState>),
 }
 
 impl Kind {
     fn state(&self) -> &dyn OptimiserState {
         match self {
-            Self::CmaEs(s) => s,
-            Self::NelderMead(s) => s,
+            Self::CmaEs(s) => s.as_ref(),
+            Self::NelderMead(s) => s.as_ref(),
         }
     }
 
     fn state_mut(&mut self) -> &mut dyn OptimiserState {
         match self {
-            Self::CmaEs(s) => s,
-            Self::NelderMead(s) => s,
+            Self::CmaEs(s) => s.as_mut(),
+            Self::NelderMead(s) => s.as_mut(),
         }
     }
 }

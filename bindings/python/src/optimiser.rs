@@ -3,9 +3,20 @@
 use crate::asktell::{bounds_for, Kind, PyOptimiserState};
 use crate::errors::setting_to_py;
 use crate::errors::to_py;
-use diffid::{CmaEs, Error, NelderMead, Optimiser};
+use diffid::{Bounds, CmaEs, CoreError, Error, NelderMead, Optimiser};
 use pyo3::prelude::*;
 use std::sync::Arc;
+
+/// Starts an ask/tell state with `make`, after turning Python bounds into [`Bounds`].
+fn start(
+    initial: &[f64],
+    bounds: Option<Vec<(f64, f64)>>,
+    make: impl FnOnce(&[f64], &[Bounds]) -> Result<Kind, CoreError>,
+) -> PyResult<PyOptimiserState> {
+    let bounds = bounds_for(initial.len(), bounds)?;
+    let kind = make(initial, &bounds).map_err(|e| to_py(Error::Core(e)))?;
+    Ok(PyOptimiserState::new(kind, initial.len()))
+}
 
 /// Covariance Matrix Adaptation Evolution Strategy.
 ///
@@ -36,17 +47,15 @@ impl PyCmaEs {
 
     /// Starts an ask/tell state at `initial`, optionally within `[(lower, upper), ...]`.
     #[pyo3(signature = (initial, bounds = None))]
+    #[allow(clippy::needless_pass_by_value)] // extracted from Python by value
     fn init(
         &self,
         initial: Vec<f64>,
         bounds: Option<Vec<(f64, f64)>>,
     ) -> PyResult<PyOptimiserState> {
-        let bounds = bounds_for(initial.len(), bounds)?;
-        let state = self
-            .0
-            .start(&initial, &bounds)
-            .map_err(|e| to_py(Error::Core(e)))?;
-        Ok(PyOptimiserState::new(Kind::CmaEs(state), initial.len()))
+        start(&initial, bounds, |x, b| {
+            self.0.start(x, b).map(|s| Kind::CmaEs(Box::new(s)))
+        })
     }
 
     /// Maximum number of generations (default 1000).
@@ -133,20 +142,15 @@ impl PyNelderMead {
 
     /// Starts an ask/tell state at `initial`, optionally within `[(lower, upper), ...]`.
     #[pyo3(signature = (initial, bounds = None))]
+    #[allow(clippy::needless_pass_by_value)] // extracted from Python by value
     fn init(
         &self,
         initial: Vec<f64>,
         bounds: Option<Vec<(f64, f64)>>,
     ) -> PyResult<PyOptimiserState> {
-        let bounds = bounds_for(initial.len(), bounds)?;
-        let state = self
-            .0
-            .start(&initial, &bounds)
-            .map_err(|e| to_py(Error::Core(e)))?;
-        Ok(PyOptimiserState::new(
-            Kind::NelderMead(state),
-            initial.len(),
-        ))
+        start(&initial, bounds, |x, b| {
+            self.0.start(x, b).map(|s| Kind::NelderMead(Box::new(s)))
+        })
     }
 
     /// Maximum number of iterations (default 1000).
