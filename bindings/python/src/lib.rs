@@ -5,12 +5,12 @@
 //! Ctrl-C between iterations and raises `KeyboardInterrupt` with the best result so far attached.
 
 mod asktell;
+mod callables;
 mod cost;
 mod errors;
 mod optimiser;
 mod problem;
 mod results;
-mod scalar;
 
 use pyo3::prelude::*;
 
@@ -26,7 +26,8 @@ fn _diffid(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<optimiser::PyNelderMead>()?;
     m.add_class::<problem::PyDiffsolBuilder>()?;
     m.add_class::<problem::PyProblem>()?;
-    m.add_class::<scalar::PyScalarBuilder>()?;
+    m.add_class::<callables::PyScalarBuilder>()?;
+    m.add_class::<callables::PyVectorBuilder>()?;
     m.add_class::<results::PyOptimisationResults>()?;
     m.add_class::<asktell::PyEvaluate>()?;
     m.add_class::<asktell::PyDone>()?;

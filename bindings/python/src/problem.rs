@@ -1,10 +1,10 @@
 //! `DiffsolBuilder` and `Problem`.
 
+use crate::callables::CallbackError;
 use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
 use crate::optimiser::{PyCmaEs, PyNelderMead};
 use crate::results::PyOptimisationResults;
-use crate::scalar::CallbackError;
 use diffid::{
     Control, DiffsolBuilder, Optimiser, Parallelism, Problem, Progress, RunOptions, SolverKind,
     TimeSeries,
@@ -36,7 +36,7 @@ impl PyDiffsolBuilder {
 }
 
 /// Converts an array-like to a contiguous row-major `(rows, columns, values)` table.
-fn table(data: &Bound<'_, PyAny>) -> PyResult<(usize, usize, Vec<f64>)> {
+pub fn table(data: &Bound<'_, PyAny>) -> PyResult<(usize, usize, Vec<f64>)> {
     let np = data.py().import("numpy")?;
     let arr = np
         .call_method1("ascontiguousarray", (data, "float64"))

@@ -36,6 +36,7 @@ from ._diffid import (
     ResultCountMismatch,
     ScalarBuilder,
     TellError,
+    VectorBuilder,
     __version__,
 )
 from . import errors
@@ -59,6 +60,7 @@ __all__ = [
     "ResultCountMismatch",
     "ScalarBuilder",
     "TellError",
+    "VectorBuilder",
     "errors",
     "__version__",
 ]
