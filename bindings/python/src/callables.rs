@@ -49,6 +49,32 @@ impl CallbackError {
     }
 }
 
+/// Checks that `f` is callable (`shape` describes the expected signature in the error).
+fn callable(f: &Bound<'_, PyAny>, shape: &str) -> PyResult<Arc<Py<PyAny>>> {
+    if !f.is_callable() {
+        return Err(BuildError::new_err(format!(
+            "with_objective expects a callable {shape}, got {}",
+            f.get_type().name()?
+        )));
+    }
+    Ok(Arc::new(f.clone().unbind()))
+}
+
+/// `params` plus a new parameter; bad bounds, a start outside them or a repeated name raise
+/// `BuildError` at once.
+fn with_parameter(
+    params: &Parameters,
+    name: String,
+    initial: f64,
+    bounds: Option<(f64, f64)>,
+) -> PyResult<Parameters> {
+    let mut next = params.clone();
+    Parameter::new(name, initial, bounds)
+        .and_then(|p| next.push(p))
+        .map_err(|e| BuildError::new_err(e.to_string()))?;
+    Ok(next)
+}
+
 /// A Python callable as an [`Objective`]. Each evaluation takes the GIL.
 struct PyObjective {
     f: Py<PyAny>,
@@ -119,14 +145,8 @@ impl PyScalarBuilder {
 
     /// The objective: a callable taking a 1-D numpy array and returning a float.
     fn with_objective(&self, f: &Bound<'_, PyAny>) -> PyResult<Self> {
-        if !f.is_callable() {
-            return Err(BuildError::new_err(format!(
-                "with_objective expects a callable f(x) -> float, got {}",
-                f.get_type().name()?
-            )));
-        }
         Ok(Self {
-            f: Some(Arc::new(f.clone().unbind())),
+            f: Some(callable(f, "f(x) -> float")?),
             ..self.clone()
         })
     }
@@ -140,11 +160,10 @@ impl PyScalarBuilder {
         initial: f64,
         bounds: Option<(f64, f64)>,
     ) -> PyResult<Self> {
-        let mut next = self.clone();
-        Parameter::new(name, initial, bounds)
-            .and_then(|p| next.params.push(p))
-            .map_err(|e| BuildError::new_err(e.to_string()))?;
-        Ok(next)
+        Ok(Self {
+            params: with_parameter(&self.params, name, initial, bounds)?,
+            ..self.clone()
+        })
     }
 
     /// The optimiser `Problem.optimise()` uses by default.
@@ -278,14 +297,8 @@ impl PyVectorBuilder {
     /// The model: a callable taking a 1-D numpy array of parameters and returning the
     /// predictions at the data times, shape `(times,)` or `(times, outputs)`.
     fn with_objective(&self, f: &Bound<'_, PyAny>) -> PyResult<Self> {
-        if !f.is_callable() {
-            return Err(BuildError::new_err(format!(
-                "with_objective expects a callable f(params) -> predictions, got {}",
-                f.get_type().name()?
-            )));
-        }
         Ok(Self {
-            f: Some(Arc::new(f.clone().unbind())),
+            f: Some(callable(f, "f(params) -> predictions")?),
             ..self.clone()
         })
     }
@@ -309,11 +322,10 @@ impl PyVectorBuilder {
         initial: f64,
         bounds: Option<(f64, f64)>,
     ) -> PyResult<Self> {
-        let mut next = self.clone();
-        Parameter::new(name, initial, bounds)
-            .and_then(|p| next.params.push(p))
-            .map_err(|e| BuildError::new_err(e.to_string()))?;
-        Ok(next)
+        Ok(Self {
+            params: with_parameter(&self.params, name, initial, bounds)?,
+            ..self.clone()
+        })
     }
 
     /// Adds a cost metric (several are summed; the default is SSE).
