@@ -15,6 +15,11 @@ problem::
         .optimise()
     )
     print(result.x, result.value)
+
+Plots are in ``diffid.plotting``: ``contour``, ``convergence``, ``ode_fit``,
+``compare_models``, ``parameter_traces`` and ``parameter_distributions``. The submodule is
+loaded on first access (``diffid.plotting`` or ``import diffid.plotting``) and matplotlib only
+when a plot is drawn, so neither ``import diffid`` nor ``import diffid.plotting`` imports it.
 """
 
 from ._diffid import (
@@ -41,6 +46,21 @@ from ._diffid import (
 )
 from . import errors
 
+_LAZY_SUBMODULES = ("plotting",)
+
+
+def __getattr__(name: str):
+    # PEP 562: load diffid.plotting on first access, keeping `import diffid` light.
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
 __all__ = [
     "CMAES",
     "RMSE",
@@ -62,5 +82,6 @@ __all__ = [
     "TellError",
     "VectorBuilder",
     "errors",
+    "plotting",
     "__version__",
 ]
