@@ -11,6 +11,8 @@ use diffid_core::{check_init, Bounds, CoreError, Optimiser, OptimiserState};
 /// the function-value or position tolerance, a numerical breakdown, [`max_iter`](Self::max_iter)
 /// generations, or [`max_evaluations`](Self::max_evaluations).
 ///
+/// [`with_restarts`](Self::with_restarts) turns on IPOP or BIPOP restarts (off by default).
+///
 /// Setters do not check their argument; call [`validate`](Self::validate) (as
 /// [`Optimiser::init`] does) to get a typed error naming the offending setting.
 #[derive(Clone, Debug)]
@@ -23,6 +25,63 @@ pub struct CmaEs {
     seed: Option<u64>,
     function_tolerance: f64,
     position_tolerance: f64,
+    restarts: Restarts,
+}
+
+/// Restart strategies of CMA-ES, for multimodal objectives.
+///
+/// With restarts on, a state runs CMA-ES; whenever the inner run stops on a *local* criterion
+/// (function tolerance, position tolerance, a stall or numerical breakdown, or the budget of a
+/// BIPOP small-population run) and restarts remain, it starts a fresh inner run. Each restart
+/// starts at a point drawn uniformly in the box for every coordinate with two finite bounds
+/// (other coordinates keep the original start), with a fresh covariance `C = I`. The whole run
+/// stops at the first of: the threshold (at once, whichever inner run reaches it),
+/// [`max_iter`](CmaEs::max_iter) generations or [`max_evaluations`](CmaEs::max_evaluations)
+/// evaluations counted over all runs, or the last allowed inner run stopping, whose termination
+/// is then reported. The first inner run is the plain CMA-ES run of the same seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Restarts {
+    /// No restarts: one CMA-ES run (the default).
+    #[default]
+    None,
+    /// IPOP-CMA-ES (Auger & Hansen 2005, "A restart CMA evolution strategy with increasing
+    /// population size"): every restart uses the initial step size and multiplies the
+    /// population size by `increase` (rounded; at least one more than before; at most 2²⁰).
+    Ipop {
+        /// The most restarts made (after the first run).
+        max_restarts: usize,
+        /// The factor by which λ grows at each restart; finite and `> 1`.
+        increase: f64,
+    },
+    /// BIPOP-CMA-ES (Hansen 2009, "Benchmarking a BI-population CMA-ES on the BBOB-2009
+    /// function testbed"): after the first run, each restart goes to whichever regime has used
+    /// fewer evaluations so far (the first run counts as large). The large regime is IPOP with
+    /// increase 2 and the initial step size; a small-population run draws
+    /// `λ = ⌊λ_def (λ_l / (2 λ_def))^(u²)⌋` (`λ_l` the population of the next large run, `u`
+    /// uniform in [0, 1)), `σ = σ0 · 10^(−2 u')`, and may use at most half the evaluations of
+    /// the latest large run. The run ends when the large regime is due and has used up its
+    /// restarts.
+    Bipop {
+        /// The most restarts in the large-population regime (as in Hansen 2009); small runs
+        /// are not counted here, though [`CmaEsState::restarts`](crate::CmaEsState::restarts)
+        /// counts them.
+        max_restarts: usize,
+    },
+}
+
+impl Restarts {
+    /// IPOP with the published settings: up to 9 restarts, doubling the population.
+    pub fn ipop() -> Self {
+        Self::Ipop {
+            max_restarts: 9,
+            increase: 2.0,
+        }
+    }
+
+    /// BIPOP with up to 9 large-population restarts.
+    pub fn bipop() -> Self {
+        Self::Bipop { max_restarts: 9 }
+    }
 }
 
 impl Default for CmaEs {
@@ -36,6 +95,7 @@ impl Default for CmaEs {
             seed: None,
             function_tolerance: 1e-12,
             position_tolerance: 1e-12,
+            restarts: Restarts::None,
         }
     }
 }
@@ -111,6 +171,15 @@ impl CmaEs {
         self
     }
 
+    /// Restarts after local convergence (default [`Restarts::None`]); see [`Restarts`]. With
+    /// restarts, [`max_iter`](Self::max_iter) and [`max_evaluations`](Self::max_evaluations)
+    /// limit the whole sequence of runs.
+    #[must_use]
+    pub fn with_restarts(mut self, restarts: Restarts) -> Self {
+        self.restarts = restarts;
+        self
+    }
+
     /// The maximum number of generations.
     pub fn max_iter(&self) -> usize {
         self.max_iter
@@ -157,12 +226,18 @@ impl CmaEs {
         self.position_tolerance
     }
 
+    /// The restart strategy.
+    pub fn restarts(&self) -> Restarts {
+        self.restarts
+    }
+
     /// Checks every setting.
     ///
     /// # Errors
     /// [`CoreError::InvalidSetting`] naming the first invalid setting: `step_size` not finite or
     /// `<= 0`; `population_size < 2`; `max_iter == 0`; `threshold` NaN; `function_tolerance` or
-    /// `position_tolerance` negative or NaN; `max_evaluations == Some(0)`.
+    /// `position_tolerance` negative or NaN; `max_evaluations == Some(0)`; `restarts` IPOP with
+    /// an `increase` not finite or `<= 1`.
     pub fn validate(&self) -> Result<(), CoreError> {
         if !self.step_size.is_finite() || self.step_size <= 0.0 {
             return Err(invalid(
@@ -214,6 +289,15 @@ impl CmaEs {
                 &self.position_tolerance,
                 "position_tolerance must be a number >= 0 (0 disables it)",
             ));
+        }
+        if let Restarts::Ipop { increase, .. } = self.restarts {
+            if !increase.is_finite() || increase <= 1.0 {
+                return Err(invalid(
+                    "restarts",
+                    &format!("{:?}", self.restarts),
+                    "the IPOP population increase must be a finite number > 1 (2 is usual)",
+                ));
+            }
         }
         Ok(())
     }

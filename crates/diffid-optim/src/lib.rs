@@ -10,7 +10,8 @@
 //!   with the default settings of Hansen's tutorial ("The CMA Evolution Strategy: A Tutorial"):
 //!   weighted recombination, cumulative step-size adaptation and rank-one plus rank-μ covariance
 //!   updates. Box bounds are handled by resampling and then reflecting; failed evaluations rank
-//!   worst and the run goes on.
+//!   worst and the run goes on. Opt-in IPOP and BIPOP restarts ([`Restarts`]) help on
+//!   multimodal objectives.
 //! - [`NelderMead`] / [`NelderMeadState`]: the Nelder–Mead downhill simplex method (Nelder and
 //!   Mead 1965, with the step and tie rules of Lagarias et al. 1998, "Convergence properties of
 //!   the Nelder–Mead simplex method in low dimensions"). Deterministic; it asks for the initial
@@ -42,6 +43,6 @@ mod cmaes;
 mod nelder_mead;
 mod state;
 
-pub use cmaes::CmaEs;
+pub use cmaes::{CmaEs, Restarts};
 pub use nelder_mead::{NelderMead, NelderMeadState};
 pub use state::CmaEsState;

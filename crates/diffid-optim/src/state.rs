@@ -4,7 +4,7 @@
 //! `m` the mean, `σ` the step size, `C = B D² Bᵀ` the covariance, `p_σ`/`p_c` the evolution
 //! paths, `y = (x − m)/σ` the step of a candidate.
 
-use crate::CmaEs;
+use crate::{CmaEs, Restarts};
 use diffid_core::{Ask, AskTell, Bounds, OptimiserState, Outcome, TellError, Termination};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::{Rng, SeedableRng};
@@ -114,22 +114,19 @@ struct Batch {
     plain: Vec<bool>,
 }
 
-/// A running CMA-ES: an ask/tell state started by [`CmaEs::start`] or [`Optimiser::init`].
-///
-/// All random numbers are drawn in [`ask`](AskTell::ask), in a fixed order, from a `ChaCha8`
-/// generator seeded with [`seed`](Self::seed); the run therefore depends only on the seed and
-/// the outcomes told, not on how or in which order the points were evaluated.
-///
-/// [`Optimiser::init`]: diffid_core::Optimiser::init
+/// One inner CMA-ES run: the search distribution and its local stopping criteria. Without
+/// restarts a state has exactly one; with restarts each restart starts a fresh one.
 #[derive(Clone, Debug)]
-pub struct CmaEsState {
-    config: CmaEs,
-    seed: u64,
+struct Run {
     consts: Constants,
     bounds: Vec<Bounds>,
     /// Whether any coordinate has a finite bound (otherwise no bounds check is needed).
     bounded: bool,
     rng: ChaCha8Rng,
+    function_tolerance: f64,
+    position_tolerance: f64,
+    /// An evaluation budget of this run alone (the small-population runs of BIPOP).
+    budget: Option<usize>,
 
     mean: DVector<f64>,
     sigma: f64,
@@ -145,64 +142,136 @@ pub struct CmaEsState {
     updates_since_eigen: usize,
 
     pending: Option<Batch>,
+    /// Generations and evaluations of this run.
     generations: usize,
     evaluations: usize,
-    failed: usize,
-    best: Option<(Vec<f64>, f64)>,
-    history: Vec<f64>,
     /// Best value of each of the last `tolfun_window` generations (`+inf` when all failed).
     recent_best: VecDeque<f64>,
     /// Ranking values of the last generation (`+inf` for failures).
     last_values: Vec<f64>,
     all_failed_streak: usize,
     breakdown: Option<String>,
+}
+
+/// How an inner run is started.
+#[derive(Clone, Debug)]
+struct RunSpec {
+    start: Vec<f64>,
+    sigma: f64,
+    lambda: usize,
+    seed: u64,
+    budget: Option<usize>,
+}
+
+/// The restart bookkeeping of IPOP and BIPOP (Auger & Hansen 2005; Hansen 2009).
+#[derive(Clone, Debug)]
+struct Schedule {
+    /// Draws the seed, start point and (BIPOP) population and step size of each restart.
+    rng: ChaCha8Rng,
+    restarts: usize,
+    /// λ of the first run.
+    default_lambda: usize,
+    /// Restarts made in the large-population (IPOP) regime, and the λ of the latest one.
+    large_restarts: usize,
+    large_lambda: usize,
+    /// Whether the current run belongs to the large-population regime (the first run does).
+    run_is_large: bool,
+    /// Global evaluations when the current run started.
+    run_start: usize,
+    /// Evaluations spent in each regime, and by the latest large-population run.
+    large_spent: usize,
+    small_spent: usize,
+    last_large: usize,
+}
+
+/// A running CMA-ES: an ask/tell state started by [`CmaEs::start`] or [`Optimiser::init`].
+///
+/// All random numbers are drawn in [`ask`](AskTell::ask), in a fixed order, from `ChaCha8`
+/// generators derived from [`seed`](Self::seed); the run therefore depends only on the seed and
+/// the outcomes told, not on how or in which order the points were evaluated.
+///
+/// With [`Restarts`](crate::Restarts) enabled the state runs a sequence of inner CMA-ES runs;
+/// [`mean`](Self::mean), [`sigma`](Self::sigma), [`population_size`](Self::population_size) and
+/// the covariance describe the current one, while the best point, history and counts cover
+/// them all.
+///
+/// [`Optimiser::init`]: diffid_core::Optimiser::init
+#[derive(Clone, Debug)]
+pub struct CmaEsState {
+    config: CmaEs,
+    seed: u64,
+    initial: Vec<f64>,
+    run: Run,
+    schedule: Schedule,
+
+    generations: usize,
+    evaluations: usize,
+    failed: usize,
+    best: Option<(Vec<f64>, f64)>,
+    history: Vec<f64>,
     termination: Option<Termination>,
 }
+
+/// Why the run should stop before the next generation.
+enum Stop {
+    /// A limit of the whole run (threshold, `max_iter`, `max_evaluations`).
+    Global(Termination),
+    /// A criterion of the inner run, after which a restart may follow.
+    Local(Termination),
+}
+
+/// Largest population a restart grows to.
+const MAX_POPULATION: usize = 1 << 20;
 
 impl CmaEsState {
     /// Starts at `initial`; the arguments have been checked by [`CmaEs::start`].
     pub(crate) fn new(config: CmaEs, initial: &[f64], bounds: &[Bounds], seed: u64) -> Self {
         let n = initial.len();
-        let consts = Constants::new(n, config.population_size_for(n));
-        let sigma = config.step_size();
+        let lambda = config.population_size_for(n);
+        let spec = RunSpec {
+            start: initial.to_vec(),
+            sigma: config.step_size(),
+            lambda,
+            seed,
+            budget: None,
+        };
+        let run = Run::new(&config, bounds, &spec);
+        let mut master = ChaCha8Rng::seed_from_u64(seed);
+        master.set_stream(1);
         Self {
             config,
             seed,
-            consts,
-            bounds: bounds.to_vec(),
-            bounded: bounds.iter().any(|b| !b.is_unbounded()),
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            mean: DVector::from_column_slice(initial),
-            sigma,
-            cov: DMatrix::identity(n, n),
-            b: DMatrix::identity(n, n),
-            d: DVector::from_element(n, 1.0),
-            p_sigma: DVector::zeros(n),
-            p_c: DVector::zeros(n),
-            updates: 0,
-            updates_since_eigen: 0,
-            pending: None,
+            initial: initial.to_vec(),
+            run,
+            schedule: Schedule {
+                rng: master,
+                restarts: 0,
+                default_lambda: lambda,
+                large_restarts: 0,
+                large_lambda: lambda,
+                run_is_large: true,
+                run_start: 0,
+                large_spent: 0,
+                small_spent: 0,
+                last_large: 0,
+            },
             generations: 0,
             evaluations: 0,
             failed: 0,
             best: None,
             history: Vec::new(),
-            recent_best: VecDeque::new(),
-            last_values: Vec::new(),
-            all_failed_streak: 0,
-            breakdown: None,
             termination: None,
         }
     }
 
-    /// The current mean of the search distribution.
+    /// The mean of the current search distribution.
     pub fn mean(&self) -> &[f64] {
-        self.mean.as_slice()
+        self.run.mean.as_slice()
     }
 
     /// The current step size σ.
     pub fn sigma(&self) -> f64 {
-        self.sigma
+        self.run.sigma
     }
 
     /// Why the run stopped, once [`ask`](AskTell::ask) has returned [`Ask::Done`].
@@ -216,9 +285,15 @@ impl CmaEsState {
         self.seed
     }
 
-    /// The population size λ: the number of points in every batch asked for.
+    /// The population size λ of the current inner run: the number of points in every batch it
+    /// asks for.
     pub fn population_size(&self) -> usize {
-        self.consts.lambda
+        self.run.consts.lambda
+    }
+
+    /// The number of restarts made so far (0 without [`Restarts`](crate::Restarts)).
+    pub fn restarts(&self) -> usize {
+        self.schedule.restarts
     }
 
     /// The configuration this state was started with.
@@ -226,17 +301,174 @@ impl CmaEsState {
         &self.config
     }
 
+    /// The reason to stop before sampling the next generation, if any.
+    fn stop_reason(&self) -> Option<Stop> {
+        if let Some((_, best)) = &self.best {
+            if *best <= self.config.threshold() {
+                return Some(Stop::Global(Termination::ThresholdReached));
+            }
+        }
+        if let Some(reason) = self.run.local_stop() {
+            return Some(Stop::Local(reason));
+        }
+        if self.generations >= self.config.max_iter() {
+            return Some(Stop::Global(Termination::MaxIterations));
+        }
+        if !self.fits(self.run.consts.lambda) {
+            return Some(Stop::Global(Termination::MaxEvaluations));
+        }
+        None
+    }
+
+    /// Whether a generation of `lambda` points fits in the evaluation budget.
+    fn fits(&self, lambda: usize) -> bool {
+        match self.config.max_evaluations() {
+            Some(max) => self.evaluations + lambda <= max,
+            None => true,
+        }
+    }
+
+    /// After the current run stopped locally: starts the next one and returns `None`, or
+    /// returns why the whole run ends instead.
+    fn restart(&mut self, local: Termination) -> Option<Termination> {
+        if self.config.restarts() == Restarts::None || self.generations >= self.config.max_iter() {
+            return Some(local);
+        }
+        let mut schedule = self.schedule.clone();
+        let spent = self.evaluations - schedule.run_start;
+        if schedule.run_is_large {
+            schedule.large_spent += spent;
+            schedule.last_large = spent;
+        } else {
+            schedule.small_spent += spent;
+        }
+        let used_up = match self.config.restarts() {
+            Restarts::None => true,
+            Restarts::Ipop { max_restarts, .. } => schedule.restarts >= max_restarts,
+            // As in Hansen 2009, the limit counts the large-population restarts; small runs
+            // go on only while their regime has used fewer evaluations.
+            Restarts::Bipop { max_restarts } => {
+                schedule.next_is_large() && schedule.large_restarts >= max_restarts
+            }
+        };
+        if used_up {
+            return Some(local);
+        }
+        let spec = schedule.next_run(&self.config, &self.initial, &self.run.bounds);
+        if !self.fits(spec.lambda) {
+            return Some(Termination::MaxEvaluations);
+        }
+        schedule.restarts += 1;
+        schedule.run_start = self.evaluations;
+        self.run = Run::new(&self.config, &self.run.bounds, &spec);
+        self.schedule = schedule;
+        None
+    }
+}
+
+impl Schedule {
+    /// BIPOP: the regime that has used fewer evaluations so far goes next.
+    fn next_is_large(&self) -> bool {
+        self.large_spent <= self.small_spent
+    }
+
+    /// Chooses the regime, population, step size, seed and start of the next run, drawing in a
+    /// fixed order: the run's seed, then (small-population runs) two uniforms, then the start.
+    fn next_run(&mut self, config: &CmaEs, initial: &[f64], bounds: &[Bounds]) -> RunSpec {
+        let seed: u64 = self.rng.random();
+        let sigma0 = config.step_size();
+        let (large, increase) = match config.restarts() {
+            Restarts::Ipop { increase, .. } => (true, increase),
+            _ => (self.next_is_large(), 2.0),
+        };
+        let (lambda, sigma, budget) = if large {
+            self.large_restarts += 1;
+            self.large_lambda = self.grow(self.large_lambda, self.large_restarts, increase);
+            (self.large_lambda, sigma0, None)
+        } else {
+            // Hansen 2009: λ_s = ⌊λ_def (λ_l / (2 λ_def))^(u²)⌋ with λ_l the population of the
+            // next large run, σ_s = σ0 · 10^(−2 u'), and at most half the evaluations of the
+            // latest large run.
+            let u: f64 = self.rng.random();
+            let v: f64 = self.rng.random();
+            let next_large = self.grow(self.large_lambda, self.large_restarts + 1, increase);
+            let def = self.default_lambda as f64;
+            let ratio = next_large as f64 / (2.0 * def);
+            let lambda = ((def * ratio.powf(u * u)).floor() as usize).max(self.default_lambda);
+            let sigma = sigma0 * 10f64.powf(-2.0 * v);
+            (lambda, sigma, Some((self.last_large / 2).max(lambda)))
+        };
+        self.run_is_large = large;
+        let start = initial
+            .iter()
+            .zip(bounds)
+            .map(|(&x, b)| {
+                if b.is_finite() {
+                    let u: f64 = self.rng.random();
+                    (b.lower() + u * b.width()).clamp(b.lower(), b.upper())
+                } else {
+                    x
+                }
+            })
+            .collect();
+        RunSpec {
+            start,
+            sigma,
+            lambda,
+            seed,
+            budget,
+        }
+    }
+
+    /// The population of the `k`-th large run after one of `previous`: `λ_def · increase^k`
+    /// rounded, at least one more than before, at most [`MAX_POPULATION`].
+    fn grow(&self, previous: usize, k: usize, increase: f64) -> usize {
+        let target = (self.default_lambda as f64 * increase.powf(k as f64)).round();
+        let target = if target.is_finite() && target < MAX_POPULATION as f64 {
+            target as usize
+        } else {
+            MAX_POPULATION
+        };
+        target.max(previous + 1).min(MAX_POPULATION)
+    }
+}
+
+impl Run {
+    fn new(config: &CmaEs, bounds: &[Bounds], spec: &RunSpec) -> Self {
+        let n = spec.start.len();
+        Self {
+            consts: Constants::new(n, spec.lambda),
+            bounds: bounds.to_vec(),
+            bounded: bounds.iter().any(|b| !b.is_unbounded()),
+            rng: ChaCha8Rng::seed_from_u64(spec.seed),
+            function_tolerance: config.function_tolerance(),
+            position_tolerance: config.position_tolerance(),
+            budget: spec.budget,
+            mean: DVector::from_column_slice(&spec.start),
+            sigma: spec.sigma,
+            cov: DMatrix::identity(n, n),
+            b: DMatrix::identity(n, n),
+            d: DVector::from_element(n, 1.0),
+            p_sigma: DVector::zeros(n),
+            p_c: DVector::zeros(n),
+            updates: 0,
+            updates_since_eigen: 0,
+            pending: None,
+            generations: 0,
+            evaluations: 0,
+            recent_best: VecDeque::new(),
+            last_values: Vec::new(),
+            all_failed_streak: 0,
+            breakdown: None,
+        }
+    }
+
     fn dim(&self) -> usize {
         self.mean.len()
     }
 
-    /// The reason to stop before sampling the next generation, if any.
-    fn stop_reason(&self) -> Option<Termination> {
-        if let Some((_, best)) = &self.best {
-            if *best <= self.config.threshold() {
-                return Some(Termination::ThresholdReached);
-            }
-        }
+    /// The local criterion that ends this run, if any.
+    fn local_stop(&self) -> Option<Termination> {
         if self.all_failed_streak >= MAX_ALL_FAILED {
             return Some(Termination::Stalled(ALL_FAILED_MESSAGE.to_owned()));
         }
@@ -245,14 +477,14 @@ impl CmaEsState {
         }
         if self.generations > 0 {
             if self.recent_best.len() >= self.consts.tolfun_window {
-                let tol = self.config.function_tolerance();
+                let tol = self.function_tolerance;
                 if range(self.recent_best.iter().copied()) < tol
                     && range(self.last_values.iter().copied()) < tol
                 {
                     return Some(Termination::FunctionTolerance);
                 }
             }
-            let tol = self.config.position_tolerance();
+            let tol = self.position_tolerance;
             let max_sd = self
                 .cov
                 .diagonal()
@@ -263,15 +495,33 @@ impl CmaEsState {
                 return Some(Termination::PositionTolerance);
             }
         }
-        if self.generations >= self.config.max_iter() {
-            return Some(Termination::MaxIterations);
-        }
-        if let Some(max) = self.config.max_evaluations() {
-            if self.evaluations + self.consts.lambda > max {
+        if let Some(budget) = self.budget {
+            if self.evaluations + self.consts.lambda > budget {
                 return Some(Termination::MaxEvaluations);
             }
         }
         None
+    }
+
+    /// Learns from a told generation; `values` are the ranking values (`+inf` for failures).
+    fn learn(&mut self, batch: &Batch, values: Vec<f64>) {
+        self.generations += 1;
+        self.evaluations += values.len();
+        let generation_best = values.iter().copied().fold(f64::INFINITY, f64::min);
+        self.recent_best.push_back(generation_best);
+        while self.recent_best.len() > self.consts.tolfun_window {
+            self.recent_best.pop_front();
+        }
+        if values.iter().all(|v| v.is_infinite()) {
+            // Nothing to learn from: keep mean and C, search closer to the mean.
+            self.all_failed_streak += 1;
+            self.sigma *= 0.5;
+            self.check_numerics();
+        } else {
+            self.all_failed_streak = 0;
+            self.update(batch, &values);
+        }
+        self.last_values = values;
     }
 
     /// Samples a generation of `λ` candidates inside the bounds.
@@ -505,29 +755,39 @@ impl AskTell for CmaEsState {
         if let Some(reason) = &self.termination {
             return Ask::Done(reason.clone());
         }
-        if let Some(batch) = &self.pending {
-            return Ask::Evaluate(batch.points.clone());
+        loop {
+            if let Some(batch) = &self.run.pending {
+                return Ask::Evaluate(batch.points.clone());
+            }
+            let end = match self.stop_reason() {
+                None => {
+                    let batch = self.run.sample();
+                    self.run.pending = Some(batch);
+                    continue;
+                }
+                Some(Stop::Global(reason)) => reason,
+                // A fresh run cannot stop locally before its first generation, so this loops
+                // at most once more.
+                Some(Stop::Local(reason)) => match self.restart(reason) {
+                    Some(reason) => reason,
+                    None => continue,
+                },
+            };
+            self.termination = Some(end.clone());
+            return Ask::Done(end);
         }
-        if let Some(reason) = self.stop_reason() {
-            self.termination = Some(reason.clone());
-            return Ask::Done(reason);
-        }
-        let batch = self.sample();
-        let points = batch.points.clone();
-        self.pending = Some(batch);
-        Ask::Evaluate(points)
     }
 
     fn tell(&mut self, outcomes: &[Outcome]) -> Result<(), TellError> {
         if self.termination.is_some() {
             return Err(TellError::AlreadyTerminated);
         }
-        let Some(batch) = self.pending.take() else {
+        let Some(batch) = self.run.pending.take() else {
             return Err(TellError::NothingAsked);
         };
         if outcomes.len() != batch.points.len() {
             let expected = batch.points.len();
-            self.pending = Some(batch);
+            self.run.pending = Some(batch);
             return Err(TellError::ResultCountMismatch {
                 expected,
                 received: outcomes.len(),
@@ -541,9 +801,8 @@ impl AskTell for CmaEsState {
                 _ => f64::INFINITY,
             })
             .collect();
-        let failures = values.iter().filter(|v| v.is_infinite()).count();
         self.evaluations += values.len();
-        self.failed += failures;
+        self.failed += values.iter().filter(|v| v.is_infinite()).count();
         self.generations += 1;
 
         for (x, &v) in batch.points.iter().zip(&values) {
@@ -555,22 +814,7 @@ impl AskTell for CmaEsState {
                 self.best = Some((x.clone(), v));
             }
         }
-        let generation_best = values.iter().copied().fold(f64::INFINITY, f64::min);
-        self.recent_best.push_back(generation_best);
-        while self.recent_best.len() > self.consts.tolfun_window {
-            self.recent_best.pop_front();
-        }
-
-        if failures == values.len() {
-            // Nothing to learn from: keep mean and C, search closer to the mean.
-            self.all_failed_streak += 1;
-            self.sigma *= 0.5;
-            self.check_numerics();
-        } else {
-            self.all_failed_streak = 0;
-            self.update(&batch, &values);
-        }
-        self.last_values = values;
+        self.run.learn(&batch, values);
         self.history
             .push(self.best.as_ref().map_or(f64::INFINITY, |(_, b)| *b));
         Ok(())
@@ -596,12 +840,13 @@ impl OptimiserState for CmaEsState {
 
     /// `σ² C`, row-major.
     fn covariance(&self) -> Option<Vec<f64>> {
-        let n = self.dim();
-        let s2 = self.sigma * self.sigma;
+        let run = &self.run;
+        let n = run.dim();
+        let s2 = run.sigma * run.sigma;
         Some(
             (0..n)
                 .flat_map(|i| (0..n).map(move |j| (i, j)))
-                .map(|(i, j)| s2 * self.cov[(i, j)])
+                .map(|(i, j)| s2 * run.cov[(i, j)])
                 .collect(),
         )
     }
