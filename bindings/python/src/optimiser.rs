@@ -3,7 +3,7 @@
 use crate::asktell::{bounds_for, Kind, PyOptimiserState};
 use crate::errors::setting_to_py;
 use crate::errors::to_py;
-use diffid::{Bounds, CmaEs, CoreError, Error, NelderMead, Optimiser};
+use diffid::{Bounds, CmaEs, CoreError, Error, NelderMead, Optimiser, Restarts};
 use pyo3::prelude::*;
 use std::sync::Arc;
 
@@ -86,6 +86,32 @@ impl PyCmaEs {
     /// Stop when the best value is at or below this (default 1e-6).
     fn with_threshold(&self, threshold: f64) -> PyResult<Self> {
         self.set(|c| c.with_threshold(threshold))
+    }
+
+    /// Restarts after a local convergence: `"ipop"` (population × `increase` each time),
+    /// `"bipop"` (alternating large and small populations) or `None` (the default). The
+    /// iteration and evaluation limits apply to the whole run.
+    #[pyo3(signature = (strategy, max_restarts = 9, increase = 2.0))]
+    fn with_restarts(
+        &self,
+        strategy: Option<&str>,
+        max_restarts: usize,
+        increase: f64,
+    ) -> PyResult<Self> {
+        let restarts = match strategy.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("none") => Restarts::None,
+            Some("ipop") => Restarts::Ipop {
+                max_restarts,
+                increase,
+            },
+            Some("bipop") => Restarts::Bipop { max_restarts },
+            Some(other) => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "unknown restart strategy '{other}'; choose \"ipop\", \"bipop\" or None"
+                )))
+            }
+        };
+        self.set(|c| c.with_restarts(restarts))
     }
 
     /// Stop when recent function values span less than this (default 1e-12).

@@ -94,3 +94,34 @@ def test_bad_init_arguments():
         diffid.CMAES().init([5.0], bounds=[(0.0, 1.0)])
     with pytest.raises(diffid.DiffidError):
         diffid.NelderMead().init([])
+
+
+def rastrigin(x):
+    x = np.asarray(x)
+    return float(10 * len(x) + np.sum(x**2 - 10 * np.cos(2 * np.pi * x)))
+
+
+def test_ipop_restarts_escape_local_minima_where_plain_cmaes_stalls():
+    bounds = [(-5.12, 5.12)] * 4
+    start = [3.0] * 4
+    plain = drive(diffid.CMAES().with_seed(3).with_step_size(2.0).with_threshold(1e-8).init(start, bounds), rastrigin)
+    assert plain.value > 0.5, "plain CMA-ES is expected to stop in a local minimum here"
+    ipop = (
+        diffid.CMAES()
+        .with_seed(3)
+        .with_step_size(2.0)
+        .with_threshold(1e-8)
+        .with_max_evaluations(200_000)
+        .with_restarts("ipop")
+    )
+    result = drive(ipop.init(start, bounds), rastrigin)
+    assert result.value <= 1e-8
+    assert result.evaluations <= 200_000
+
+
+def test_restart_settings_are_checked():
+    with pytest.raises(ValueError, match="restart strategy 'sometimes'"):
+        diffid.CMAES().with_restarts("sometimes")
+    with pytest.raises(ValueError, match="increase"):
+        diffid.CMAES().with_restarts("ipop", increase=1.0)
+    assert diffid.CMAES().with_restarts(None) is not None

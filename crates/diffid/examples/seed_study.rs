@@ -1,12 +1,12 @@
 //! How often the seed tutorial's CMA-ES fit reaches the global basin, over many seeds.
 //!
-//! `cargo run --release -p diffid --example seed_study -- [n_seeds] [max_iter]`
+//! `cargo run --release -p diffid --example seed_study -- [n_seeds] [max_iter] [ipop|bipop]`
 //!
 //! Uses the seed's exact settings (start 0.8/0.3/0.05/0.3, σ 0.3, default population, 100
 //! generations) on the bundled data (`data/lotka_volterra_seed.csv`, made by the seed's code).
 #![allow(clippy::print_stdout)]
 
-use diffid::{CmaEs, DiffsolBuilder, Parallelism, RunOptions};
+use diffid::{CmaEs, DiffsolBuilder, Parallelism, Restarts, RunOptions};
 
 const MODEL: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -17,6 +17,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let n: u64 = args.get(1).map_or(Ok(20), |s| s.parse())?;
     let max_iter: usize = args.get(2).map_or(Ok(100), |s| s.parse())?;
+    let restarts = match args.get(3).map(String::as_str) {
+        Some("ipop") => Restarts::ipop(),
+        Some("bipop") => Restarts::bipop(),
+        _ => Restarts::None,
+    };
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../data/lotka_volterra_seed.csv"
@@ -42,7 +47,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let opt = CmaEs::new()
             .with_max_iter(max_iter)
             .with_step_size(0.3)
-            .with_seed(seed);
+            .with_seed(seed)
+            .with_restarts(restarts);
         let r = problem.optimise(None, Some(&opt), &RunOptions::default())?;
         sum_evals += r.evaluations;
         if r.value < 400.0 {

@@ -44,4 +44,4 @@ pub use diffid_exec::{
 pub use diffid_ode::{
     DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverKind,
 };
-pub use diffid_optim::{CmaEs, CmaEsState, NelderMead, NelderMeadState};
+pub use diffid_optim::{CmaEs, CmaEsState, NelderMead, NelderMeadState, Restarts};
