@@ -34,13 +34,15 @@ INTERRUPT_SCRIPT = textwrap.dedent(
         .with_parallel({parallel!r})
         .build()
     )
-    # A run that would not stop by itself for minutes.
+    # A run that would not stop by itself for minutes: without restarts this run stalls on
+    # an ill-conditioned covariance after about 1.5 s, so restart it (almost) forever.
     optimiser = (
         diffid.CMAES()
         .with_max_iter(100000)
         .with_threshold(-1)
         .with_function_tolerance(0)
         .with_position_tolerance(0)
+        .with_restarts("ipop", max_restarts=1000000, increase=1.01)
         .with_seed(0)
     )
     print("READY", flush=True)
