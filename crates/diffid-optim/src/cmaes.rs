@@ -1,5 +1,6 @@
 //! The CMA-ES configuration: settings, their validation, and starting a state.
 
+use crate::settings::{check_step_size, check_stopping, invalid};
 use crate::state::CmaEsState;
 use diffid_core::{check_init, Bounds, CoreError, Optimiser, OptimiserState};
 
@@ -239,13 +240,7 @@ impl CmaEs {
     /// `position_tolerance` negative or NaN; `max_evaluations == Some(0)`; `restarts` IPOP with
     /// an `increase` not finite or `<= 1`.
     pub fn validate(&self) -> Result<(), CoreError> {
-        if !self.step_size.is_finite() || self.step_size <= 0.0 {
-            return Err(invalid(
-                "step_size",
-                &self.step_size,
-                "step_size must be a finite number > 0",
-            ));
-        }
+        check_step_size(self.step_size)?;
         if let Some(lambda) = self.population_size {
             if lambda < 2 {
                 return Err(invalid(
@@ -255,41 +250,13 @@ impl CmaEs {
                 ));
             }
         }
-        if self.max_iter == 0 {
-            return Err(invalid(
-                "max_iter",
-                &self.max_iter,
-                "max_iter must be at least 1",
-            ));
-        }
-        if self.max_evaluations == Some(0) {
-            return Err(invalid(
-                "max_evaluations",
-                &0,
-                "max_evaluations must be at least 1, or None for no limit",
-            ));
-        }
-        if self.threshold.is_nan() {
-            return Err(invalid(
-                "threshold",
-                &self.threshold,
-                "threshold must be a number (use -inf to disable it), not NaN",
-            ));
-        }
-        if self.function_tolerance.is_nan() || self.function_tolerance < 0.0 {
-            return Err(invalid(
-                "function_tolerance",
-                &self.function_tolerance,
-                "function_tolerance must be a number >= 0 (0 disables it)",
-            ));
-        }
-        if self.position_tolerance.is_nan() || self.position_tolerance < 0.0 {
-            return Err(invalid(
-                "position_tolerance",
-                &self.position_tolerance,
-                "position_tolerance must be a number >= 0 (0 disables it)",
-            ));
-        }
+        check_stopping(
+            self.max_iter,
+            self.max_evaluations,
+            self.threshold,
+            self.function_tolerance,
+            self.position_tolerance,
+        )?;
         if let Restarts::Ipop { increase, .. } = self.restarts {
             if !increase.is_finite() || increase <= 1.0 {
                 return Err(invalid(
@@ -312,18 +279,6 @@ impl CmaEs {
         self.validate()?;
         let seed = self.seed.unwrap_or_else(rand::random);
         Ok(CmaEsState::new(self.clone(), initial, bounds, seed))
-    }
-}
-
-fn invalid(
-    setting: &'static str,
-    value: &dyn std::fmt::Display,
-    requirement: &'static str,
-) -> CoreError {
-    CoreError::InvalidSetting {
-        setting,
-        value: value.to_string(),
-        requirement,
     }
 }
 

@@ -41,6 +41,7 @@
 
 mod cmaes;
 mod nelder_mead;
+mod settings;
 mod state;
 
 pub use cmaes::{CmaEs, Restarts};

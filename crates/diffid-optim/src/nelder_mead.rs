@@ -19,6 +19,7 @@
 //! An accepted point replaces `x_h` and is ranked after the vertices of equal value (the tie
 //! rule of Lagarias et al.).
 
+use crate::settings::{check_step_size, check_stopping, invalid};
 use diffid_core::{
     check_init, Ask, AskTell, Bounds, CoreError, Optimiser, OptimiserState, Outcome, TellError,
     Termination,
@@ -204,48 +205,14 @@ impl NelderMead {
     /// `function_tolerance` or `position_tolerance` negative or NaN; `alpha` not finite or
     /// `<= 0`; `gamma` not finite, `<= 1` or `<= alpha`; `rho` or `sigma` outside `(0, 1)`.
     pub fn validate(&self) -> Result<(), CoreError> {
-        if !self.step_size.is_finite() || self.step_size <= 0.0 {
-            return Err(invalid(
-                "step_size",
-                &self.step_size,
-                "step_size must be a finite number > 0",
-            ));
-        }
-        if self.max_iter == 0 {
-            return Err(invalid(
-                "max_iter",
-                &self.max_iter,
-                "max_iter must be at least 1",
-            ));
-        }
-        if self.max_evaluations == Some(0) {
-            return Err(invalid(
-                "max_evaluations",
-                &0,
-                "max_evaluations must be at least 1, or None for no limit",
-            ));
-        }
-        if self.threshold.is_nan() {
-            return Err(invalid(
-                "threshold",
-                &self.threshold,
-                "threshold must be a number (use -inf to disable it), not NaN",
-            ));
-        }
-        if self.function_tolerance.is_nan() || self.function_tolerance < 0.0 {
-            return Err(invalid(
-                "function_tolerance",
-                &self.function_tolerance,
-                "function_tolerance must be a number >= 0 (0 disables it)",
-            ));
-        }
-        if self.position_tolerance.is_nan() || self.position_tolerance < 0.0 {
-            return Err(invalid(
-                "position_tolerance",
-                &self.position_tolerance,
-                "position_tolerance must be a number >= 0 (0 disables it)",
-            ));
-        }
+        check_step_size(self.step_size)?;
+        check_stopping(
+            self.max_iter,
+            self.max_evaluations,
+            self.threshold,
+            self.function_tolerance,
+            self.position_tolerance,
+        )?;
         if !self.alpha.is_finite() || self.alpha <= 0.0 {
             return Err(invalid(
                 "alpha",
@@ -295,18 +262,6 @@ impl NelderMead {
         check_init(initial, bounds)?;
         self.validate()?;
         Ok(NelderMeadState::new(self.clone(), initial, bounds))
-    }
-}
-
-fn invalid(
-    setting: &'static str,
-    value: &dyn std::fmt::Display,
-    requirement: &'static str,
-) -> CoreError {
-    CoreError::InvalidSetting {
-        setting,
-        value: value.to_string(),
-        requirement,
     }
 }
 
