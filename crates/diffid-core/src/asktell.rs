@@ -4,7 +4,7 @@
 //! outcomes in the same order. This keeps every algorithm usable sequentially, on a thread pool,
 //! from Python, or by hand, with bit-identical results.
 
-use crate::{Bounds, CoreError, Outcome, TellError, Termination};
+use crate::{Bounds, CoreError, GradientOutcome, Outcome, TellError, Termination};
 use std::fmt;
 
 /// What a state asks for next.
@@ -12,6 +12,10 @@ use std::fmt;
 pub enum Ask {
     /// Evaluate these points (each of the problem's dimension) and `tell` the outcomes in order.
     Evaluate(Vec<Vec<f64>>),
+    /// Evaluate the value and the gradient at these points and
+    /// [`tell_gradients`](AskTell::tell_gradients) the outcomes in order (gradient-based
+    /// optimisers ask this).
+    EvaluateWithGradient(Vec<Vec<f64>>),
     /// The algorithm has stopped.
     Done(Termination),
 }
@@ -29,6 +33,24 @@ pub trait AskTell: Send {
     /// [`TellError::ResultCountMismatch`] when the count differs from the points asked;
     /// [`TellError::NothingAsked`] without a pending ask.
     fn tell(&mut self, outcomes: &[Outcome]) -> Result<(), TellError>;
+
+    /// The values and gradients of the last batch asked for with
+    /// [`Ask::EvaluateWithGradient`], in the same order. `evaluations` is the number of
+    /// objective evaluations they cost in all (one per point for exact gradients, `2n + 1` per
+    /// point for finite differences); it counts towards the evaluation budget.
+    ///
+    /// # Errors
+    /// As [`tell`](Self::tell); [`TellError::GradientsNotExpected`] for a state that asked for
+    /// values only (the default); [`TellError::GradientLength`] for a gradient of the wrong
+    /// length.
+    fn tell_gradients(
+        &mut self,
+        outcomes: &[GradientOutcome],
+        evaluations: usize,
+    ) -> Result<(), TellError> {
+        let _ = (outcomes, evaluations);
+        Err(TellError::GradientsNotExpected)
+    }
 
     /// Completed iterations.
     fn iterations(&self) -> usize;
@@ -55,6 +77,12 @@ pub trait OptimiserState: AskTell {
 
     /// For simplex methods: the final simplex's vertices (best first) and their values.
     fn simplex(&self) -> Option<(Vec<Vec<f64>>, Vec<f64>)> {
+        None
+    }
+
+    /// The bounds the state searches within, where it keeps them (used to keep
+    /// finite-difference points inside the box).
+    fn bounds(&self) -> Option<&[Bounds]> {
         None
     }
 }
@@ -99,6 +127,35 @@ pub fn check_init(initial: &[f64], bounds: &[Bounds]) -> Result<(), CoreError> {
                 lower: b.lower(),
                 upper: b.upper(),
             });
+        }
+    }
+    Ok(())
+}
+
+/// Checks the gradients told to a state that asked for `expected` points of dimension `dim`.
+///
+/// # Errors
+/// [`TellError::ResultCountMismatch`] or [`TellError::GradientLength`].
+pub fn check_gradients(
+    outcomes: &[GradientOutcome],
+    expected: usize,
+    dim: usize,
+) -> Result<(), TellError> {
+    if outcomes.len() != expected {
+        return Err(TellError::ResultCountMismatch {
+            expected,
+            received: outcomes.len(),
+        });
+    }
+    for (index, o) in outcomes.iter().enumerate() {
+        if let Some(g) = o.gradient() {
+            if g.len() != dim {
+                return Err(TellError::GradientLength {
+                    index,
+                    expected: dim,
+                    got: g.len(),
+                });
+            }
         }
     }
     Ok(())

@@ -80,6 +80,16 @@ pub enum CoreError {
         /// The offending time.
         value: f64,
     },
+    /// A transform that does not fit the parameter's range or start.
+    #[error("parameter '{name}' cannot use the {transform} transform: {reason}")]
+    InvalidTransform {
+        /// Parameter name.
+        name: String,
+        /// The transform's name (`log`, `logit`).
+        transform: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// A problem with no parameters to fit.
     #[error("the problem has no parameters to fit; add at least one with with_parameter")]
     NoParameters,
@@ -103,4 +113,20 @@ pub enum TellError {
     /// `tell` without a pending `ask`.
     #[error("tell was called without a pending ask; call ask first")]
     NothingAsked,
+    /// Values told to a state that asked for values and gradients.
+    #[error("this optimiser asked for values and gradients; tell (value, gradient) pairs")]
+    GradientsRequired,
+    /// Gradients told to a state that asked for values only.
+    #[error("this optimiser asked for values only; tell values, not (value, gradient) pairs")]
+    GradientsNotExpected,
+    /// A gradient whose length differs from the problem's dimension.
+    #[error("gradient {index} has length {got}, but the problem has {expected} parameters")]
+    GradientLength {
+        /// Which told result (0-based).
+        index: usize,
+        /// The problem's dimension.
+        expected: usize,
+        /// The gradient's length.
+        got: usize,
+    },
 }

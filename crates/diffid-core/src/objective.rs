@@ -61,6 +61,80 @@ pub trait Objective: Send + Sync {
 
     /// Evaluates at `x` (length `dim()`).
     fn evaluate(&self, x: &[f64]) -> Outcome;
+
+    /// Whether [`evaluate_with_gradient`](Self::evaluate_with_gradient) gives a gradient of its
+    /// own (exact, or the user's). When it does not, executors fall back to finite differences
+    /// of [`evaluate`](Self::evaluate) (see [`crate::fd`]).
+    fn has_gradient(&self) -> bool {
+        false
+    }
+
+    /// The value and the gradient at `x`. Only called when
+    /// [`has_gradient`](Self::has_gradient) is true; the default reports a failure.
+    fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
+        let _ = x;
+        GradientOutcome::Failed("this objective has no gradient of its own".to_owned())
+    }
+}
+
+/// The outcome of evaluating an objective and its gradient at one point.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GradientOutcome {
+    /// A finite value and a finite gradient of the objective's dimension.
+    Value {
+        /// The objective's value.
+        value: f64,
+        /// `∂f/∂xᵢ` for every coordinate.
+        gradient: Vec<f64>,
+    },
+    /// The evaluation failed; the reason says why.
+    Failed(String),
+}
+
+impl GradientOutcome {
+    /// Wraps a raw value and gradient: a non-finite value or gradient entry becomes
+    /// [`GradientOutcome::Failed`], naming the entry.
+    pub fn from_parts(value: f64, gradient: Vec<f64>) -> Self {
+        if !value.is_finite() {
+            return Self::Failed(format!("objective returned a non-finite value ({value})"));
+        }
+        if let Some(i) = gradient.iter().position(|g| !g.is_finite()) {
+            return Self::Failed(format!(
+                "gradient entry {i} is not finite ({})",
+                gradient[i]
+            ));
+        }
+        Self::Value { value, gradient }
+    }
+
+    /// The value when the evaluation succeeded.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Self::Value { value, .. } => Some(*value),
+            Self::Failed(_) => None,
+        }
+    }
+
+    /// The gradient when the evaluation succeeded.
+    pub fn gradient(&self) -> Option<&[f64]> {
+        match self {
+            Self::Value { gradient, .. } => Some(gradient),
+            Self::Failed(_) => None,
+        }
+    }
+
+    /// The value part as an [`Outcome`].
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Value { value, .. } => Outcome::Value(*value),
+            Self::Failed(r) => Outcome::Failed(r.clone()),
+        }
+    }
+
+    /// Whether the evaluation failed.
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Self::Failed(_))
+    }
 }
 
 /// A model that maps parameters to predictions at fixed times (a compiled ODE, or a Python
@@ -78,6 +152,28 @@ pub trait Simulator: Send + Sync {
     /// A human-readable reason when the simulation fails at these parameters; the caller turns it
     /// into a failed [`Outcome`].
     fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), String>;
+
+    /// Whether [`simulate_with_sensitivities`](Self::simulate_with_sensitivities) is available.
+    fn has_sensitivities(&self) -> bool {
+        false
+    }
+
+    /// Writes the predictions into `out` and their sensitivities into `sensitivities`
+    /// (length `n_predictions() × n_params()`): `sensitivities[k * n_params() + j]` is
+    /// `∂ prediction_k / ∂ params_j`, with `k` in the same time-major order as `out`. Only called
+    /// when [`has_sensitivities`](Self::has_sensitivities) is true.
+    ///
+    /// # Errors
+    /// A human-readable reason when the simulation fails at these parameters.
+    fn simulate_with_sensitivities(
+        &self,
+        params: &[f64],
+        out: &mut [f64],
+        sensitivities: &mut [f64],
+    ) -> Result<(), String> {
+        let _ = (params, out, sensitivities);
+        Err("this model has no sensitivities".to_owned())
+    }
 }
 
 /// An [`Objective`] from a closure; handy in tests and benchmarks.
@@ -100,6 +196,46 @@ impl<F: Fn(&[f64]) -> f64 + Send + Sync> Objective for FnObjective<F> {
 
     fn evaluate(&self, x: &[f64]) -> Outcome {
         Outcome::from_value((self.f)(x))
+    }
+}
+
+/// An [`Objective`] with an analytic gradient, from two closures; handy in tests and benchmarks.
+pub struct FnGradObjective<F, G> {
+    dim: usize,
+    f: F,
+    g: G,
+}
+
+impl<F, G> FnGradObjective<F, G>
+where
+    F: Fn(&[f64]) -> f64 + Send + Sync,
+    G: Fn(&[f64]) -> Vec<f64> + Send + Sync,
+{
+    /// Wraps `f` and its gradient `g`, functions of `dim` parameters.
+    pub fn new(dim: usize, f: F, g: G) -> Self {
+        Self { dim, f, g }
+    }
+}
+
+impl<F, G> Objective for FnGradObjective<F, G>
+where
+    F: Fn(&[f64]) -> f64 + Send + Sync,
+    G: Fn(&[f64]) -> Vec<f64> + Send + Sync,
+{
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn evaluate(&self, x: &[f64]) -> Outcome {
+        Outcome::from_value((self.f)(x))
+    }
+
+    fn has_gradient(&self) -> bool {
+        true
+    }
+
+    fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
+        GradientOutcome::from_parts((self.f)(x), (self.g)(x))
     }
 }
 

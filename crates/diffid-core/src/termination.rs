@@ -13,6 +13,8 @@ pub enum Termination {
     FunctionTolerance,
     /// The search distribution or simplex has shrunk below the position tolerance.
     PositionTolerance,
+    /// The (projected) gradient is below the gradient tolerance: a stationary point.
+    GradientTolerance,
     /// The iteration limit was reached.
     MaxIterations,
     /// The evaluation limit was reached.
@@ -21,8 +23,10 @@ pub enum Termination {
     Patience,
     /// The wall-clock limit was reached.
     TimeLimit,
-    /// The run was cancelled (Ctrl-C, or a callback asked to stop).
+    /// The run was cancelled (Ctrl-C, or a cancellation flag set from elsewhere).
     Cancelled,
+    /// The user's callback asked the run to stop.
+    Callback,
     /// The algorithm can make no further progress (a numerical breakdown, or every candidate of
     /// an iteration failed to evaluate); the message says why.
     Stalled(String),
@@ -33,7 +37,10 @@ impl Termination {
     pub fn is_success(&self) -> bool {
         matches!(
             self,
-            Self::ThresholdReached | Self::FunctionTolerance | Self::PositionTolerance
+            Self::ThresholdReached
+                | Self::FunctionTolerance
+                | Self::PositionTolerance
+                | Self::GradientTolerance
         )
     }
 
@@ -43,11 +50,13 @@ impl Termination {
             Self::ThresholdReached => "threshold_reached",
             Self::FunctionTolerance => "function_tolerance",
             Self::PositionTolerance => "position_tolerance",
+            Self::GradientTolerance => "gradient_tolerance",
             Self::MaxIterations => "max_iterations",
             Self::MaxEvaluations => "max_evaluations",
             Self::Patience => "patience",
             Self::TimeLimit => "time_limit",
             Self::Cancelled => "cancelled",
+            Self::Callback => "callback",
             Self::Stalled(_) => "stalled",
         }
     }
@@ -59,11 +68,13 @@ impl fmt::Display for Termination {
             Self::ThresholdReached => write!(f, "the objective reached the threshold"),
             Self::FunctionTolerance => write!(f, "converged: function values within tolerance"),
             Self::PositionTolerance => write!(f, "converged: step size below position tolerance"),
+            Self::GradientTolerance => write!(f, "converged: gradient below gradient tolerance"),
             Self::MaxIterations => write!(f, "stopped at the iteration limit"),
             Self::MaxEvaluations => write!(f, "stopped at the evaluation limit"),
             Self::Patience => write!(f, "stopped: no improvement within the patience"),
             Self::TimeLimit => write!(f, "stopped at the time limit"),
             Self::Cancelled => write!(f, "cancelled"),
+            Self::Callback => write!(f, "stopped by the callback"),
             Self::Stalled(why) => write!(f, "stalled: {why}"),
         }
     }

@@ -10,7 +10,8 @@
 //!   [`OptimisationResult`].
 
 use diffid_core::{
-    Ask, Objective, OptimisationResult, OptimiserState, Outcome, TellError, Termination,
+    fd, Ask, Bounds, GradientOutcome, Objective, OptimisationResult, OptimiserState, Outcome,
+    TellError, Termination,
 };
 use rayon::prelude::*;
 use std::any::Any;
@@ -66,8 +67,92 @@ pub trait Evaluator: Send + Sync {
     /// differs from `objective.dim()`, gives [`Outcome::Failed`] for that point only.
     fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome>;
 
+    /// Evaluates the value and the objective's own gradient at every point (see
+    /// [`Objective::has_gradient`]), in the order of `points`, each in isolation as
+    /// [`evaluate_one_with_gradient`] does.
+    fn evaluate_gradient_batch(
+        &self,
+        objective: &dyn Objective,
+        points: &[Vec<f64>],
+    ) -> Vec<GradientOutcome>;
+
     /// The number of threads evaluations run on.
     fn threads(&self) -> usize;
+}
+
+/// Values and gradients at `points`, and the number of objective evaluations they took.
+///
+/// Objectives with a gradient of their own are asked for it (one evaluation per point).
+/// Otherwise the gradients come from finite differences ([`diffid_core::fd`], `2n + 1`
+/// evaluations per point): the stencils of all points are evaluated as one batch, so a parallel
+/// evaluator spreads them over its threads. With `bounds`, no stencil point leaves them.
+pub fn evaluate_gradients(
+    evaluator: &dyn Evaluator,
+    objective: &dyn Objective,
+    points: &[Vec<f64>],
+    bounds: Option<&[Bounds]>,
+) -> (Vec<GradientOutcome>, usize) {
+    if objective.has_gradient() {
+        return (
+            evaluator.evaluate_gradient_batch(objective, points),
+            points.len(),
+        );
+    }
+    let dim = objective.dim();
+    let mut all = Vec::new();
+    let mut stencils = Vec::with_capacity(points.len());
+    for x in points {
+        if x.len() == dim {
+            let (p, st) = fd::stencil(x, bounds);
+            all.extend(p);
+            stencils.push(Some(st));
+        } else {
+            stencils.push(None);
+        }
+    }
+    let outcomes = evaluator.evaluate_batch(objective, &all);
+    let mut at = 0;
+    let gradients = stencils
+        .iter()
+        .zip(points)
+        .map(|(st, x)| match st {
+            Some(st) => {
+                let g = st.assemble(&outcomes[at..at + st.len()]);
+                at += st.len();
+                g
+            }
+            None => GradientOutcome::Failed(wrong_dimension(x.len(), dim)),
+        })
+        .collect();
+    (gradients, all.len().max(points.len()))
+}
+
+fn wrong_dimension(got: usize, dim: usize) -> String {
+    format!("point has {got} coordinates, but the objective has {dim} parameters")
+}
+
+/// Evaluates the value and the gradient at one point in isolation: a wrong dimension, a panic,
+/// a non-finite value or gradient entry, or a gradient of the wrong length becomes
+/// [`GradientOutcome::Failed`].
+pub fn evaluate_one_with_gradient(objective: &dyn Objective, x: &[f64]) -> GradientOutcome {
+    let dim = objective.dim();
+    if x.len() != dim {
+        return GradientOutcome::Failed(wrong_dimension(x.len(), dim));
+    }
+    match catch_unwind(AssertUnwindSafe(|| objective.evaluate_with_gradient(x))) {
+        Ok(GradientOutcome::Value { value, gradient }) if gradient.len() == dim => {
+            GradientOutcome::from_parts(value, gradient)
+        }
+        Ok(GradientOutcome::Value { gradient, .. }) => GradientOutcome::Failed(format!(
+            "the gradient has {} entries, but the objective has {dim} parameters",
+            gradient.len()
+        )),
+        Ok(failed) => failed,
+        Err(payload) => GradientOutcome::Failed(format!(
+            "evaluation panicked: {}",
+            panic_message(payload.as_ref())
+        )),
+    }
 }
 
 /// Evaluates one point in isolation: a wrong dimension, a panic or a non-finite value becomes
@@ -75,10 +160,7 @@ pub trait Evaluator: Send + Sync {
 pub fn evaluate_one(objective: &dyn Objective, x: &[f64]) -> Outcome {
     let dim = objective.dim();
     if x.len() != dim {
-        return Outcome::Failed(format!(
-            "point has {} coordinates, but the objective has {dim} parameters",
-            x.len()
-        ));
+        return Outcome::Failed(wrong_dimension(x.len(), dim));
     }
     match catch_unwind(AssertUnwindSafe(|| objective.evaluate(x))) {
         Ok(Outcome::Value(v)) => Outcome::from_value(v),
@@ -107,6 +189,17 @@ pub struct Sequential;
 impl Evaluator for Sequential {
     fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome> {
         points.iter().map(|x| evaluate_one(objective, x)).collect()
+    }
+
+    fn evaluate_gradient_batch(
+        &self,
+        objective: &dyn Objective,
+        points: &[Vec<f64>],
+    ) -> Vec<GradientOutcome> {
+        points
+            .iter()
+            .map(|x| evaluate_one_with_gradient(objective, x))
+            .collect()
     }
 
     fn threads(&self) -> usize {
@@ -172,6 +265,19 @@ impl Evaluator for RayonEvaluator {
         })
     }
 
+    fn evaluate_gradient_batch(
+        &self,
+        objective: &dyn Objective,
+        points: &[Vec<f64>],
+    ) -> Vec<GradientOutcome> {
+        self.pool.install(|| {
+            points
+                .par_iter()
+                .map(|x| evaluate_one_with_gradient(objective, x))
+                .collect()
+        })
+    }
+
     fn threads(&self) -> usize {
         self.threads
     }
@@ -186,18 +292,22 @@ pub struct Progress {
     pub evaluations: usize,
     /// The best value so far, if any evaluation succeeded.
     pub best_value: Option<f64>,
+    /// The best point so far (in the coordinates the state searches), if any.
+    pub best_x: Option<Vec<f64>>,
     /// Wall-clock time since the run started.
     pub elapsed: Duration,
 }
 
-/// An observer's verdict: go on, or stop the run (which then ends as
-/// [`Termination::Cancelled`]).
+/// An observer's verdict: go on, or stop the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
     /// Go on.
     Continue,
-    /// Stop the run now.
+    /// Stop the run now because the user's callback asked to ([`Termination::Callback`]).
     Stop,
+    /// Stop the run now because it was interrupted, e.g. by Ctrl-C
+    /// ([`Termination::Cancelled`]).
+    Cancel,
 }
 
 /// Watches a run after every batch and may stop it.
@@ -233,9 +343,12 @@ pub struct RunOptions {
 /// Runs `state` on `objective` to the end: asks for batches, evaluates them with `evaluator`,
 /// tells the outcomes, and reports progress to `observer` after every batch.
 ///
+/// Batches asked with [`Ask::EvaluateWithGradient`] are evaluated by [`evaluate_gradients`]
+/// (the objective's own gradient, else finite differences inside the state's bounds).
+///
 /// The run ends when the state is done, the cancellation flag is set or the observer returns
-/// [`Control::Stop`] ([`Termination::Cancelled`]), or the time limit has passed
-/// ([`Termination::TimeLimit`]).
+/// [`Control::Cancel`] ([`Termination::Cancelled`]), the observer returns [`Control::Stop`]
+/// ([`Termination::Callback`]), or the time limit has passed ([`Termination::TimeLimit`]).
 ///
 /// # Errors
 /// [`ExecError::Tell`] when the state refuses the outcomes;
@@ -272,22 +385,37 @@ pub fn run(
                     last_failure = Some(reason.clone());
                 }
                 state.tell(&outcomes)?;
-                let progress = Progress {
-                    iteration: state.iterations(),
-                    evaluations: state.evaluations(),
-                    best_value: state.best().map(|(_, v)| v),
-                    elapsed: start.elapsed(),
-                };
-                if observer.observe(&progress) == Control::Stop {
-                    break Termination::Cancelled;
-                }
-                if options
-                    .time_limit
-                    .is_some_and(|limit| start.elapsed() >= limit)
-                {
-                    break Termination::TimeLimit;
-                }
             }
+            Ask::EvaluateWithGradient(points) => {
+                let (outcomes, evaluations) =
+                    evaluate_gradients(evaluator, objective, &points, state.bounds());
+                if let Some(reason) = outcomes.iter().rev().find_map(|o| match o {
+                    GradientOutcome::Failed(reason) => Some(reason),
+                    GradientOutcome::Value { .. } => None,
+                }) {
+                    last_failure = Some(reason.clone());
+                }
+                state.tell_gradients(&outcomes, evaluations)?;
+            }
+        }
+        let best = state.best();
+        let progress = Progress {
+            iteration: state.iterations(),
+            evaluations: state.evaluations(),
+            best_value: best.as_ref().map(|(_, v)| *v),
+            best_x: best.map(|(x, _)| x),
+            elapsed: start.elapsed(),
+        };
+        match observer.observe(&progress) {
+            Control::Continue => {}
+            Control::Stop => break Termination::Callback,
+            Control::Cancel => break Termination::Cancelled,
+        }
+        if options
+            .time_limit
+            .is_some_and(|limit| start.elapsed() >= limit)
+        {
+            break Termination::TimeLimit;
         }
     };
 

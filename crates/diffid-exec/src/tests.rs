@@ -456,7 +456,7 @@ fn cancel_flag_set_before_the_run_evaluates_nothing() {
 }
 
 #[test]
-fn observer_stop_cancels() {
+fn observer_stop_is_reported_as_the_callback() {
     let objective = FnObjective::new(2, testkit::sphere);
     let mut state = RandomSearch::new(2, 4, 100);
     let mut observer = |p: &Progress| {
@@ -474,9 +474,22 @@ fn observer_stop_cancels() {
         &mut observer,
     )
     .expect("run succeeds");
-    assert_eq!(result.termination, Termination::Cancelled);
+    assert_eq!(result.termination, Termination::Callback);
     assert_eq!(result.iterations, 5);
     assert!(!result.success());
+
+    let mut state = RandomSearch::new(2, 4, 100);
+    let mut interrupt = |_: &Progress| Control::Cancel;
+    let result = run(
+        &mut state,
+        &objective,
+        shared_pool(),
+        &RunOptions::default(),
+        &mut interrupt,
+    )
+    .expect("run succeeds");
+    assert_eq!(result.termination, Termination::Cancelled);
+    assert_eq!(result.iterations, 1);
 }
 
 #[test]
@@ -527,6 +540,13 @@ fn tell_errors_propagate() {
             out.pop();
             out
         }
+        fn evaluate_gradient_batch(
+            &self,
+            objective: &dyn Objective,
+            points: &[Vec<f64>],
+        ) -> Vec<GradientOutcome> {
+            Sequential.evaluate_gradient_batch(objective, points)
+        }
         fn threads(&self) -> usize {
             1
         }
@@ -549,4 +569,223 @@ fn tell_errors_propagate() {
         })
     );
     assert!(err.to_string().contains("expected 4 results"), "{err}");
+}
+
+/// Fixed-step gradient descent inside `[-2, 2]^dim`, one point per iteration: exercises the
+/// gradient path of the run loop.
+struct Descent {
+    x: Vec<f64>,
+    bounds: Vec<Bounds>,
+    step: f64,
+    max_iterations: usize,
+    iterations: usize,
+    evaluations: usize,
+    failed: usize,
+    best: Option<(Vec<f64>, f64)>,
+    history: Vec<f64>,
+    asked: bool,
+}
+
+impl Descent {
+    fn new(x: Vec<f64>, step: f64, max_iterations: usize) -> Self {
+        let dim = x.len();
+        Self {
+            x,
+            bounds: vec![Bounds::new(-2.0, 2.0).expect("valid"); dim],
+            step,
+            max_iterations,
+            iterations: 0,
+            evaluations: 0,
+            failed: 0,
+            best: None,
+            history: Vec::new(),
+            asked: false,
+        }
+    }
+}
+
+impl AskTell for Descent {
+    fn ask(&mut self) -> Ask {
+        if self.iterations >= self.max_iterations {
+            return Ask::Done(Termination::MaxIterations);
+        }
+        self.asked = true;
+        Ask::EvaluateWithGradient(vec![self.x.clone()])
+    }
+
+    fn tell(&mut self, _outcomes: &[Outcome]) -> Result<(), TellError> {
+        Err(TellError::GradientsRequired)
+    }
+
+    fn tell_gradients(
+        &mut self,
+        outcomes: &[GradientOutcome],
+        evaluations: usize,
+    ) -> Result<(), TellError> {
+        if !self.asked {
+            return Err(TellError::NothingAsked);
+        }
+        diffid_core::check_gradients(outcomes, 1, self.x.len())?;
+        self.asked = false;
+        self.evaluations += evaluations;
+        match &outcomes[0] {
+            GradientOutcome::Value { value, gradient } => {
+                if self.best.as_ref().is_none_or(|(_, b)| value < b) {
+                    self.best = Some((self.x.clone(), *value));
+                }
+                for ((x, g), b) in self.x.iter_mut().zip(gradient).zip(&self.bounds) {
+                    *x = (*x - self.step * g).clamp(b.lower(), b.upper());
+                }
+            }
+            GradientOutcome::Failed(_) => self.failed += 1,
+        }
+        self.iterations += 1;
+        self.history
+            .push(self.best.as_ref().map_or(f64::INFINITY, |(_, v)| *v));
+        Ok(())
+    }
+
+    fn iterations(&self) -> usize {
+        self.iterations
+    }
+
+    fn evaluations(&self) -> usize {
+        self.evaluations
+    }
+
+    fn failed_evaluations(&self) -> usize {
+        self.failed
+    }
+}
+
+impl OptimiserState for Descent {
+    fn best(&self) -> Option<(Vec<f64>, f64)> {
+        self.best.clone()
+    }
+
+    fn history(&self) -> &[f64] {
+        &self.history
+    }
+
+    fn bounds(&self) -> Option<&[Bounds]> {
+        Some(&self.bounds)
+    }
+}
+
+#[test]
+fn gradient_runs_use_exact_gradients_when_the_objective_has_them() {
+    let objective = diffid_core::FnGradObjective::new(2, testkit::sphere, testkit::sphere_gradient);
+    let mut state = Descent::new(vec![1.0, -1.5], 0.25, 20);
+    let result = run(
+        &mut state,
+        &objective,
+        &Sequential,
+        &RunOptions::default(),
+        &mut (),
+    )
+    .expect("run succeeds");
+    assert_eq!(result.evaluations, 20, "one evaluation per exact gradient");
+    assert!(result.value < 1e-10, "{}", result.value);
+}
+
+#[test]
+fn finite_difference_runs_count_every_stencil_point_and_agree_across_evaluators() {
+    let objective = FnObjective::new(3, testkit::rosenbrock);
+    let go = |evaluator: &dyn Evaluator| {
+        let mut state = Descent::new(vec![-1.0, 1.0, 0.5], 1e-3, 50);
+        run(
+            &mut state,
+            &objective,
+            evaluator,
+            &RunOptions::default(),
+            &mut (),
+        )
+        .expect("run succeeds")
+    };
+    let sequential = go(&Sequential);
+    assert_eq!(
+        sequential.evaluations,
+        50 * 7,
+        "2n + 1 evaluations per gradient"
+    );
+    let parallel = go(shared_pool());
+    assert_eq!(
+        sequential.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        parallel.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    assert!(sequential.value < testkit::rosenbrock(&[-1.0, 1.0, 0.5]));
+}
+
+#[test]
+fn finite_differences_stay_inside_the_bounds_and_isolate_bad_points() {
+    /// Panics outside `[-2, 2]²`, so a stencil point outside the box would fail the gradient.
+    struct Fenced;
+    impl Objective for Fenced {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn evaluate(&self, x: &[f64]) -> Outcome {
+            assert!(x.iter().all(|v| v.abs() <= 2.0), "outside the box: {x:?}");
+            Outcome::Value(x[0] * x[0] + 3.0 * x[1])
+        }
+    }
+    let bounds = vec![Bounds::new(-2.0, 2.0).expect("valid"); 2];
+    let points = vec![vec![2.0, -2.0], vec![0.5, 0.5], vec![1.0]];
+    let (outcomes, evaluations) =
+        evaluate_gradients(shared_pool(), &Fenced, &points, Some(&bounds));
+    assert_eq!(evaluations, 10);
+    let g0 = outcomes[0].gradient().expect("inside the box");
+    assert!(
+        (g0[0] - 4.0).abs() < 1e-6 && (g0[1] - 3.0).abs() < 1e-6,
+        "{g0:?}"
+    );
+    let g1 = outcomes[1].gradient().expect("inside the box");
+    assert!((g1[0] - 1.0).abs() < 1e-6, "{g1:?}");
+    match &outcomes[2] {
+        GradientOutcome::Failed(r) => assert!(r.contains("coordinates"), "{r}"),
+        GradientOutcome::Value { .. } => panic!("a point of the wrong dimension must fail"),
+    }
+}
+
+#[test]
+fn bad_exact_gradients_become_failures() {
+    struct Bad;
+    impl Objective for Bad {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn evaluate(&self, _x: &[f64]) -> Outcome {
+            Outcome::Value(1.0)
+        }
+        fn has_gradient(&self) -> bool {
+            true
+        }
+        fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
+            if x[0] > 0.0 {
+                GradientOutcome::Value {
+                    value: 1.0,
+                    gradient: vec![1.0],
+                }
+            } else if x[1] > 0.0 {
+                GradientOutcome::Value {
+                    value: 1.0,
+                    gradient: vec![f64::NAN, 0.0],
+                }
+            } else {
+                panic!("boom")
+            }
+        }
+    }
+    let got = Sequential
+        .evaluate_gradient_batch(&Bad, &[vec![1.0, 0.0], vec![-1.0, 1.0], vec![-1.0, -1.0]]);
+    let reasons: Vec<String> = got
+        .iter()
+        .map(|g| match g {
+            GradientOutcome::Failed(r) => r.clone(),
+            GradientOutcome::Value { .. } => String::new(),
+        })
+        .collect();
+    assert!(reasons[0].contains("1 entries"), "{reasons:?}");
+    assert!(reasons[1].contains("not finite"), "{reasons:?}");
+    assert!(reasons[2].contains("boom"), "{reasons:?}");
 }

@@ -2,7 +2,8 @@
 
 use crate::settings::{check_step_size, check_stopping, invalid};
 use crate::state::CmaEsState;
-use diffid_core::{check_init, Bounds, CoreError, Optimiser, OptimiserState};
+use diffid_core::{check_init, Bounds, CoreError, Limits, Optimiser, OptimiserState, Patience};
+use std::time::Duration;
 
 /// Covariance matrix adaptation evolution strategy (CMA-ES), configured by builder methods.
 ///
@@ -27,6 +28,7 @@ pub struct CmaEs {
     function_tolerance: f64,
     position_tolerance: f64,
     restarts: Restarts,
+    limits: Limits,
 }
 
 /// Restart strategies of CMA-ES, for multimodal objectives.
@@ -97,6 +99,7 @@ impl Default for CmaEs {
             function_tolerance: 1e-12,
             position_tolerance: 1e-12,
             restarts: Restarts::None,
+            limits: Limits::default(),
         }
     }
 }
@@ -181,6 +184,27 @@ impl CmaEs {
         self
     }
 
+    /// Stop (as [`Termination::Patience`](diffid_core::Termination::Patience)) after this many
+    /// generations, or this much time, without a strictly lower best value (default `None`).
+    #[must_use]
+    pub fn with_patience(mut self, patience: Option<Patience>) -> Self {
+        self.limits.patience = patience;
+        self
+    }
+
+    /// Stop (as [`Termination::TimeLimit`](diffid_core::Termination::TimeLimit)) once this
+    /// much wall-clock time has passed since the start (default `None`).
+    #[must_use]
+    pub fn with_time_limit(mut self, time_limit: Option<Duration>) -> Self {
+        self.limits.time_limit = time_limit;
+        self
+    }
+
+    /// Patience and time limit.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// The maximum number of generations.
     pub fn max_iter(&self) -> usize {
         self.max_iter
@@ -257,6 +281,7 @@ impl CmaEs {
             self.function_tolerance,
             self.position_tolerance,
         )?;
+        self.limits.validate()?;
         if let Restarts::Ipop { increase, .. } = self.restarts {
             if !increase.is_finite() || increase <= 1.0 {
                 return Err(invalid(

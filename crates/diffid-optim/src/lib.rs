@@ -1,6 +1,7 @@
 //! Ask/tell optimisers for diffid.
 //!
-//! This crate holds the derivative-free optimisers that fit a model's parameters. Each one is a
+//! This crate holds the optimisers that fit a model's parameters: derivative-free (CMA-ES,
+//! Nelder–Mead) and gradient-based (Adam, L-BFGS-B). Each one is a
 //! configuration implementing [`diffid_core::Optimiser`] that starts an ask/tell state
 //! ([`diffid_core::OptimiserState`]); the state never evaluates anything itself, so the same run
 //! can be driven sequentially, on a thread pool, from Python or by hand, with bit-identical
@@ -17,6 +18,15 @@
 //!   the Nelder–Mead simplex method in low dimensions"). Deterministic; it asks for the initial
 //!   simplex as one batch, then one trial point at a time (a shrink as one batch). Points
 //!   outside the bounds are folded back in by reflection; failed evaluations rank worst.
+//! - [`Adam`] / [`AdamState`]: Adam (Kingma & Ba 2015) on the gradient, projected onto the
+//!   bounds.
+//! - [`Lbfgsb`] / [`LbfgsbState`]: L-BFGS-B (Byrd, Lu, Nocedal & Zhu 1995): limited-memory
+//!   quasi-Newton with box bounds, generalised Cauchy point, subspace minimisation and a strong
+//!   Wolfe line search.
+//!
+//! The gradient-based states ask [`Ask::EvaluateWithGradient`](diffid_core::Ask) for one
+//! point at a time and are told values with gradients
+//! ([`tell_gradients`](diffid_core::AskTell::tell_gradients)).
 //!
 //! ```
 //! use diffid_core::{testkit::sphere, Ask, AskTell, Bounds, Optimiser, Outcome};
@@ -31,6 +41,7 @@
 //!                 points.iter().map(|x| Outcome::from_value(sphere(x))).collect();
 //!             state.tell(&outcomes).expect("one outcome per point");
 //!         }
+//!         Ask::EvaluateWithGradient(_) => unreachable!("CMA-ES asks for values only"),
 //!         Ask::Done(reason) => break reason,
 //!     }
 //! };
@@ -39,11 +50,16 @@
 //! assert!(best <= 1e-10);
 //! ```
 
+mod adam;
 mod cmaes;
+mod gradient;
+mod lbfgsb;
 mod nelder_mead;
 mod settings;
 mod state;
 
+pub use adam::{Adam, AdamState};
 pub use cmaes::{CmaEs, Restarts};
+pub use lbfgsb::{Lbfgsb, LbfgsbState};
 pub use nelder_mead::{NelderMead, NelderMeadState};
 pub use state::CmaEsState;

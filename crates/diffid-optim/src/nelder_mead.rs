@@ -21,9 +21,10 @@
 
 use crate::settings::{check_step_size, check_stopping, invalid};
 use diffid_core::{
-    check_init, Ask, AskTell, Bounds, CoreError, Optimiser, OptimiserState, Outcome, TellError,
-    Termination,
+    check_init, Ask, AskTell, Bounds, CoreError, LimitTracker, Limits, Optimiser, OptimiserState,
+    Outcome, Patience, TellError, Termination,
 };
+use std::time::Duration;
 
 const ALL_FAILED_MESSAGE: &str = "every vertex of the initial simplex failed to evaluate; check \
                                   the model, the starting point and the step size";
@@ -71,6 +72,7 @@ pub struct NelderMead {
     gamma: f64,
     rho: f64,
     sigma: f64,
+    limits: Limits,
 }
 
 impl Default for NelderMead {
@@ -86,6 +88,7 @@ impl Default for NelderMead {
             gamma: 2.0,
             rho: 0.5,
             sigma: 0.5,
+            limits: Limits::default(),
         }
     }
 }
@@ -161,6 +164,27 @@ impl NelderMead {
         self
     }
 
+    /// Stop (as [`Termination::Patience`]) after this many steps, or this much time, without a
+    /// strictly lower best value (default `None`).
+    #[must_use]
+    pub fn with_patience(mut self, patience: Option<Patience>) -> Self {
+        self.limits.patience = patience;
+        self
+    }
+
+    /// Stop (as [`Termination::TimeLimit`]) once this much wall-clock time has passed since the
+    /// start (default `None`).
+    #[must_use]
+    pub fn with_time_limit(mut self, time_limit: Option<Duration>) -> Self {
+        self.limits.time_limit = time_limit;
+        self
+    }
+
+    /// Patience and time limit.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// The maximum number of simplex steps.
     pub fn max_iter(&self) -> usize {
         self.max_iter
@@ -213,6 +237,7 @@ impl NelderMead {
             self.function_tolerance,
             self.position_tolerance,
         )?;
+        self.limits.validate()?;
         if !self.alpha.is_finite() || self.alpha <= 0.0 {
             return Err(invalid(
                 "alpha",
@@ -363,6 +388,7 @@ pub struct NelderMeadState {
     best: Option<(Vec<f64>, f64)>,
     history: Vec<f64>,
     termination: Option<Termination>,
+    limits: LimitTracker,
 }
 
 impl NelderMeadState {
@@ -376,7 +402,9 @@ impl NelderMeadState {
             })
             .collect();
         let points = simplex.iter().map(|v| v.x.clone()).collect();
+        let limits = LimitTracker::new(config.limits());
         Self {
+            limits,
             config,
             bounds: bounds.to_vec(),
             bounded: bounds.iter().any(|b| !b.is_unbounded()),
@@ -442,7 +470,7 @@ impl NelderMeadState {
         if self.iterations >= self.config.max_iter() {
             return Some(Termination::MaxIterations);
         }
-        None
+        self.limits.reached(self.iterations)
     }
 
     /// Folds `x` into the bounds.
@@ -509,6 +537,10 @@ impl NelderMeadState {
         self.trial = None;
         self.iterations += 1;
         self.history.push(self.simplex[0].f);
+        self.limits.record(
+            self.iterations,
+            Some(self.simplex[0].f).filter(|f| f.is_finite()),
+        );
     }
 
     /// Moves the run on after the trial of `stage` was evaluated to `told`.

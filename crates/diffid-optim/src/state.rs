@@ -5,7 +5,9 @@
 //! paths, `y = (x − m)/σ` the step of a candidate.
 
 use crate::{CmaEs, Restarts};
-use diffid_core::{Ask, AskTell, Bounds, OptimiserState, Outcome, TellError, Termination};
+use diffid_core::{
+    Ask, AskTell, Bounds, LimitTracker, OptimiserState, Outcome, TellError, Termination,
+};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -210,6 +212,7 @@ pub struct CmaEsState {
     best: Option<(Vec<f64>, f64)>,
     history: Vec<f64>,
     termination: Option<Termination>,
+    limits: LimitTracker,
 }
 
 /// Why the run should stop before the next generation.
@@ -236,6 +239,7 @@ impl CmaEsState {
             budget: None,
         };
         let run = Run::new(&config, bounds, &spec);
+        let config_limits = config.limits();
         let mut master = ChaCha8Rng::seed_from_u64(seed);
         master.set_stream(1);
         Self {
@@ -261,6 +265,7 @@ impl CmaEsState {
             best: None,
             history: Vec::new(),
             termination: None,
+            limits: LimitTracker::new(config_limits),
         }
     }
 
@@ -313,6 +318,9 @@ impl CmaEsState {
         }
         if self.generations >= self.config.max_iter() {
             return Some(Stop::Global(Termination::MaxIterations));
+        }
+        if let Some(reason) = self.limits.reached(self.generations) {
+            return Some(Stop::Global(reason));
         }
         if !self.fits(self.run.consts.lambda) {
             return Some(Stop::Global(Termination::MaxEvaluations));
@@ -817,6 +825,8 @@ impl AskTell for CmaEsState {
         self.run.learn(&batch, values);
         self.history
             .push(self.best.as_ref().map_or(f64::INFINITY, |(_, b)| *b));
+        self.limits
+            .record(self.generations, self.best.as_ref().map(|(_, b)| *b));
         Ok(())
     }
 

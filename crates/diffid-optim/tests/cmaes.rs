@@ -24,6 +24,9 @@ fn tight(seed: u64) -> CmaEs {
 fn batch(state: &mut CmaEsState) -> Vec<Vec<f64>> {
     match state.ask() {
         Ask::Evaluate(points) => points,
+        Ask::EvaluateWithGradient(_) => {
+            unreachable!("a derivative-free optimiser never asks for gradients")
+        }
         Ask::Done(reason) => panic!("unexpectedly done: {reason}"),
     }
 }
@@ -136,6 +139,9 @@ fn hand_driven_out_of_order_evaluation_equals_the_helper_loop() {
                 // Asking again before telling must not change the batch.
                 assert_eq!(state.ask(), Ask::Evaluate(points.clone()));
                 state.tell(&outcomes).expect("one outcome per point");
+            }
+            Ask::EvaluateWithGradient(_) => {
+                unreachable!("a derivative-free optimiser never asks for gradients")
             }
             Ask::Done(reason) => break reason,
         }
@@ -362,6 +368,9 @@ fn assert_all_asked_points_inside(
                 tell_values(&mut state, &points, f);
                 prop_assert!(state.mean().iter().zip(&bs).all(|(m, b)| b.contains(*m)));
             }
+            Ask::EvaluateWithGradient(_) => {
+                unreachable!("a derivative-free optimiser never asks for gradients")
+            }
             Ask::Done(_) => return Ok(()),
         }
     }
@@ -496,6 +505,9 @@ fn a_success_resets_the_all_failed_count() {
                     })
                     .collect();
                 state.tell(&outcomes).expect("tell");
+            }
+            Ask::EvaluateWithGradient(_) => {
+                unreachable!("a derivative-free optimiser never asks for gradients")
             }
             Ask::Done(reason) => break reason,
         }

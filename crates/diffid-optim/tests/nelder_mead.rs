@@ -18,6 +18,9 @@ use common::{bounds, drive, free, minimise};
 fn batch(state: &mut NelderMeadState) -> Vec<Vec<f64>> {
     match state.ask() {
         Ask::Evaluate(points) => points,
+        Ask::EvaluateWithGradient(_) => {
+            unreachable!("a derivative-free optimiser never asks for gradients")
+        }
         Ask::Done(reason) => panic!("unexpectedly done: {reason}"),
     }
 }
@@ -266,6 +269,9 @@ fn every_batch_is_the_initial_simplex_one_trial_point_or_a_shrink() {
                     points.iter().map(|x| Outcome::Value(sphere(x))).collect();
                 state.tell(&outcomes).expect("tell");
             }
+            Ask::EvaluateWithGradient(_) => {
+                unreachable!("a derivative-free optimiser never asks for gradients")
+            }
             Ask::Done(reason) => break reason,
         }
     };
@@ -427,6 +433,9 @@ fn a_quadratic_with_its_optimum_on_a_bound_is_solved_inside_the_box() {
                 let outcomes: Vec<Outcome> = points.iter().map(|x| Outcome::Value(f(x))).collect();
                 state.tell(&outcomes).expect("tell");
             }
+            Ask::EvaluateWithGradient(_) => {
+                unreachable!("a derivative-free optimiser never asks for gradients")
+            }
             Ask::Done(reason) => break reason,
         }
     };
@@ -585,6 +594,9 @@ fn hand_driven_out_of_order_evaluation_equals_the_helper_loop() {
                 // Asking again before telling must not change the batch.
                 assert_eq!(state.ask(), Ask::Evaluate(points.clone()));
                 state.tell(&outcomes).expect("one outcome per point");
+            }
+            Ask::EvaluateWithGradient(_) => {
+                unreachable!("a derivative-free optimiser never asks for gradients")
             }
             Ask::Done(reason) => break reason,
         }
@@ -787,6 +799,9 @@ fn a_trial_point_overflowing_stalls_instead_of_asking_for_it() {
                 assert!(points.iter().flatten().all(|v| v.is_finite()));
                 let outcomes: Vec<Outcome> = points.iter().map(|x| Outcome::Value(-x[0])).collect();
                 state.tell(&outcomes).expect("tell");
+            }
+            Ask::EvaluateWithGradient(_) => {
+                unreachable!("a derivative-free optimiser never asks for gradients")
             }
             Ask::Done(reason) => break reason,
         }

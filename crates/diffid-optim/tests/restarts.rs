@@ -133,6 +133,9 @@ fn run_concurrently(opt: &CmaEs, x0: &[f64], b: &[Bounds]) -> CmaEsState {
                     outcomes.into_iter().map(|o| o.expect("done")).collect();
                 state.tell(&outcomes).expect("one outcome per point");
             }
+            Ask::EvaluateWithGradient(_) => {
+                unreachable!("a derivative-free optimiser never asks for gradients")
+            }
             Ask::Done(_) => return state,
         }
     }
@@ -272,6 +275,9 @@ fn record_runs(
                 run.evaluations += points.len();
                 let outcomes: Vec<Outcome> = points.iter().map(|x| f(x)).collect();
                 state.tell(&outcomes).expect("tell");
+            }
+            Ask::EvaluateWithGradient(_) => {
+                unreachable!("a derivative-free optimiser never asks for gradients")
             }
             Ask::Done(reason) => return (runs, reason),
         }
