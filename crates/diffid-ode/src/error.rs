@@ -74,6 +74,12 @@ pub enum OdeError {
         /// The name given.
         name: String,
     },
+    /// An unknown linear-algebra backend name.
+    #[error("unknown backend '{name}'; choose \"dense\" or \"sparse\"")]
+    UnknownBackend {
+        /// The name given.
+        name: String,
+    },
     /// Invalid tolerances.
     #[error("invalid tolerances rtol = {rtol}, atol = {atol}: both must be finite and > 0")]
     InvalidTolerances {

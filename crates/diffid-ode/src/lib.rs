@@ -5,7 +5,11 @@
 //! - [`OdeSimulator`] binds a model to the data times and to the fitted parameters, matched to
 //!   the `in_i` inputs **by name**; inputs not fitted keep their DiffSL defaults. It implements
 //!   [`diffid_core::Simulator`]: parameters in, predictions at the data times out.
-//! - [`SolverKind`] and [`SolveOptions`]: which diffsol method, tolerances and step budget.
+//! - [`SolverKind`], [`Backend`] and [`SolveOptions`]: which diffsol method, dense or sparse
+//!   linear algebra, tolerances and step budget.
+//! - [`OdeSimulator::solve_with_sensitivities`]: exact forward sensitivities of the
+//!   predictions, assembled from the forward-mode functions the Cranelift JIT compiles (see the
+//!   `sens` module), for exact gradients of any cost by the chain rule.
 //!
 //! Compiled models and their solver problems are cached per worker thread and reused across
 //! evaluations: each thread compiles a model at most once. A solve that fails (too many steps, a
@@ -14,10 +18,28 @@
 //!
 //! This is the only crate that knows diffsol and DiffSL.
 
+mod cache;
 mod error;
 mod model;
+mod sens;
 mod simulate;
+
+/// Dense solves: nalgebra matrices and LU.
+mod dense {
+    type M = diffsol::NalgebraMat<f64>;
+    type LS = diffsol::NalgebraLU<f64>;
+    const BACKEND: crate::Backend = crate::Backend::Dense;
+    include!("backend.rs");
+}
+
+/// Sparse solves: faer sparse matrices and sparse LU.
+mod sparse {
+    type M = diffsol::FaerSparseMat<f64>;
+    type LS = diffsol::FaerSparseLU<f64>;
+    const BACKEND: crate::Backend = crate::Backend::Sparse;
+    include!("backend.rs");
+}
 
 pub use error::{OdeError, SolveError};
 pub use model::{DiffslModel, Input};
-pub use simulate::{OdeSimulator, SolveOptions, SolverKind};
+pub use simulate::{Backend, OdeSimulator, SolveOptions, SolverKind};

@@ -31,6 +31,7 @@ pub(crate) struct ModelInner {
     pub(crate) state_names: Vec<String>,
     pub(crate) output_names: Vec<String>,
     pub(crate) has_out: bool,
+    pub(crate) has_mass: bool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -93,6 +94,7 @@ impl DiffslModel {
             Some(out) => (true, names_of(out, "out")),
             None => (false, state_names.clone()),
         };
+        let has_mass = model.lhs().is_some();
         let inner = ModelInner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             code: code.to_owned(),
@@ -100,13 +102,14 @@ impl DiffslModel {
             state_names,
             output_names,
             has_out,
+            has_mass,
         };
         let model = Self {
             inner: Arc::new(inner),
         };
         // Compile now: this surfaces code-generation errors at build time and warms this
         // thread's cache.
-        crate::simulate::warm(&model)?;
+        crate::simulate::warm_dense(&model)?;
         Ok(model)
     }
 
@@ -133,6 +136,12 @@ impl DiffslModel {
     /// Number of outputs compared with data.
     pub fn n_outputs(&self) -> usize {
         self.inner.output_names.len()
+    }
+
+    /// Whether exact forward sensitivities are available: every model without a mass matrix
+    /// (`M_i`).
+    pub fn supports_sensitivities(&self) -> bool {
+        !self.inner.has_mass
     }
 
     /// Whether the model defines `out_i`.

@@ -1,26 +1,14 @@
-//! Solving a compiled model at the data times, with a per-thread cache of compiled problems.
+//! Solving a compiled model at the data times.
 
-use crate::model::ModelInner;
 use crate::{DiffslModel, OdeError, SolveError};
 use diffid_core::Simulator;
-use diffsol::{
-    NalgebraLU, NalgebraMat, NalgebraVec, NonLinearOp, OdeBuilder, OdeEquations, OdeSolverMethod,
-    OdeSolverProblem, OdeSolverStopReason, Op, Vector,
-};
-use std::cell::RefCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use diffsol::{OdeEquations, OdeSolverMethod, OdeSolverStopReason, Vector};
 use std::str::FromStr;
-use std::sync::Weak;
 
 #[cfg(not(feature = "diffsl-llvm"))]
-type Codegen = diffsol::CraneliftJitModule;
+pub(crate) type Codegen = diffsol::CraneliftJitModule;
 #[cfg(feature = "diffsl-llvm")]
-type Codegen = diffsol::LlvmModule;
-
-type Mat = NalgebraMat<f64>;
-type Vect = NalgebraVec<f64>;
-type Eqn = diffsol::DiffSl<Mat, Codegen>;
-type Problem = OdeSolverProblem<Eqn>;
+pub(crate) type Codegen = diffsol::LlvmModule;
 
 /// The diffsol integration method.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,6 +51,39 @@ impl FromStr for SolverKind {
     }
 }
 
+/// The linear algebra behind the implicit solvers' Newton iterations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// Dense matrices and LU (nalgebra): the fastest for small systems (the default).
+    #[default]
+    Dense,
+    /// Sparse matrices and sparse LU (faer), with the Jacobian's sparsity taken from the
+    /// compiled model: for large systems whose states interact locally.
+    Sparse,
+}
+
+impl Backend {
+    /// The backend's name as accepted by [`FromStr`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dense => "dense",
+            Self::Sparse => "sparse",
+        }
+    }
+}
+
+impl FromStr for Backend {
+    type Err = OdeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "dense" => Ok(Self::Dense),
+            "sparse" => Ok(Self::Sparse),
+            _ => Err(OdeError::UnknownBackend { name: s.to_owned() }),
+        }
+    }
+}
+
 /// Solver settings for one simulator.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SolveOptions {
@@ -74,6 +95,8 @@ pub struct SolveOptions {
     pub atol: f64,
     /// Step budget per solve (default 100 000); a solve that needs more fails.
     pub max_steps: usize,
+    /// Linear algebra (default dense).
+    pub backend: Backend,
 }
 
 impl Default for SolveOptions {
@@ -83,6 +106,7 @@ impl Default for SolveOptions {
             rtol: 1e-6,
             atol: 1e-8,
             max_steps: 100_000,
+            backend: Backend::default(),
         }
     }
 }
@@ -104,114 +128,153 @@ impl SolveOptions {
     }
 }
 
-/// A compiled problem owned by one thread, with its scratch vectors.
-struct Compiled {
-    problem: Problem,
-    inputs: Vect,
-    y: Vect,
-    out: Vect,
-    atol: f64,
-}
-
-struct Slot {
-    id: u64,
-    alive: Weak<ModelInner>,
-    compiled: Option<Box<Compiled>>,
-}
-
-thread_local! {
-    /// Compiled problems of this thread, one per live model. Entries of dropped models are
-    /// purged whenever the cache is consulted.
-    static CACHE: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
-}
-
-fn compile(model: &DiffslModel) -> Result<Box<Compiled>, OdeError> {
-    let inner = &model.inner;
-    let compiled = catch_unwind(AssertUnwindSafe(|| {
-        OdeBuilder::<Mat>::new().build_from_diffsl::<Codegen>(&inner.code)
-    }))
-    .map_err(|p| OdeError::Compile {
-        message: panic_message(&p),
-    })?
-    .map_err(|e| OdeError::Compile {
-        message: e.to_string(),
-    })?;
-    let ctx = *compiled.context();
-    let nstates = compiled.eqn.rhs().nstates();
-    let nout = compiled.eqn.out().map_or(nstates, |o| o.nout());
-    Ok(Box::new(Compiled {
-        inputs: Vect::zeros(inner.inputs.len(), ctx),
-        y: Vect::zeros(nstates, ctx),
-        out: Vect::zeros(nout, ctx),
-        atol: f64::NAN,
-        problem: compiled,
-    }))
-}
-
-/// Takes this thread's compiled problem for `model` out of the cache (compiling it when absent).
-fn take(model: &DiffslModel) -> Result<Box<Compiled>, OdeError> {
-    let cached = CACHE.with_borrow_mut(|cache| {
-        cache.retain(|s| s.alive.strong_count() > 0);
-        cache
-            .iter_mut()
-            .find(|s| s.id == model.inner.id)
-            .and_then(|s| s.compiled.take())
-    });
-    match cached {
-        Some(c) => Ok(c),
-        None => compile(model),
-    }
-}
-
-/// Returns a compiled problem to this thread's cache.
-fn put_back(model: &DiffslModel, compiled: Box<Compiled>) {
-    CACHE.with_borrow_mut(|cache| {
-        if let Some(slot) = cache.iter_mut().find(|s| s.id == model.inner.id) {
-            slot.compiled = Some(compiled);
-        } else {
-            cache.push(Slot {
-                id: model.inner.id,
-                alive: std::sync::Arc::downgrade(&model.inner),
-                compiled: Some(compiled),
-            });
+/// Runs `$body` with `$s` bound to a fresh solver of kind `$kind` for `$problem` (a macro,
+/// since each method is its own type).
+macro_rules! with_solver {
+    ($problem:expr, $kind:expr, $ls:ty, |$s:ident| $body:expr) => {{
+        let problem = $problem;
+        let err = |e: diffsol::DiffsolError| $crate::SolveError::Solver {
+            t: f64::NAN,
+            message: e.to_string(),
+        };
+        match $kind {
+            $crate::SolverKind::Tsit45 => {
+                let $s = problem.tsit45().map_err(err)?;
+                $body
+            }
+            $crate::SolverKind::Bdf => {
+                let $s = problem.bdf::<$ls>().map_err(err)?;
+                $body
+            }
+            $crate::SolverKind::Esdirk34 => {
+                let $s = problem.esdirk34::<$ls>().map_err(err)?;
+                $body
+            }
+            $crate::SolverKind::TrBdf2 => {
+                let $s = problem.tr_bdf2::<$ls>().map_err(err)?;
+                $body
+            }
         }
-    });
+    }};
 }
+pub(crate) use with_solver;
 
-/// Compiles `model` on this thread and keeps it cached.
-pub(crate) fn warm(model: &DiffslModel) -> Result<(), OdeError> {
-    let c = take(model)?;
-    put_back(model, c);
+/// Steps `s` to the last of `times`, calling `at(col, t, y)` with the state at each time in
+/// turn, and `after_step(t)` after every step (which may end the solve with an error). Enforces
+/// the step budget and finiteness; a `stop` root ends the solve as [`SolveError::StoppedEarly`].
+pub(crate) fn drive<'a, E, S>(
+    mut s: S,
+    times: &[f64],
+    max_steps: usize,
+    y: &mut E::V,
+    mut at: impl FnMut(usize, f64, &E::V) -> Result<(), SolveError>,
+    mut after_step: impl FnMut(f64, &E::V) -> Result<(), SolveError>,
+) -> Result<(), SolveError>
+where
+    E: OdeEquations<T = f64> + 'a,
+    S: OdeSolverMethod<'a, E>,
+{
+    let n = times.len();
+    let Some(&t_end) = times.last() else {
+        return Ok(());
+    };
+    let mut col = 0;
+    let mut write = |s: &S, col: usize, y: &mut E::V| -> Result<(), SolveError> {
+        let t = times[col];
+        // Exactly at the current state (e.g. t0): copy it, no interpolation needed.
+        if t == s.state().t {
+            y.copy_from(s.state().y);
+        } else {
+            s.interpolate_inplace(t, y)
+                .map_err(|e| SolveError::Solver {
+                    t,
+                    message: e.to_string(),
+                })?;
+        }
+        at(col, t, y)
+    };
+    while col < n && times[col] <= s.state().t {
+        write(&s, col, y)?;
+        col += 1;
+    }
+    if col == n {
+        return Ok(());
+    }
+    let fail = |t: f64, e: diffsol::DiffsolError| SolveError::Solver {
+        t,
+        message: e.to_string(),
+    };
+    s.set_stop_time(t_end).map_err(|e| fail(s.state().t, e))?;
+    let mut steps = 0usize;
+    loop {
+        let reason = s.step().map_err(|e| fail(s.state().t, e))?;
+        steps += 1;
+        let t = s.state().t;
+        match reason {
+            OdeSolverStopReason::RootFound(t_root, _) => {
+                return Err(SolveError::StoppedEarly { t: t_root })
+            }
+            OdeSolverStopReason::InternalTimestep | OdeSolverStopReason::TstopReached => {
+                after_step(t, s.state().y)?;
+                while col < n && times[col] <= t {
+                    write(&s, col, y)?;
+                    col += 1;
+                }
+            }
+        }
+        if col == n || matches!(reason, OdeSolverStopReason::TstopReached) {
+            break;
+        }
+        if !t.is_finite() {
+            return Err(SolveError::NonFinite { t });
+        }
+        if steps >= max_steps {
+            return Err(SolveError::TooManySteps { max_steps, t });
+        }
+    }
+    if col < n {
+        return Err(SolveError::Solver {
+            t: s.state().t,
+            message: "the solver stopped before the last data time".to_owned(),
+        });
+    }
     Ok(())
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
+/// Compiles `model` for plain dense solves on this thread and keeps it cached.
+pub(crate) fn warm_dense(model: &DiffslModel) -> Result<(), OdeError> {
+    crate::dense::warm(model)
+}
+
 /// A model bound to data times and fitted parameters: parameters in, predictions out.
 #[derive(Clone, Debug)]
 pub struct OdeSimulator {
-    model: DiffslModel,
-    times: Vec<f64>,
+    pub(crate) model: DiffslModel,
+    pub(crate) times: Vec<f64>,
     /// For each fitted parameter, the index of the input it sets.
-    param_index: Vec<usize>,
+    pub(crate) param_index: Vec<usize>,
     /// The full input vector with defaults; fitted entries are overwritten per evaluation.
-    base_inputs: Vec<f64>,
-    options: SolveOptions,
+    pub(crate) base_inputs: Vec<f64>,
+    pub(crate) options: SolveOptions,
 }
 
 impl OdeSimulator {
     /// Binds `model` to the output `times` (>= 0, increasing) and to the fitted `params`, each
-    /// matched by name to an `in_i` input.
+    /// matched by name to an `in_i` input, and compiles it for the chosen backend on this
+    /// thread.
     ///
     /// # Errors
     /// [`OdeError::UnknownParameter`], [`OdeError::DuplicateParameter`], [`OdeError::NoDefault`]
     /// for an unfitted input without a numeric default, [`OdeError::TimeBeforeStart`],
-    /// [`OdeError::InvalidTolerances`].
+    /// [`OdeError::InvalidTolerances`], [`OdeError::Compile`] when the backend cannot compile
+    /// the model.
     pub fn new(
         model: DiffslModel,
         times: Vec<f64>,
@@ -251,13 +314,16 @@ impl OdeSimulator {
         if let Some((row, &time)) = times.iter().enumerate().find(|(_, &t)| t < t0) {
             return Err(OdeError::TimeBeforeStart { row, time, t0 });
         }
-        Ok(Self {
+        let sim = Self {
             model,
             times,
             param_index,
             base_inputs,
             options,
-        })
+        };
+        // Compile for the chosen backend now, so that its errors surface at build time.
+        sim.warm()?;
+        Ok(sim)
     }
 
     /// The model.
@@ -278,13 +344,23 @@ impl OdeSimulator {
     /// A copy with other solver settings.
     ///
     /// # Errors
-    /// [`OdeError::InvalidTolerances`].
+    /// [`OdeError::InvalidTolerances`]; [`OdeError::Compile`] when a new backend cannot
+    /// compile the model.
     pub fn with_options(&self, options: SolveOptions) -> Result<Self, OdeError> {
         options.validate()?;
-        Ok(Self {
+        let sim = Self {
             options,
             ..self.clone()
-        })
+        };
+        sim.warm()?;
+        Ok(sim)
+    }
+
+    fn warm(&self) -> Result<(), OdeError> {
+        match self.options.backend {
+            Backend::Dense => crate::dense::warm(&self.model),
+            Backend::Sparse => crate::sparse::warm(&self.model),
+        }
     }
 
     /// The full `in_i` vector for fitted parameter values `params`.
@@ -301,167 +377,34 @@ impl OdeSimulator {
     /// # Errors
     /// A [`SolveError`] saying why the solve failed; never panics.
     pub fn solve(&self, params: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
-        let mut compiled = take(&self.model).map_err(|e| SolveError::Panicked {
-            message: e.to_string(),
-        })?;
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            self.solve_with(&mut compiled, params, out)
-        }));
-        match result {
-            Ok(r) => {
-                put_back(&self.model, compiled);
-                r
-            }
-            // The compiled problem may be inconsistent after a panic: drop it; the next
-            // evaluation on this thread recompiles.
-            Err(p) => Err(SolveError::Panicked {
-                message: panic_message(&p),
-            }),
+        match self.options.backend {
+            Backend::Dense => crate::dense::solve(self, params, out),
+            Backend::Sparse => crate::sparse::solve(self, params, out),
         }
     }
 
-    fn solve_with(
+    /// Solves at `params`, writing the predictions time-major into `out` and their exact
+    /// sensitivities into `sensitivities` (`out.len() × params.len()`, row-major:
+    /// `sensitivities[k * P + j] = ∂ out[k] / ∂ params[j]`). See the crate documentation for
+    /// how they are computed.
+    ///
+    /// # Errors
+    /// A [`SolveError`] saying why the solve failed (as [`solve`](Self::solve)), or why the
+    /// model has no sensitivities (a mass matrix); never panics.
+    pub fn solve_with_sensitivities(
         &self,
-        c: &mut Compiled,
         params: &[f64],
         out: &mut [f64],
+        sensitivities: &mut [f64],
     ) -> Result<(), SolveError> {
-        let ctx = *c.problem.context();
-        for (k, &v) in self.base_inputs.iter().enumerate() {
-            c.inputs.set_index(k, v);
-        }
-        for (&i, &v) in self.param_index.iter().zip(params) {
-            c.inputs.set_index(i, v);
-        }
-        c.problem.eqn.set_params(&c.inputs);
-        c.problem.rtol = self.options.rtol;
-        if c.atol.to_bits() != self.options.atol.to_bits() {
-            c.problem.atol = Vect::from_element(c.y.len(), self.options.atol, ctx);
-            c.atol = self.options.atol;
-        }
-        let Compiled {
-            problem, y, out: o, ..
-        } = c;
-        let problem: &Problem = problem;
-        let err = |e: diffsol::DiffsolError| SolveError::Solver {
-            t: f64::NAN,
-            message: e.to_string(),
-        };
-        let mut sink = Sink {
-            times: &self.times,
-            y,
-            o,
-            out,
-            max_steps: self.options.max_steps,
-        };
-        match self.options.solver {
-            SolverKind::Tsit45 => sink.drive(problem.tsit45().map_err(err)?),
-            SolverKind::Bdf => sink.drive(problem.bdf::<NalgebraLU<f64>>().map_err(err)?),
-            SolverKind::Esdirk34 => sink.drive(problem.esdirk34::<NalgebraLU<f64>>().map_err(err)?),
-            SolverKind::TrBdf2 => sink.drive(problem.tr_bdf2::<NalgebraLU<f64>>().map_err(err)?),
-        }
-    }
-}
-
-/// Steps a solver and writes the outputs at the requested times.
-struct Sink<'s> {
-    times: &'s [f64],
-    y: &'s mut Vect,
-    o: &'s mut Vect,
-    out: &'s mut [f64],
-    max_steps: usize,
-}
-
-impl Sink<'_> {
-    fn drive<'a, S: OdeSolverMethod<'a, Eqn>>(&mut self, mut s: S) -> Result<(), SolveError> {
-        let n = self.times.len();
-        let Some(&t_end) = self.times.last() else {
-            return Ok(());
-        };
-        let mut col = 0;
-        while col < n && self.times[col] <= s.state().t {
-            self.write(&s, col)?;
-            col += 1;
-        }
-        if col == n {
-            return Ok(());
-        }
-        let fail = |t: f64, e: diffsol::DiffsolError| SolveError::Solver {
-            t,
-            message: e.to_string(),
-        };
-        s.set_stop_time(t_end).map_err(|e| fail(s.state().t, e))?;
-        let mut steps = 0usize;
-        loop {
-            let reason = s.step().map_err(|e| fail(s.state().t, e))?;
-            steps += 1;
-            let t = s.state().t;
-            match reason {
-                OdeSolverStopReason::RootFound(t_root, _) => {
-                    return Err(SolveError::StoppedEarly { t: t_root })
-                }
-                OdeSolverStopReason::InternalTimestep | OdeSolverStopReason::TstopReached => {
-                    while col < n && self.times[col] <= t {
-                        self.write(&s, col)?;
-                        col += 1;
-                    }
-                }
+        match self.options.backend {
+            Backend::Dense => {
+                crate::dense::solve_with_sensitivities(self, params, out, sensitivities)
             }
-            if col == n || matches!(reason, OdeSolverStopReason::TstopReached) {
-                break;
-            }
-            if !t.is_finite() {
-                return Err(SolveError::NonFinite { t });
-            }
-            if steps >= self.max_steps {
-                return Err(SolveError::TooManySteps {
-                    max_steps: self.max_steps,
-                    t,
-                });
+            Backend::Sparse => {
+                crate::sparse::solve_with_sensitivities(self, params, out, sensitivities)
             }
         }
-        if col < n {
-            return Err(SolveError::Solver {
-                t: s.state().t,
-                message: "the solver stopped before the last data time".to_owned(),
-            });
-        }
-        Ok(())
-    }
-
-    fn write<'a, S: OdeSolverMethod<'a, Eqn>>(
-        &mut self,
-        s: &S,
-        col: usize,
-    ) -> Result<(), SolveError> {
-        let t = self.times[col];
-        // Exactly at the current state (e.g. t0): copy it, no interpolation needed.
-        if t == s.state().t {
-            self.y.copy_from(s.state().y);
-        } else {
-            s.interpolate_inplace(t, self.y)
-                .map_err(|e| SolveError::Solver {
-                    t,
-                    message: e.to_string(),
-                })?;
-        }
-        let values: &Vect = match s.problem().eqn.out() {
-            Some(out) => {
-                out.call_inplace(self.y, t, self.o);
-                self.o
-            }
-            None => self.y,
-        };
-        let k = values.len();
-        let row = &mut self.out[col * k..(col + 1) * k];
-        for (j, r) in row.iter_mut().enumerate() {
-            let v = values.get_index(j);
-            if !v.is_finite() {
-                return Err(SolveError::NonFinite { t });
-            }
-            *r = v;
-        }
-        Ok(())
     }
 }
 
@@ -476,5 +419,19 @@ impl Simulator for OdeSimulator {
 
     fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), String> {
         self.solve(params, out).map_err(|e| e.to_string())
+    }
+
+    fn has_sensitivities(&self) -> bool {
+        self.model.supports_sensitivities()
+    }
+
+    fn simulate_with_sensitivities(
+        &self,
+        params: &[f64],
+        out: &mut [f64],
+        sensitivities: &mut [f64],
+    ) -> Result<(), String> {
+        self.solve_with_sensitivities(params, out, sensitivities)
+            .map_err(|e| e.to_string())
     }
 }

@@ -212,3 +212,55 @@ fn simulators_are_usable_from_many_threads() {
         }
     });
 }
+
+#[test]
+fn the_sparse_backend_agrees_with_the_dense_one() {
+    // A chain of 30 states, each driven by its neighbour: a sparse Jacobian.
+    let n = 30;
+    let states: Vec<String> = (0..n)
+        .map(|i| format!("y{i} = {}", if i == 0 { 1.0 } else { 0.0 }))
+        .collect();
+    let rhs: Vec<String> = (0..n)
+        .map(|i| {
+            if i == 0 {
+                "-k * y0".to_owned()
+            } else {
+                format!("k * y{} - k * y{i}", i - 1)
+            }
+        })
+        .collect();
+    let code = format!(
+        "in_i {{ k = 2.0 }}\nu_i {{ {} }}\nF_i {{ {} }}\nout_i {{ y{} }}",
+        states.join(", "),
+        rhs.join(", "),
+        n - 1
+    );
+    let t = times(11, 20.0);
+    let solve_on = |backend: diffid_ode::Backend| {
+        let opts = SolveOptions {
+            solver: SolverKind::Bdf,
+            backend,
+            rtol: 1e-9,
+            atol: 1e-11,
+            ..SolveOptions::default()
+        };
+        let sim = OdeSimulator::new(
+            DiffslModel::new(&code).unwrap(),
+            t.clone(),
+            &["k".into()],
+            opts,
+        )
+        .unwrap();
+        solve(&sim, &[1.5]).unwrap()
+    };
+    let dense = solve_on(diffid_ode::Backend::Dense);
+    let sparse = solve_on(diffid_ode::Backend::Sparse);
+    for (d, s) in dense.iter().zip(&sparse) {
+        assert!((d - s).abs() < 1e-7, "{d} vs {s}");
+    }
+    // The last state of the chain is a Gamma(n, k) cumulative: it starts at 0 and rises.
+    assert!(dense[0].abs() < 1e-12 && dense[10] > dense[5]);
+    assert!("dense".parse::<diffid_ode::Backend>().is_ok());
+    let err = "blocked".parse::<diffid_ode::Backend>().unwrap_err();
+    assert!(err.to_string().contains("\"sparse\""), "{err}");
+}

@@ -1,0 +1,282 @@
+// The solves of one linear-algebra backend. This file is included by the modules `dense` and
+// `sparse` (see lib.rs), each of which first defines `M` (the matrix type), `LS` (the linear
+// solver of implicit methods) and `BACKEND`; writing the code once over concrete types keeps it
+// free of the trait bounds a generic version over diffsol's matrices would need.
+
+use crate::cache::{self, Key};
+use crate::sens::{compile_core, Core, InitFn, JacFn, RhsFn};
+use crate::simulate::{drive, panic_message, with_solver, Codegen};
+use crate::{DiffslModel, OdeError, OdeSimulator, SolveError};
+use diffsol::{
+    Closure, ConstantClosure, MatrixCommon, NonLinearOp, OdeBuilder, OdeEquations,
+    OdeSolverEquations, OdeSolverProblem, Op, UnitCallable, Vector,
+};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+type V = <M as MatrixCommon>::V;
+type Eqn = diffsol::DiffSl<M, Codegen>;
+type AugEqn = OdeSolverEquations<
+    M,
+    Closure<M, RhsFn, JacFn>,
+    ConstantClosure<M, InitFn>,
+    UnitCallable<M>,
+    UnitCallable<M>,
+    UnitCallable<M>,
+    UnitCallable<M>,
+>;
+
+/// A compiled problem owned by one thread, with its scratch vectors.
+struct Compiled {
+    problem: OdeSolverProblem<Eqn>,
+    inputs: V,
+    y: V,
+    out: V,
+    atol: f64,
+}
+
+fn compile(model: &DiffslModel) -> Result<Box<Compiled>, OdeError> {
+    let code = model.code();
+    let compiled = catch_unwind(AssertUnwindSafe(|| {
+        OdeBuilder::<M>::new().build_from_diffsl::<Codegen>(code)
+    }))
+    .map_err(|p| OdeError::Compile {
+        message: panic_message(p.as_ref()),
+    })?
+    .map_err(|e| OdeError::Compile {
+        message: e.to_string(),
+    })?;
+    let ctx = compiled.context().clone();
+    let nstates = compiled.eqn.rhs().nstates();
+    let nout = compiled.eqn.out().map_or(nstates, |o| o.nout());
+    Ok(Box::new(Compiled {
+        inputs: V::zeros(model.inputs().len(), ctx.clone()),
+        y: V::zeros(nstates, ctx.clone()),
+        out: V::zeros(nout, ctx),
+        atol: f64::NAN,
+        problem: compiled,
+    }))
+}
+
+/// Compiles `model` for plain solves on this thread (once) and keeps it cached.
+pub(crate) fn warm(model: &DiffslModel) -> Result<(), OdeError> {
+    let key = Key::Value(BACKEND);
+    let compiled = match cache::take::<Compiled>(model, key) {
+        Some(c) => c,
+        None => compile(model)?,
+    };
+    cache::put_back(model, key, compiled);
+    Ok(())
+}
+
+/// [`OdeSimulator::solve`] on this backend.
+pub(crate) fn solve(sim: &OdeSimulator, params: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
+    let key = Key::Value(BACKEND);
+    let mut compiled = match cache::take::<Compiled>(&sim.model, key) {
+        Some(c) => c,
+        None => compile(&sim.model).map_err(|e| SolveError::Panicked {
+            message: e.to_string(),
+        })?,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        solve_with(sim, &mut compiled, params, out)
+    }));
+    match result {
+        Ok(r) => {
+            cache::put_back(&sim.model, key, compiled);
+            r
+        }
+        // The compiled problem may be inconsistent after a panic: drop it; the next
+        // evaluation on this thread recompiles.
+        Err(p) => Err(SolveError::Panicked {
+            message: panic_message(p.as_ref()),
+        }),
+    }
+}
+
+fn solve_with(
+    sim: &OdeSimulator,
+    c: &mut Compiled,
+    params: &[f64],
+    out: &mut [f64],
+) -> Result<(), SolveError> {
+    let ctx = c.problem.context().clone();
+    for (k, &v) in sim.base_inputs.iter().enumerate() {
+        c.inputs.set_index(k, v);
+    }
+    for (&i, &v) in sim.param_index.iter().zip(params) {
+        c.inputs.set_index(i, v);
+    }
+    c.problem.eqn.set_params(&c.inputs);
+    c.problem.rtol = sim.options.rtol;
+    // Our step budget governs (diffsol's own defaults to 5000); `drive` reports it.
+    c.problem.ode_options.max_number_timesteps = sim.options.max_steps.saturating_add(1);
+    if c.atol.to_bits() != sim.options.atol.to_bits() {
+        c.problem.atol = V::from_element(c.y.len(), sim.options.atol, ctx);
+        c.atol = sim.options.atol;
+    }
+    let Compiled {
+        problem, y, out: o, ..
+    } = c;
+    let problem: &OdeSolverProblem<Eqn> = problem;
+    let times = &sim.times;
+    let max_steps = sim.options.max_steps;
+    let at = |col: usize, t: f64, y: &V| -> Result<(), SolveError> {
+        let values: &V = match problem.eqn.out() {
+            Some(op) => {
+                op.call_inplace(y, t, o);
+                o
+            }
+            None => y,
+        };
+        let k = values.len();
+        let row = &mut out[col * k..(col + 1) * k];
+        for (j, r) in row.iter_mut().enumerate() {
+            let v = values.get_index(j);
+            if !v.is_finite() {
+                return Err(SolveError::NonFinite { t });
+            }
+            *r = v;
+        }
+        Ok(())
+    };
+    let no_check = |_: f64, _: &V| Ok(());
+    with_solver!(problem, sim.options.solver, LS, |s| drive(
+        s, times, max_steps, y, at, no_check
+    ))
+}
+
+/// A compiled augmented (state + sensitivities) problem owned by one thread.
+struct SensCompiled {
+    core: Rc<Core>,
+    problem: OdeSolverProblem<AugEqn>,
+    z: V,
+    atol: f64,
+}
+
+fn compile_sensitivities(model: &DiffslModel, np: usize) -> Result<Box<SensCompiled>, OdeError> {
+    let built = catch_unwind(AssertUnwindSafe(|| -> Result<_, OdeError> {
+        let core = Rc::new(compile_core(model, np)?);
+        let nz = core.n * (1 + np);
+        let (c1, c2, c3) = (core.clone(), core.clone(), core.clone());
+        let rhs: RhsFn = Box::new(move |z, _p, t, out| c1.rhs(t, z, out));
+        let jac: JacFn = Box::new(move |z, _p, t, v, out| c2.jac(t, z, v, out));
+        let init: InitFn = Box::new(move |_p, _t, out| out.copy_from_slice(&c3.z0.borrow()));
+        let problem = OdeBuilder::<M>::new()
+            .rhs_implicit(rhs, jac)
+            .init(init, nz)
+            .build()
+            .map_err(|e| OdeError::Compile {
+                message: e.to_string(),
+            })?;
+        let z = V::zeros(nz, problem.context().clone());
+        Ok(Box::new(SensCompiled {
+            core,
+            problem,
+            z,
+            atol: f64::NAN,
+        }))
+    }));
+    match built {
+        Ok(r) => r,
+        Err(p) => Err(OdeError::Compile {
+            message: panic_message(p.as_ref()),
+        }),
+    }
+}
+
+/// [`OdeSimulator::solve_with_sensitivities`] on this backend.
+pub(crate) fn solve_with_sensitivities(
+    sim: &OdeSimulator,
+    params: &[f64],
+    out: &mut [f64],
+    sensitivities: &mut [f64],
+) -> Result<(), SolveError> {
+    let np = sim.param_index.len();
+    let key = Key::Sensitivities(BACKEND, np);
+    let mut compiled = match cache::take::<SensCompiled>(&sim.model, key) {
+        Some(c) => c,
+        None => compile_sensitivities(&sim.model, np).map_err(|e| SolveError::Solver {
+            t: f64::NAN,
+            message: e.to_string(),
+        })?,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        sensitivities_with(sim, &mut compiled, params, out, sensitivities)
+    }));
+    match result {
+        Ok(r) => {
+            cache::put_back(&sim.model, key, compiled);
+            r
+        }
+        Err(p) => Err(SolveError::Panicked {
+            message: panic_message(p.as_ref()),
+        }),
+    }
+}
+
+fn sensitivities_with(
+    sim: &OdeSimulator,
+    c: &mut SensCompiled,
+    params: &[f64],
+    out: &mut [f64],
+    sensitivities: &mut [f64],
+) -> Result<(), SolveError> {
+    let np = sim.param_index.len();
+    let k = sim.model.n_outputs();
+    let expected = sim.times.len() * k;
+    if out.len() != expected || sensitivities.len() != expected * np {
+        return Err(SolveError::Solver {
+            t: f64::NAN,
+            message: format!(
+                "buffers of {} predictions and {} sensitivities given, {expected} and {} needed",
+                out.len(),
+                sensitivities.len(),
+                expected * np
+            ),
+        });
+    }
+    let inputs = sim.full_inputs(params);
+    c.core.prepare(&inputs, &sim.param_index);
+    c.problem.rtol = sim.options.rtol;
+    c.problem.ode_options.max_number_timesteps = sim.options.max_steps.saturating_add(1);
+    if c.atol.to_bits() != sim.options.atol.to_bits() {
+        let ctx = c.problem.context().clone();
+        c.problem.atol = V::from_element(c.z.len(), sim.options.atol, ctx);
+        c.atol = sim.options.atol;
+    }
+    let SensCompiled { core, problem, z, .. } = c;
+    let problem: &OdeSolverProblem<AugEqn> = problem;
+    let core: &Core = core;
+    let times = &sim.times;
+    let max_steps = sim.options.max_steps;
+    let mut zbuf = vec![0.0; z.len()];
+    let at = |col: usize, t: f64, z: &V| -> Result<(), SolveError> {
+        for (i, v) in zbuf.iter_mut().enumerate() {
+            *v = z.get_index(i);
+        }
+        let pred = &mut out[col * k..(col + 1) * k];
+        let sens = &mut sensitivities[col * k * np..(col + 1) * k * np];
+        core.outputs(t, &zbuf, pred, sens);
+        if pred.iter().chain(sens.iter()).any(|v| !v.is_finite()) {
+            return Err(SolveError::NonFinite { t });
+        }
+        Ok(())
+    };
+    let mut ybuf = vec![0.0; core.n];
+    let after_step = |t: f64, z: &V| -> Result<(), SolveError> {
+        if core.nstop == 0 {
+            return Ok(());
+        }
+        for (i, v) in ybuf.iter_mut().enumerate() {
+            *v = z.get_index(i);
+        }
+        if core.stopped(t, &ybuf) {
+            return Err(SolveError::StoppedEarly { t });
+        }
+        Ok(())
+    };
+    with_solver!(problem, sim.options.solver, LS, |s| drive(
+        s, times, max_steps, z, at, after_step
+    ))
+}

@@ -1,0 +1,64 @@
+//! The per-thread cache of compiled problems.
+//!
+//! Each worker thread keeps, for every live model, the problems it has compiled for it: one
+//! per linear-algebra backend for plain solves, and one per backend and number of fitted
+//! parameters for sensitivity solves. A problem is taken out of the cache for the duration of
+//! a solve and put back afterwards (a problem that panicked is dropped instead, and the next
+//! solve on that thread compiles afresh). Entries of dropped models are purged whenever the
+//! cache is consulted.
+
+use crate::model::ModelInner;
+use crate::{Backend, DiffslModel};
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
+
+/// What a cached entry is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// Plain solves on a backend.
+    Value(Backend),
+    /// Forward-sensitivity solves on a backend, for this many fitted parameters.
+    Sensitivities(Backend, usize),
+}
+
+struct Slot {
+    id: u64,
+    alive: Weak<ModelInner>,
+    entries: Vec<(Key, Box<dyn Any>)>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes this thread's entry `key` of `model` out of the cache, if there is one of type `T`.
+pub(crate) fn take<T: 'static>(model: &DiffslModel, key: Key) -> Option<Box<T>> {
+    CACHE.with_borrow_mut(|cache| {
+        cache.retain(|s| s.alive.strong_count() > 0);
+        let slot = cache.iter_mut().find(|s| s.id == model.inner.id)?;
+        let at = slot.entries.iter().position(|(k, _)| *k == key)?;
+        let (_, entry) = slot.entries.swap_remove(at);
+        entry.downcast::<T>().ok()
+    })
+}
+
+/// Returns an entry to this thread's cache.
+pub(crate) fn put_back<T: 'static>(model: &DiffslModel, key: Key, entry: Box<T>) {
+    CACHE.with_borrow_mut(|cache| {
+        let slot = match cache.iter().position(|s| s.id == model.inner.id) {
+            Some(i) => &mut cache[i],
+            None => {
+                cache.push(Slot {
+                    id: model.inner.id,
+                    alive: Arc::downgrade(&model.inner),
+                    entries: Vec::new(),
+                });
+                let last = cache.len() - 1;
+                &mut cache[last]
+            }
+        };
+        slot.entries.retain(|(k, _)| *k != key);
+        slot.entries.push((key, entry));
+    });
+}
