@@ -257,6 +257,21 @@ impl Parameter {
     }
 }
 
+impl std::fmt::Display for Parameter {
+    /// `name=initial`, then ` in [lower, upper]` when bounded and ` (transform)` when not the
+    /// identity.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.initial)?;
+        if !self.bounds.is_unbounded() {
+            write!(f, " in [{}, {}]", self.bounds.lower(), self.bounds.upper())?;
+        }
+        if self.transform != Transform::Identity {
+            write!(f, " ({})", self.transform.name())?;
+        }
+        Ok(())
+    }
+}
+
 /// An ordered set of uniquely named parameters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Parameters {

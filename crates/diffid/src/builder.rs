@@ -1,9 +1,9 @@
 //! The Rust builder for DiffSL fitting problems.
 
 use crate::{Error, FitObjective, Problem};
-use diffid_core::{Optimiser, Parameter, Parameters, TimeSeries};
+use diffid_core::{CoreError, Optimiser, Parameter, Parameters, TimeSeries, Transform};
 use diffid_cost::{CostMetric, CostSum, Sse};
-use diffid_ode::{DiffslModel, OdeError, OdeSimulator, SolveOptions, SolverKind};
+use diffid_ode::{Backend, DiffslModel, OdeError, OdeSimulator, SolveOptions, SolverKind};
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,8 +19,9 @@ pub enum Parallelism {
     Available,
 }
 
-/// A fitted parameter as given: name, start, optional `(lower, upper)` bounds.
-type ParamSpec = (String, f64, Option<(f64, f64)>);
+/// A fitted parameter as given, checked when it was given; an invalid one is reported by
+/// [`DiffsolBuilder::build`].
+type ParamSpec = Result<Parameter, CoreError>;
 
 /// Builds a [`Problem`] that fits a DiffSL model to time-series data.
 ///
@@ -51,19 +52,20 @@ impl fmt::Debug for DiffsolBuilder {
         let params: Vec<String> = self
             .params
             .iter()
-            .map(|(n, v, b)| match b {
-                Some((lo, hi)) => format!("{n}={v} in [{lo}, {hi}]"),
-                None => format!("{n}={v}"),
+            .map(|p| match p {
+                Ok(p) => p.to_string(),
+                Err(e) => format!("<invalid: {e}>"),
             })
             .collect();
         let costs: Vec<&str> = self.costs.iter().map(|c| c.name()).collect();
         write!(
             f,
-            "DiffsolBuilder(model={model}, data={data}, parameters=[{}], costs=[{}], parallelism={:?}, solver={}, rtol={}, atol={}, optimiser={})",
+            "DiffsolBuilder(model={model}, data={data}, parameters=[{}], costs=[{}], parallelism={:?}, solver={}, backend={}, rtol={}, atol={}, optimiser={})",
             params.join(", "),
             if costs.is_empty() { "sse (default)".to_owned() } else { costs.join(", ") },
             self.parallelism,
             self.options.solver.name(),
+            self.options.backend.name(),
             self.options.rtol,
             self.options.atol,
             self.optimiser.as_ref().map_or("None", |o| o.name()),
@@ -98,7 +100,9 @@ impl DiffsolBuilder {
         self
     }
 
-    /// Fits the `in_i` input `name`, starting at `initial`, optionally within `bounds`.
+    /// Fits the `in_i` input `name`, starting at `initial`, optionally within `bounds`. The
+    /// parameter is checked now ([`Parameter::new`]); [`build`](Self::build) reports an
+    /// invalid one.
     #[must_use]
     pub fn with_parameter(
         mut self,
@@ -106,7 +110,29 @@ impl DiffsolBuilder {
         initial: f64,
         bounds: Option<(f64, f64)>,
     ) -> Self {
-        self.params.push((name.into(), initial, bounds));
+        self.params.push(Parameter::new(name, initial, bounds));
+        self
+    }
+
+    /// As [`with_parameter`](Self::with_parameter), searched through `transform` (log for
+    /// positive parameters spanning orders of magnitude, logit for bounded ones).
+    #[must_use]
+    pub fn with_transformed_parameter(
+        mut self,
+        name: impl Into<String>,
+        initial: f64,
+        bounds: Option<(f64, f64)>,
+        transform: Transform,
+    ) -> Self {
+        self.params
+            .push(Parameter::new(name, initial, bounds).and_then(|p| p.with_transform(transform)));
+        self
+    }
+
+    /// Fits a parameter built and checked beforehand (its name is the `in_i` input's).
+    #[must_use]
+    pub fn with_parameter_spec(mut self, parameter: Parameter) -> Self {
+        self.params.push(Ok(parameter));
         self
     }
 
@@ -142,6 +168,13 @@ impl DiffsolBuilder {
     #[must_use]
     pub fn with_solver(mut self, solver: SolverKind) -> Self {
         self.options.solver = solver;
+        self
+    }
+
+    /// The linear algebra of implicit solvers (default dense; sparse for large systems).
+    #[must_use]
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.options.backend = backend;
         self
     }
 
@@ -197,8 +230,8 @@ impl DiffsolBuilder {
             .into());
         }
         let mut params = Parameters::new();
-        for (name, initial, bounds) in self.params {
-            params.push(Parameter::new(name, initial, bounds)?)?;
+        for p in self.params {
+            params.push(p?)?;
         }
         let simulator =
             OdeSimulator::new(model, data.times().to_vec(), &params.names(), self.options)?;

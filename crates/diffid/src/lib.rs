@@ -32,16 +32,18 @@ pub use problem::Problem;
 pub use space::SearchSpace;
 
 pub use diffid_core::{
-    testkit, Ask, AskTell, Bounds, CoreError, FnObjective, Objective, OptimisationResult,
-    Optimiser, OptimiserState, Outcome, Parameter, Parameters, Simulator, TellError, Termination,
-    TimeSeries,
+    check_gradients, fd, testkit, Ask, AskTell, Bounds, CoreError, FnGradObjective, FnObjective,
+    GradientOutcome, Limits, Objective, OptimisationResult, Optimiser, OptimiserState, Outcome,
+    Parameter, Parameters, Patience, Simulator, TellError, Termination, TimeSeries, Transform,
 };
 pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Rmse, Sse};
 pub use diffid_exec::{
-    result_of, run, Control, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions,
-    Sequential,
+    evaluate_gradients, evaluate_one, evaluate_one_with_gradient, result_of, run, Control,
+    Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
 };
 pub use diffid_ode::{
-    DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverKind,
+    Backend, DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverKind,
 };
-pub use diffid_optim::{CmaEs, CmaEsState, NelderMead, NelderMeadState, Restarts};
+pub use diffid_optim::{
+    Adam, AdamState, CmaEs, CmaEsState, Lbfgsb, LbfgsbState, NelderMead, NelderMeadState, Restarts,
+};

@@ -1,8 +1,13 @@
 //! A built problem: an objective over named parameters, ready to evaluate or optimise.
 
 use crate::{Error, Parallelism, SearchSpace};
-use diffid_core::{Objective, OptimisationResult, Optimiser, Outcome, Parameters, TimeSeries};
-use diffid_exec::{run, Evaluator, Observer, RayonEvaluator, RunOptions, Sequential};
+use diffid_core::{
+    fd, GradientOutcome, Objective, OptimisationResult, Optimiser, Outcome, Parameters, TimeSeries,
+};
+use diffid_exec::{
+    evaluate_one_with_gradient, run, Evaluator, Observer, Progress, RayonEvaluator, RunOptions,
+    Sequential,
+};
 use diffid_ode::OdeSimulator;
 use diffid_optim::NelderMead;
 use std::fmt;
@@ -102,6 +107,56 @@ impl Problem {
         }
     }
 
+    /// The gradient of the objective at `x`, in natural units: exact where the objective has
+    /// a gradient of its own (forward sensitivities for DiffSL models, the user's gradient for
+    /// callables), otherwise second-order finite differences taken in the search space (steps
+    /// relative to each parameter's scale, never leaving the bounds).
+    ///
+    /// # Errors
+    /// [`Error::Core`] for a wrong length; [`Error::Evaluation`] when the evaluation fails.
+    pub fn evaluate_gradient(&self, x: &[f64]) -> Result<Vec<f64>, Error> {
+        self.value_and_gradient(x).map(|(_, g)| g)
+    }
+
+    /// The value and the gradient at `x` (see [`evaluate_gradient`](Self::evaluate_gradient)).
+    ///
+    /// # Errors
+    /// As [`evaluate_gradient`](Self::evaluate_gradient).
+    pub fn value_and_gradient(&self, x: &[f64]) -> Result<(f64, Vec<f64>), Error> {
+        self.check_len(x, "point")?;
+        let outcome = if self.objective.has_gradient() {
+            evaluate_one_with_gradient(self.objective.as_ref(), x)
+        } else {
+            let space = SearchSpace::new(&self.params);
+            let z = space.to_search(x);
+            let bounds = space.bounds();
+            let scaled = space.wrap(self.objective.clone());
+            match fd::gradient(&scaled, &z, Some(&bounds)).0 {
+                GradientOutcome::Value { value, gradient } => {
+                    let d = space.derivatives(&z);
+                    GradientOutcome::from_parts(
+                        value,
+                        gradient.iter().zip(d).map(|(g, d)| g / d).collect(),
+                    )
+                }
+                failed @ GradientOutcome::Failed(_) => failed,
+            }
+        };
+        match outcome {
+            GradientOutcome::Value { value, gradient } => Ok((value, gradient)),
+            GradientOutcome::Failed(reason) => Err(Error::Evaluation {
+                point: x.to_vec(),
+                reason,
+            }),
+        }
+    }
+
+    /// Whether [`evaluate_gradient`](Self::evaluate_gradient) is exact (not finite
+    /// differences).
+    pub fn has_exact_gradient(&self) -> bool {
+        self.objective.has_gradient()
+    }
+
     /// The evaluator this problem uses, created once.
     ///
     /// # Errors
@@ -156,19 +211,44 @@ impl Problem {
         let default = NelderMead::new();
         let optimiser: &dyn Optimiser = optimiser.or(self.optimiser.as_deref()).unwrap_or(&default);
         let space = SearchSpace::new(&self.params);
-        let mut state =
-            optimiser.init(&space.to_search(&x0), &space.bounds(&self.params.bounds()))?;
+        let z0 = space.to_search(&x0);
+        if let Some((p, &v)) = self
+            .params
+            .iter()
+            .zip(&x0)
+            .zip(&z0)
+            .find_map(|((p, v), z)| (!z.is_finite()).then_some((p, v)))
+        {
+            return Err(diffid_core::CoreError::InvalidTransform {
+                name: p.name().to_owned(),
+                transform: p.transform().name(),
+                reason: format!(
+                    "the initial value {v} maps to infinity in the search space; start strictly inside the bounds"
+                ),
+            }
+            .into());
+        }
+        let mut state = optimiser.init(&z0, &space.bounds())?;
         let scaled = space.wrap(self.objective.clone());
         let evaluator = self.evaluator()?;
+        // The observer sees natural units, like the result.
+        let mut natural = |p: &Progress| {
+            let mut q = p.clone();
+            q.best_x = q.best_x.map(|z| space.to_natural(&z));
+            observer.observe(&q)
+        };
         let mut result = run(
             state.as_mut(),
             &scaled,
             evaluator.as_ref(),
             options,
-            observer,
+            &mut natural,
         )?;
-        result.x = space.to_natural(&result.x);
-        result.covariance = result.covariance.map(|c| space.covariance_to_natural(&c));
+        let z_best = result.x.clone();
+        result.x = space.to_natural(&z_best);
+        result.covariance = result
+            .covariance
+            .map(|c| space.covariance_to_natural(&c, &z_best));
         result.simplex = result.simplex.map(|(vertices, values)| {
             (
                 vertices.iter().map(|v| space.to_natural(v)).collect(),

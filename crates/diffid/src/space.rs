@@ -1,74 +1,69 @@
-//! The search space an optimiser sees: each parameter divided by its natural scale.
+//! The search space an optimiser sees: each parameter mapped through its transform.
 //!
 //! Fitted parameters often differ in magnitude by orders (the seed's Lotka–Volterra rates span
 //! 0.05 to 0.8). An isotropic optimiser such as CMA-ES with a single initial step size then
 //! explores the small parameters far too coarsely and the large ones too finely. diffid therefore
-//! runs every optimiser on `z = x / s`, with `s` the parameter's natural scale
+//! runs every optimiser on search coordinates `z`, one per parameter, given by the parameter's
+//! [`Transform`]: by default `z = x / s` with `s` the natural scale
 //! ([`diffid_core::Parameter::scale`]: the bounds' width, else the magnitude of the start, else
-//! 1). A step size of 0.3 then means "30 % of each parameter's scale". Results, bounds and
-//! covariances are mapped back, so users only ever see natural units.
+//! 1), so a step size of 0.3 means "30 % of each parameter's scale"; `z = ln x` for a log
+//! transform; `z = logit` of the position within the bounds for a logit transform. Results,
+//! bounds, gradients and covariances are mapped back, so users only ever see natural units.
 
-use diffid_core::{Bounds, Objective, Outcome, Parameters};
+use diffid_core::{Bounds, GradientOutcome, Objective, Outcome, Parameter, Parameters};
 use std::sync::Arc;
 
-/// The per-parameter scaling between natural units and the optimiser's space.
+/// The per-parameter maps between natural units and the optimiser's space.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SearchSpace {
-    scales: Vec<f64>,
+    params: Vec<Parameter>,
 }
 
 impl SearchSpace {
-    /// The space of `params`, scaled by their natural scales.
+    /// The space of `params`, through their transforms.
     pub fn new(params: &Parameters) -> Self {
         Self {
-            scales: params.scales(),
+            params: params.iter().cloned().collect(),
         }
-    }
-
-    /// The identity space of dimension `n`.
-    pub fn identity(n: usize) -> Self {
-        Self {
-            scales: vec![1.0; n],
-        }
-    }
-
-    /// The scales.
-    pub fn scales(&self) -> &[f64] {
-        &self.scales
     }
 
     /// Natural units → search space.
     pub fn to_search(&self, x: &[f64]) -> Vec<f64> {
-        x.iter().zip(&self.scales).map(|(v, s)| v / s).collect()
+        x.iter()
+            .zip(&self.params)
+            .map(|(v, p)| p.to_search(*v))
+            .collect()
     }
 
     /// Search space → natural units.
     pub fn to_natural(&self, z: &[f64]) -> Vec<f64> {
-        z.iter().zip(&self.scales).map(|(v, s)| v * s).collect()
-    }
-
-    /// Bounds in the search space.
-    pub fn bounds(&self, bounds: &[Bounds]) -> Vec<Bounds> {
-        bounds
-            .iter()
-            .zip(&self.scales)
-            .map(|(b, s)| {
-                if b.is_unbounded() {
-                    *b
-                } else {
-                    // Positive scales keep the order; the interval stays valid.
-                    Bounds::new(b.lower() / s, b.upper() / s).unwrap_or(*b)
-                }
-            })
+        z.iter()
+            .zip(&self.params)
+            .map(|(v, p)| p.to_natural(*v))
             .collect()
     }
 
-    /// A row-major covariance in the search space, mapped to natural units (`S C S`).
-    pub fn covariance_to_natural(&self, c: &[f64]) -> Vec<f64> {
-        let n = self.scales.len();
+    /// `dx/dz` at search point `z`, coordinate by coordinate.
+    pub fn derivatives(&self, z: &[f64]) -> Vec<f64> {
+        z.iter()
+            .zip(&self.params)
+            .map(|(v, p)| p.natural_derivative(*v))
+            .collect()
+    }
+
+    /// The bounds in the search space.
+    pub fn bounds(&self) -> Vec<Bounds> {
+        self.params.iter().map(Parameter::search_bounds).collect()
+    }
+
+    /// A row-major covariance in the search space at search point `z`, mapped to natural
+    /// units to first order (`D C D` with `D = diag(dx/dz)`: exact for the default scaling).
+    pub fn covariance_to_natural(&self, c: &[f64], z: &[f64]) -> Vec<f64> {
+        let d = self.derivatives(z);
+        let n = d.len();
         c.iter()
             .enumerate()
-            .map(|(k, v)| v * self.scales[k / n] * self.scales[k % n])
+            .map(|(k, v)| v * d[k / n] * d[k % n])
             .collect()
     }
 
@@ -76,15 +71,15 @@ impl SearchSpace {
     pub fn wrap(&self, objective: Arc<dyn Objective>) -> Scaled {
         Scaled {
             inner: objective,
-            scales: self.scales.clone(),
+            space: self.clone(),
         }
     }
 }
 
-/// An objective evaluated on scaled coordinates.
+/// An objective evaluated on search coordinates.
 pub struct Scaled {
     inner: Arc<dyn Objective>,
-    scales: Vec<f64>,
+    space: SearchSpace,
 }
 
 impl Objective for Scaled {
@@ -93,7 +88,24 @@ impl Objective for Scaled {
     }
 
     fn evaluate(&self, z: &[f64]) -> Outcome {
-        let x: Vec<f64> = z.iter().zip(&self.scales).map(|(v, s)| v * s).collect();
-        self.inner.evaluate(&x)
+        self.inner.evaluate(&self.space.to_natural(z))
+    }
+
+    fn has_gradient(&self) -> bool {
+        self.inner.has_gradient()
+    }
+
+    /// The chain rule: `∂f/∂z_i = (∂f/∂x_i) (dx_i/dz_i)`.
+    fn evaluate_with_gradient(&self, z: &[f64]) -> GradientOutcome {
+        match self.inner.evaluate_with_gradient(&self.space.to_natural(z)) {
+            GradientOutcome::Value { value, gradient } => {
+                let d = self.space.derivatives(z);
+                GradientOutcome::from_parts(
+                    value,
+                    gradient.iter().zip(d).map(|(g, d)| g * d).collect(),
+                )
+            }
+            failed @ GradientOutcome::Failed(_) => failed,
+        }
     }
 }
