@@ -3,18 +3,20 @@
 use crate::errors::{tell_to_py, to_py};
 use crate::results::PyOptimisationResults;
 use diffid::{
-    result_of, Ask, Bounds, CmaEsState, Error, NelderMeadState, OptimiserState, Outcome,
-    Termination,
+    result_of, AdamState, Ask, Bounds, CmaEsState, Error, GradientOutcome, LbfgsbState,
+    NelderMeadState, OptimiserState, Outcome, Termination,
 };
 use numpy::PyArray2;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use std::time::Instant;
 
-/// Evaluate these points (rows of `points`) and `tell` the values in the same order.
+/// Evaluate these points (rows of `points`) and `tell` the values in the same order; when
+/// `needs_gradient` is true, tell `(value, gradient)` pairs.
 #[pyclass(module = "diffid._diffid", name = "Evaluate", frozen)]
 pub struct PyEvaluate {
     points: Vec<Vec<f64>>,
+    gradient: bool,
 }
 
 #[pymethods]
@@ -25,12 +27,25 @@ impl PyEvaluate {
         PyArray2::from_vec2(py, &self.points).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
+    /// Whether the optimiser wants the gradient at each point as well (Adam, L-BFGS-B).
+    #[getter]
+    fn needs_gradient(&self) -> bool {
+        self.gradient
+    }
+
     fn __len__(&self) -> usize {
         self.points.len()
     }
 
     fn __repr__(&self) -> String {
-        format!("Evaluate({} point(s))", self.points.len())
+        if self.gradient {
+            format!(
+                "Evaluate({} point(s), needs_gradient=True)",
+                self.points.len()
+            )
+        } else {
+            format!("Evaluate({} point(s))", self.points.len())
+        }
     }
 }
 
@@ -59,13 +74,24 @@ pub enum Kind {
     CmaEs(Box<CmaEsState>),
     /// A Nelder–Mead state.
     NelderMead(Box<NelderMeadState>),
+    /// An Adam state.
+    Adam(Box<AdamState>),
+    /// An L-BFGS-B state.
+    Lbfgsb(Box<LbfgsbState>),
 }
 
 impl Kind {
+    /// Whether the state is told `(value, gradient)` pairs.
+    fn wants_gradients(&self) -> bool {
+        matches!(self, Self::Adam(_) | Self::Lbfgsb(_))
+    }
+
     fn state(&self) -> &dyn OptimiserState {
         match self {
             Self::CmaEs(s) => s.as_ref(),
             Self::NelderMead(s) => s.as_ref(),
+            Self::Adam(s) => s.as_ref(),
+            Self::Lbfgsb(s) => s.as_ref(),
         }
     }
 
@@ -73,6 +99,8 @@ impl Kind {
         match self {
             Self::CmaEs(s) => s.as_mut(),
             Self::NelderMead(s) => s.as_mut(),
+            Self::Adam(s) => s.as_mut(),
+            Self::Lbfgsb(s) => s.as_mut(),
         }
     }
 }
@@ -82,8 +110,8 @@ impl Kind {
 pub struct PyOptimiserState {
     kind: Kind,
     started: Instant,
-    /// The number of points of the ask awaiting its tell.
-    pending: Option<usize>,
+    /// The number of points of the ask awaiting its tell, and whether it asked for gradients.
+    pending: Option<(usize, bool)>,
     names: Vec<String>,
 }
 
@@ -137,8 +165,26 @@ impl PyOptimiserState {
     fn ask(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.kind.state_mut().ask() {
             Ask::Evaluate(points) => {
-                self.pending = Some(points.len());
-                Ok(Py::new(py, PyEvaluate { points })?.into_any())
+                self.pending = Some((points.len(), false));
+                Ok(Py::new(
+                    py,
+                    PyEvaluate {
+                        points,
+                        gradient: false,
+                    },
+                )?
+                .into_any())
+            }
+            Ask::EvaluateWithGradient(points) => {
+                self.pending = Some((points.len(), true));
+                Ok(Py::new(
+                    py,
+                    PyEvaluate {
+                        points,
+                        gradient: true,
+                    },
+                )?
+                .into_any())
             }
             Ask::Done(termination) => {
                 self.pending = None;
@@ -147,31 +193,21 @@ impl PyOptimiserState {
         }
     }
 
-    /// The values of the points last asked for, in order: a list (or a single float when one
-    /// point was asked). `None`, NaN or inf mark a failed evaluation, ranked worst.
+    /// The results of the points last asked for, in order. For value asks: a list of floats
+    /// (or a single float when one point was asked). For gradient asks (`needs_gradient`):
+    /// a `(value, gradient)` pair, or a list of them. `None`, NaN or inf as a value mark a
+    /// failed evaluation (ranked worst; the run goes on).
     fn tell(&mut self, values: &Bound<'_, PyAny>) -> PyResult<()> {
-        let values: Vec<Option<f64>> = if let Ok(v) = values.extract::<Option<f64>>() {
-            vec![v]
+        let gradient = self.kind.wants_gradients();
+        let state = self.kind.state_mut();
+        let told = if gradient {
+            let outcomes = gradient_outcomes(values)?;
+            let n = outcomes.len();
+            state.tell_gradients(&outcomes, n)
         } else {
-            values.extract::<Vec<Option<f64>>>().map_err(|_| {
-                PyTypeError::new_err(
-                    "tell expects a float or a list of floats, one per asked point",
-                )
-            })?
+            state.tell(&value_outcomes(values)?)
         };
-        let outcomes: Vec<Outcome> = values
-            .into_iter()
-            .map(|v| {
-                v.map_or_else(
-                    || Outcome::Failed("told as None".to_owned()),
-                    Outcome::from_value,
-                )
-            })
-            .collect();
-        self.kind
-            .state_mut()
-            .tell(&outcomes)
-            .map_err(|e| tell_to_py(&e))?;
+        told.map_err(|e| tell_to_py(&e))?;
         self.pending = None;
         Ok(())
     }
@@ -195,7 +231,7 @@ impl PyOptimiserState {
     fn mean(&self) -> PyResult<Vec<f64>> {
         match &self.kind {
             Kind::CmaEs(s) => Ok(s.mean().to_vec()),
-            Kind::NelderMead(_) => Err(PyTypeError::new_err("mean() is a CMA-ES accessor")),
+            _ => Err(PyTypeError::new_err("mean() is a CMA-ES accessor")),
         }
     }
 
@@ -203,7 +239,7 @@ impl PyOptimiserState {
     fn sigma(&self) -> PyResult<f64> {
         match &self.kind {
             Kind::CmaEs(s) => Ok(s.sigma()),
-            Kind::NelderMead(_) => Err(PyTypeError::new_err("sigma() is a CMA-ES accessor")),
+            _ => Err(PyTypeError::new_err("sigma() is a CMA-ES accessor")),
         }
     }
 
@@ -214,7 +250,48 @@ impl PyOptimiserState {
             s.iterations(),
             s.evaluations(),
             s.best().map(|(_, v)| v),
-            self.pending
+            self.pending.map(|(n, _)| n)
         )
     }
+}
+
+/// Told values: a float, or a list of floats; `None` marks a failure.
+fn value_outcomes(values: &Bound<'_, PyAny>) -> PyResult<Vec<Outcome>> {
+    let values: Vec<Option<f64>> = if let Ok(v) = values.extract::<Option<f64>>() {
+        vec![v]
+    } else {
+        values.extract::<Vec<Option<f64>>>().map_err(|_| {
+            PyTypeError::new_err("tell expects a float or a list of floats, one per asked point")
+        })?
+    };
+    Ok(values
+        .into_iter()
+        .map(|v| {
+            v.map_or_else(
+                || Outcome::Failed("told as None".to_owned()),
+                Outcome::from_value,
+            )
+        })
+        .collect())
+}
+
+/// Told `(value, gradient)` pairs: one pair, or a list of them; a `None` value marks a failure.
+fn gradient_outcomes(values: &Bound<'_, PyAny>) -> PyResult<Vec<GradientOutcome>> {
+    type Pair = (Option<f64>, Option<Vec<f64>>);
+    let pairs: Vec<Pair> = if let Ok(p) = values.extract::<Pair>() {
+        vec![p]
+    } else {
+        values.extract::<Vec<Pair>>().map_err(|_| {
+            PyTypeError::new_err(
+                "this optimiser asked for gradients: tell a (value, gradient) pair, or a list of them, one per asked point",
+            )
+        })?
+    };
+    Ok(pairs
+        .into_iter()
+        .map(|(v, g)| match (v, g) {
+            (Some(v), Some(g)) => GradientOutcome::from_parts(v, g),
+            _ => GradientOutcome::Failed("told as None".to_owned()),
+        })
+        .collect())
 }

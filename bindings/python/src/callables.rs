@@ -3,9 +3,9 @@
 
 use crate::cost::extract_metric;
 use crate::errors::{BuildError, EvaluationError};
-use crate::problem::{extract_optimiser, table, PyProblem};
+use crate::problem::{extract_optimiser, parameter, table, PyProblem};
 use diffid::{
-    CostMetric, CostSum, FitObjective, Objective, Optimiser, Outcome, Parallelism, Parameter,
+    CostMetric, CostSum, FitObjective, GradientOutcome, Objective, Optimiser, Outcome, Parallelism,
     Parameters, Problem, Simulator, Sse, TimeSeries,
 };
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
@@ -49,38 +49,174 @@ impl CallbackError {
     }
 }
 
-/// Checks that `f` is callable (`shape` describes the expected signature in the error).
-fn callable(f: &Bound<'_, PyAny>, shape: &str) -> PyResult<Arc<Py<PyAny>>> {
+/// Checks that `f` is callable (`what` names the builder method and `shape` describes the
+/// expected signature in the error).
+fn callable(f: &Bound<'_, PyAny>, what: &str, shape: &str) -> PyResult<Arc<Py<PyAny>>> {
     if !f.is_callable() {
         return Err(BuildError::new_err(format!(
-            "with_objective expects a callable {shape}, got {}",
+            "{what} expects a callable {shape}, got {}",
             f.get_type().name()?
         )));
     }
     Ok(Arc::new(f.clone().unbind()))
 }
 
-/// `params` plus a new parameter; bad bounds, a start outside them or a repeated name raise
-/// `BuildError` at once.
+/// Checks that `executor` looks like a `concurrent.futures` executor.
+fn executor(e: &Bound<'_, PyAny>) -> PyResult<Arc<Py<PyAny>>> {
+    let has = |name: &str| e.getattr(name).is_ok_and(|a| a.is_callable());
+    if !has("submit") && !has("map") {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "with_executor expects a concurrent.futures-style executor (with submit(f, x) or map(f, xs)), got {}",
+            e.get_type().name()?
+        )));
+    }
+    Ok(Arc::new(e.clone().unbind()))
+}
+
+/// `params` plus a new parameter; bad bounds, a start outside them, a transform that does
+/// not fit or a repeated name raise `BuildError` at once.
 fn with_parameter(
     params: &Parameters,
     name: String,
     initial: f64,
     bounds: Option<(f64, f64)>,
+    transform: Option<&str>,
 ) -> PyResult<Parameters> {
     let mut next = params.clone();
-    Parameter::new(name, initial, bounds)
-        .and_then(|p| next.push(p))
+    next.push(parameter(name, initial, bounds, transform)?)
         .map_err(|e| BuildError::new_err(e.to_string()))?;
     Ok(next)
 }
 
-/// A Python callable as an [`Objective`]. Each evaluation takes the GIL.
+/// The evaluation strategy of a callable problem: the executor's, or the calling thread (the
+/// Python code holds the GIL, so threads would only queue for it).
+fn parallelism(executor: Option<&Arc<Py<PyAny>>>) -> Parallelism {
+    if executor.is_some() {
+        Parallelism::Delegated
+    } else {
+        Parallelism::Sequential
+    }
+}
+
+/// Calls `f` on every point through `executor`, in order: with `submit` when it has one
+/// (each failure stays with its point), else with `map` (points after a failure are not
+/// evaluated).
+fn executor_map(
+    py: Python<'_>,
+    executor: &Py<PyAny>,
+    f: &Py<PyAny>,
+    points: &[Vec<f64>],
+) -> Vec<PyResult<Py<PyAny>>> {
+    let ex = executor.bind(py);
+    let args: Vec<Bound<'_, PyArray1<f64>>> =
+        points.iter().map(|x| PyArray1::from_slice(py, x)).collect();
+    if ex.getattr("submit").is_ok_and(|a| a.is_callable()) {
+        let futures: Vec<PyResult<Bound<'_, PyAny>>> = args
+            .iter()
+            .map(|a| ex.call_method1("submit", (f.bind(py), a)))
+            .collect();
+        return futures
+            .into_iter()
+            .map(|fut| {
+                fut.and_then(|fut| fut.call_method0("result"))
+                    .map(Bound::unbind)
+            })
+            .collect();
+    }
+    let not_run = || {
+        Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "not evaluated: the executor's map stopped at an earlier failure",
+        ))
+    };
+    let list = pyo3::types::PyList::new(py, &args);
+    let iter = list
+        .and_then(|l| ex.call_method1("map", (f.bind(py), l)))
+        .and_then(|it| it.try_iter());
+    match iter {
+        Err(e) => {
+            let mut out = vec![Err(e)];
+            out.extend((1..points.len()).map(|_| not_run()));
+            out
+        }
+        Ok(mut it) => {
+            let mut out = Vec::with_capacity(points.len());
+            let mut failed = false;
+            for _ in points {
+                if failed {
+                    out.push(not_run());
+                    continue;
+                }
+                match it.next() {
+                    Some(Ok(v)) => out.push(Ok(v.unbind())),
+                    Some(Err(e)) => {
+                        failed = true;
+                        out.push(Err(e));
+                    }
+                    None => {
+                        failed = true;
+                        out.push(Err(pyo3::exceptions::PyRuntimeError::new_err(
+                            "the executor's map returned fewer results than points",
+                        )));
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+/// A Python callable as an [`Objective`], with its gradient when given. Each evaluation
+/// takes the GIL; with an executor, whole batches go to it.
 struct PyObjective {
     f: Py<PyAny>,
+    g: Option<Py<PyAny>>,
+    executor: Option<Arc<Py<PyAny>>>,
     dim: usize,
     errors: Arc<CallbackError>,
 }
+
+impl PyObjective {
+    /// The outcome of the objective's return value `value` at `x`: a float, or else an error
+    /// recorded for the run to re-raise.
+    fn outcome(&self, py: Python<'_>, value: PyResult<Py<PyAny>>, x: &[f64]) -> Outcome {
+        let value = value.and_then(|v| {
+            v.extract::<f64>(py).map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "the objective must return a float, got {}",
+                    type_name(v.bind(py))
+                ))
+            })
+        });
+        match value {
+            Ok(v) if v.is_nan() => {
+                self.errors.record(
+                    pyo3::exceptions::PyValueError::new_err(
+                        "the objective returned NaN; return a finite number (or inf for an infeasible point)",
+                    ),
+                    x,
+                );
+                Outcome::Failed("objective returned NaN".to_owned())
+            }
+            Ok(v) => Outcome::from_value(v),
+            Err(e) => {
+                self.errors.record(e, x);
+                Outcome::Failed("the objective raised an exception".to_owned())
+            }
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.errors.cancel.load(Ordering::SeqCst)
+    }
+}
+
+const STOPPING: &str = "the run is stopping after an objective error";
 
 impl Objective for PyObjective {
     fn dim(&self) -> usize {
@@ -88,37 +224,80 @@ impl Objective for PyObjective {
     }
 
     fn evaluate(&self, x: &[f64]) -> Outcome {
-        if self.errors.cancel.load(Ordering::SeqCst) {
-            return Outcome::Failed("the run is stopping after an objective error".to_owned());
+        if self.stopping() {
+            return Outcome::Failed(STOPPING.to_owned());
+        }
+        Python::attach(|py| {
+            let value = self.f.call1(py, (PyArray1::from_slice(py, x),));
+            self.outcome(py, value, x)
+        })
+    }
+
+    fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
+        let Some(executor) = &self.executor else {
+            return points.iter().map(|x| self.evaluate(x)).collect();
+        };
+        if self.stopping() {
+            return vec![Outcome::Failed(STOPPING.to_owned()); points.len()];
+        }
+        Python::attach(|py| {
+            executor_map(py, executor, &self.f, points)
+                .into_iter()
+                .zip(points)
+                .map(|(v, x)| self.outcome(py, v, x))
+                .collect()
+        })
+    }
+
+    fn has_gradient(&self) -> bool {
+        self.g.is_some()
+    }
+
+    fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
+        let Some(g) = &self.g else {
+            return GradientOutcome::Failed("no gradient was given".to_owned());
+        };
+        if self.stopping() {
+            return GradientOutcome::Failed(STOPPING.to_owned());
         }
         Python::attach(|py| {
             let arg = PyArray1::from_slice(py, x);
-            let value = self.f.call1(py, (arg,)).and_then(|v| {
-                v.extract::<f64>(py).map_err(|_| {
-                    let type_name = v
-                        .bind(py)
-                        .get_type()
-                        .name()
-                        .map_or_else(|_| "?".to_owned(), |n| n.to_string());
-                    pyo3::exceptions::PyTypeError::new_err(format!(
-                        "the objective must return a float, got {type_name}"
-                    ))
-                })
-            });
-            match value {
-                Ok(v) if v.is_nan() => {
-                    self.errors.record(
-                        pyo3::exceptions::PyValueError::new_err(
-                            "the objective returned NaN; return a finite number (or inf for an infeasible point)",
-                        ),
-                        x,
-                    );
-                    Outcome::Failed("objective returned NaN".to_owned())
+            let value = match self.outcome(py, self.f.call1(py, (&arg,)), x) {
+                Outcome::Value(v) => v,
+                Outcome::Failed(reason) => return GradientOutcome::Failed(reason),
+            };
+            let gradient = g.call1(py, (&arg,)).and_then(|v| {
+                let np = py.import("numpy")?;
+                let arr = np
+                    .call_method1("ascontiguousarray", (v.bind(py), "float64"))
+                    .map_err(|_| {
+                        pyo3::exceptions::PyTypeError::new_err(format!(
+                            "the gradient must be a 1-D array of {} floats, got {}",
+                            self.dim,
+                            type_name(v.bind(py))
+                        ))
+                    })?;
+                let arr = arr.downcast::<numpy::PyArrayDyn<f64>>()?.readonly();
+                if arr.shape() != [self.dim] {
+                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                        "the gradient must have shape ({},) (one entry per parameter), got shape {:?}",
+                        self.dim,
+                        arr.shape()
+                    )));
                 }
-                Ok(v) => Outcome::from_value(v),
+                let g = arr.as_slice()?.to_vec();
+                if let Some(i) = g.iter().position(|v| v.is_nan()) {
+                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                        "the gradient returned NaN in entry {i}"
+                    )));
+                }
+                Ok(g)
+            });
+            match gradient {
+                Ok(g) => GradientOutcome::from_parts(value, g),
                 Err(e) => {
                     self.errors.record(e, x);
-                    Outcome::Failed("the objective raised an exception".to_owned())
+                    GradientOutcome::Failed("the gradient raised an exception".to_owned())
                 }
             }
         })
@@ -132,6 +311,8 @@ impl Objective for PyObjective {
 #[derive(Clone, Default)]
 pub struct PyScalarBuilder {
     f: Option<Arc<Py<PyAny>>>,
+    g: Option<Arc<Py<PyAny>>>,
+    executor: Option<Arc<Py<PyAny>>>,
     params: Parameters,
     optimiser: Option<Arc<dyn Optimiser>>,
 }
@@ -146,22 +327,46 @@ impl PyScalarBuilder {
     /// The objective: a callable taking a 1-D numpy array and returning a float.
     fn with_objective(&self, f: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
-            f: Some(callable(f, "f(x) -> float")?),
+            f: Some(callable(f, "with_objective", "f(x) -> float")?),
             ..self.clone()
         })
     }
 
-    /// A parameter, in the order the callable's `x` receives them. Bad bounds, a start
-    /// outside them or a repeated name raise `BuildError` here.
-    #[pyo3(signature = (name, initial, bounds = None))]
+    /// The objective's gradient: a callable taking the same 1-D array and returning an array
+    /// of one derivative per parameter. Gradient optimisers (Adam, L-BFGS-B) and
+    /// `Problem.evaluate_gradient` use it instead of finite differences.
+    fn with_gradient(&self, g: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self {
+            g: Some(callable(g, "with_gradient", "g(x) -> array")?),
+            ..self.clone()
+        })
+    }
+
+    /// Evaluates each population through `executor`, any `concurrent.futures`-style
+    /// executor (`ProcessPoolExecutor`, `ThreadPoolExecutor`, or anything with `submit` or
+    /// `map`), so an expensive objective runs on all cores. With a process pool the objective
+    /// must be picklable (a module-level function).
+    fn with_executor(&self, executor: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self {
+            executor: Some(self::executor(executor)?),
+            ..self.clone()
+        })
+    }
+
+    /// A parameter, in the order the callable's `x` receives them, optionally within
+    /// `bounds=(lower, upper)` and searched through `transform` (`"log"`, `"logit"`). Bad
+    /// bounds, a start outside them, a transform that does not fit or a repeated name raise
+    /// `BuildError` here.
+    #[pyo3(signature = (name, initial, bounds = None, transform = None))]
     fn with_parameter(
         &self,
         name: String,
         initial: f64,
         bounds: Option<(f64, f64)>,
+        transform: Option<&str>,
     ) -> PyResult<Self> {
         Ok(Self {
-            params: with_parameter(&self.params, name, initial, bounds)?,
+            params: with_parameter(&self.params, name, initial, bounds, transform)?,
             ..self.clone()
         })
     }
@@ -184,24 +389,31 @@ impl PyScalarBuilder {
         let errors = Arc::new(CallbackError::default());
         let objective = PyObjective {
             f: f.clone_ref(py),
+            g: self.g.as_ref().map(|g| g.clone_ref(py)),
+            executor: self.executor.clone(),
             dim: params.len(),
             errors: errors.clone(),
         };
-        // Python code holds the GIL: threads would only queue for it.
-        let problem = Problem::new(Arc::new(objective), params, Parallelism::Sequential)
-            .with_optimiser(self.optimiser.clone());
+        let problem = Problem::new(
+            Arc::new(objective),
+            params,
+            parallelism(self.executor.as_ref()),
+        )
+        .with_optimiser(self.optimiser.clone());
         Ok(PyProblem::with_callback(Arc::new(problem), errors))
     }
 
     fn __repr__(&self) -> String {
-        let parts: Vec<String> = self
-            .params
-            .iter()
-            .map(|p| format!("{}={}", p.name(), p.initial()))
-            .collect();
+        let parts: Vec<String> = self.params.iter().map(ToString::to_string).collect();
         format!(
-            "ScalarBuilder(objective={}, parameters=[{}])",
+            "ScalarBuilder(objective={}, gradient={}, executor={}, parameters=[{}])",
             if self.f.is_some() { "set" } else { "None" },
+            if self.g.is_some() { "set" } else { "None" },
+            if self.executor.is_some() {
+                "set"
+            } else {
+                "None"
+            },
             parts.join(", ")
         )
     }
@@ -210,10 +422,55 @@ impl PyScalarBuilder {
 /// A Python model `f(params) -> predictions` as a [`Simulator`].
 struct PySimulator {
     f: Py<PyAny>,
+    executor: Option<Arc<Py<PyAny>>>,
     n_params: usize,
     n_times: usize,
     n_outputs: usize,
     errors: Arc<CallbackError>,
+}
+
+impl PySimulator {
+    /// The predictions in the model's return value `value` at `params`, or an error
+    /// recorded for the run to re-raise.
+    fn predictions(
+        &self,
+        py: Python<'_>,
+        value: PyResult<Py<PyAny>>,
+        params: &[f64],
+    ) -> Result<Vec<f64>, String> {
+        let predictions = value.and_then(|v| {
+            let np = py.import("numpy")?;
+            let arr = np.call_method1("ascontiguousarray", (v, "float64"))?;
+            let arr = arr.downcast::<numpy::PyArrayDyn<f64>>()?.readonly();
+            let shape = arr.shape().to_vec();
+            let fits = match shape.as_slice() {
+                [n] => *n == self.n_times && self.n_outputs == 1,
+                [n, k] => *n == self.n_times && *k == self.n_outputs,
+                _ => false,
+            };
+            if !fits {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "the model must return predictions of shape ({}, {}) (one row per data time, one column per observed output), got shape {shape:?}",
+                    self.n_times, self.n_outputs
+                )));
+            }
+            Ok(arr.as_slice()?.to_vec())
+        });
+        match predictions {
+            Ok(p) if p.iter().any(|v| v.is_nan()) => {
+                self.errors.record(
+                    pyo3::exceptions::PyValueError::new_err("the model returned NaN predictions"),
+                    params,
+                );
+                Err("model returned NaN".to_owned())
+            }
+            Ok(p) => Ok(p),
+            Err(e) => {
+                self.errors.record(e, params);
+                Err("the model raised an exception".to_owned())
+            }
+        }
+    }
 }
 
 impl Simulator for PySimulator {
@@ -230,46 +487,32 @@ impl Simulator for PySimulator {
             return Err("the run is stopping after a model error".to_owned());
         }
         Python::attach(|py| {
-            let predictions = self
-                .f
-                .call1(py, (PyArray1::from_slice(py, params),))
-                .and_then(|v| {
-                    let np = py.import("numpy")?;
-                    let arr = np.call_method1("ascontiguousarray", (v, "float64"))?;
-                    let arr = arr.downcast::<numpy::PyArrayDyn<f64>>()?.readonly();
-                    let shape = arr.shape().to_vec();
-                    let fits = match shape.as_slice() {
-                        [n] => *n == self.n_times && self.n_outputs == 1,
-                        [n, k] => *n == self.n_times && *k == self.n_outputs,
-                        _ => false,
-                    };
-                    if !fits {
-                        return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                            "the model must return predictions of shape ({}, {}) (one row per data time, one column per observed output), got shape {shape:?}",
-                            self.n_times, self.n_outputs
-                        )));
-                    }
-                    Ok(arr.as_slice()?.to_vec())
-                });
-            match predictions {
-                Ok(p) if p.iter().any(|v| v.is_nan()) => {
-                    self.errors.record(
-                        pyo3::exceptions::PyValueError::new_err(
-                            "the model returned NaN predictions",
-                        ),
-                        params,
-                    );
-                    Err("model returned NaN".to_owned())
-                }
-                Ok(p) => {
-                    out.copy_from_slice(&p);
-                    Ok(())
-                }
-                Err(e) => {
-                    self.errors.record(e, params);
-                    Err("the model raised an exception".to_owned())
-                }
-            }
+            let value = self.f.call1(py, (PyArray1::from_slice(py, params),));
+            let p = self.predictions(py, value, params)?;
+            out.copy_from_slice(&p);
+            Ok(())
+        })
+    }
+
+    fn simulate_batch(&self, params: &[Vec<f64>]) -> Vec<Result<Vec<f64>, String>> {
+        let Some(executor) = &self.executor else {
+            return params
+                .iter()
+                .map(|p| {
+                    let mut out = vec![0.0; self.n_predictions()];
+                    self.simulate(p, &mut out).map(|()| out)
+                })
+                .collect();
+        };
+        if self.errors.cancel.load(Ordering::SeqCst) {
+            return vec![Err("the run is stopping after a model error".to_owned()); params.len()];
+        }
+        Python::attach(|py| {
+            executor_map(py, executor, &self.f, params)
+                .into_iter()
+                .zip(params)
+                .map(|(v, p)| self.predictions(py, v, p))
+                .collect()
         })
     }
 }
@@ -281,6 +524,7 @@ impl Simulator for PySimulator {
 #[derive(Clone, Default)]
 pub struct PyVectorBuilder {
     f: Option<Arc<Py<PyAny>>>,
+    executor: Option<Arc<Py<PyAny>>>,
     data: Option<Arc<TimeSeries>>,
     params: Parameters,
     costs: Vec<Box<dyn CostMetric>>,
@@ -298,7 +542,17 @@ impl PyVectorBuilder {
     /// predictions at the data times, shape `(times,)` or `(times, outputs)`.
     fn with_objective(&self, f: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
-            f: Some(callable(f, "f(params) -> predictions")?),
+            f: Some(callable(f, "with_objective", "f(params) -> predictions")?),
+            ..self.clone()
+        })
+    }
+
+    /// Simulates each population through `executor`, any `concurrent.futures`-style
+    /// executor (`ProcessPoolExecutor`, `ThreadPoolExecutor`, or anything with `submit` or
+    /// `map`). With a process pool the model must be picklable (a module-level function).
+    fn with_executor(&self, executor: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self {
+            executor: Some(self::executor(executor)?),
             ..self.clone()
         })
     }
@@ -314,16 +568,18 @@ impl PyVectorBuilder {
         })
     }
 
-    /// A parameter, in the order the model's `params` receives them.
-    #[pyo3(signature = (name, initial, bounds = None))]
+    /// A parameter, in the order the model's `params` receives them, optionally within
+    /// `bounds=(lower, upper)` and searched through `transform` (`"log"`, `"logit"`).
+    #[pyo3(signature = (name, initial, bounds = None, transform = None))]
     fn with_parameter(
         &self,
         name: String,
         initial: f64,
         bounds: Option<(f64, f64)>,
+        transform: Option<&str>,
     ) -> PyResult<Self> {
         Ok(Self {
-            params: with_parameter(&self.params, name, initial, bounds)?,
+            params: with_parameter(&self.params, name, initial, bounds, transform)?,
             ..self.clone()
         })
     }
@@ -363,6 +619,7 @@ impl PyVectorBuilder {
         let errors = Arc::new(CallbackError::default());
         let simulator = PySimulator {
             f: f.clone_ref(py),
+            executor: self.executor.clone(),
             n_params: self.params.len(),
             n_times: data.len(),
             n_outputs: data.n_outputs(),
@@ -379,21 +636,22 @@ impl PyVectorBuilder {
         let problem = Problem::new(
             Arc::new(objective),
             self.params.clone(),
-            Parallelism::Sequential,
+            parallelism(self.executor.as_ref()),
         )
         .with_optimiser(self.optimiser.clone());
         Ok(PyProblem::with_callback(Arc::new(problem), errors))
     }
 
     fn __repr__(&self) -> String {
-        let parts: Vec<String> = self
-            .params
-            .iter()
-            .map(|p| format!("{}={}", p.name(), p.initial()))
-            .collect();
+        let parts: Vec<String> = self.params.iter().map(ToString::to_string).collect();
         format!(
-            "VectorBuilder(model={}, data={}, parameters=[{}])",
+            "VectorBuilder(model={}, executor={}, data={}, parameters=[{}])",
             if self.f.is_some() { "set" } else { "None" },
+            if self.executor.is_some() {
+                "set"
+            } else {
+                "None"
+            },
             self.data.as_ref().map_or_else(
                 || "None".to_owned(),
                 |d| format!("<{} rows × {} outputs>", d.len(), d.n_outputs())

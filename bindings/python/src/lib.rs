@@ -24,6 +24,9 @@ fn _diffid(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cost::PyGaussianNll>()?;
     m.add_class::<optimiser::PyCmaEs>()?;
     m.add_class::<optimiser::PyNelderMead>()?;
+    m.add_class::<optimiser::PyAdam>()?;
+    m.add_class::<optimiser::PyLbfgsb>()?;
+    m.add_class::<problem::PyProgress>()?;
     m.add_class::<problem::PyDiffsolBuilder>()?;
     m.add_class::<problem::PyProblem>()?;
     m.add_class::<callables::PyScalarBuilder>()?;

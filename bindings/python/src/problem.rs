@@ -3,11 +3,11 @@
 use crate::callables::CallbackError;
 use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
-use crate::optimiser::{PyCmaEs, PyNelderMead};
+use crate::optimiser::{PyAdam, PyCmaEs, PyLbfgsb, PyNelderMead};
 use crate::results::PyOptimisationResults;
 use diffid::{
-    Control, DiffsolBuilder, Optimiser, Parallelism, Problem, Progress, RunOptions, SolverKind,
-    TimeSeries,
+    Backend, Control, DiffsolBuilder, Optimiser, Parallelism, Parameter, Problem, Progress,
+    RunOptions, SolverKind, TimeSeries, Transform,
 };
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
@@ -79,10 +79,20 @@ impl PyDiffsolBuilder {
         self.map(DiffsolBuilder::remove_data)
     }
 
-    /// Fits the DiffSL input `name` (an `in_i` entry), starting at `initial`.
-    #[pyo3(signature = (name, initial, bounds = None))]
-    fn with_parameter(&self, name: String, initial: f64, bounds: Option<(f64, f64)>) -> Self {
-        self.map(|b| b.with_parameter(name, initial, bounds))
+    /// Fits the DiffSL input `name` (an `in_i` entry), starting at `initial`, optionally
+    /// within `bounds=(lower, upper)` and searched through `transform` (`"log"` for positive
+    /// parameters spanning orders of magnitude, `"logit"` for bounded ones). Bad bounds, a
+    /// start outside them or a transform that does not fit raise `BuildError` at once.
+    #[pyo3(signature = (name, initial, bounds = None, transform = None))]
+    fn with_parameter(
+        &self,
+        name: String,
+        initial: f64,
+        bounds: Option<(f64, f64)>,
+        transform: Option<&str>,
+    ) -> PyResult<Self> {
+        let p = parameter(name, initial, bounds, transform)?;
+        Ok(self.map(|b| b.with_parameter_spec(p)))
     }
 
     /// Removes every fitted parameter.
@@ -149,6 +159,15 @@ impl PyDiffsolBuilder {
         Ok(self.map(|b| b.with_solver(kind)))
     }
 
+    /// The linear algebra of the implicit solvers: `"dense"` (default) or `"sparse"` (for
+    /// large systems whose states interact locally).
+    fn with_backend(&self, backend: &str) -> PyResult<Self> {
+        let b: Backend = backend.parse().map_err(|e: diffid::OdeError| {
+            pyo3::exceptions::PyValueError::new_err(e.to_string())
+        })?;
+        Ok(self.map(|x| x.with_backend(b)))
+    }
+
     /// Relative and absolute tolerances (default 1e-6, 1e-8).
     fn with_tolerances(&self, rtol: f64, atol: f64) -> PyResult<Self> {
         let next = self.map(|b| b.with_tolerances(rtol, atol));
@@ -171,13 +190,32 @@ impl PyDiffsolBuilder {
         let problem = py.detach(|| builder.build()).map_err(to_py)?;
         Ok(PyProblem {
             inner: Arc::new(problem),
-            callback: None,
+            errors: None,
         })
     }
 
     fn __repr__(&self) -> String {
         format!("{:?}", self.inner)
     }
+}
+
+/// A parameter checked now: bad bounds, a start outside them, an unknown transform or one
+/// that does not fit raise `BuildError`.
+pub fn parameter(
+    name: String,
+    initial: f64,
+    bounds: Option<(f64, f64)>,
+    transform: Option<&str>,
+) -> PyResult<Parameter> {
+    let transform: Transform = match transform {
+        None => Transform::Identity,
+        Some(t) => t
+            .parse()
+            .map_err(|e: diffid::CoreError| BuildError::new_err(e.to_string()))?,
+    };
+    Parameter::new(name, initial, bounds)
+        .and_then(|p| p.with_transform(transform))
+        .map_err(|e| BuildError::new_err(e.to_string()))
 }
 
 pub fn extract_optimiser(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Optimiser>> {
@@ -187,8 +225,14 @@ pub fn extract_optimiser(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Optimiser>>
     if let Ok(c) = obj.downcast::<PyNelderMead>() {
         return Ok(c.get().optimiser());
     }
+    if let Ok(c) = obj.downcast::<PyAdam>() {
+        return Ok(c.get().optimiser());
+    }
+    if let Ok(c) = obj.downcast::<PyLbfgsb>() {
+        return Ok(c.get().optimiser());
+    }
     Err(PyTypeError::new_err(format!(
-        "expected an optimiser (diffid.CMAES() or diffid.NelderMead()), got {}",
+        "expected an optimiser (diffid.NelderMead(), diffid.CMAES(), diffid.Adam() or diffid.LBFGSB()), got {}",
         obj.get_type().name()?
     )))
 }
@@ -211,7 +255,7 @@ fn vector(x: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
 pub struct PyProblem {
     inner: Arc<Problem>,
     /// For Python objectives: where an exception raised inside a run is kept.
-    callback: Option<Arc<CallbackError>>,
+    errors: Option<Arc<CallbackError>>,
 }
 
 impl PyProblem {
@@ -219,13 +263,13 @@ impl PyProblem {
     pub fn with_callback(inner: Arc<Problem>, callback: Arc<CallbackError>) -> Self {
         Self {
             inner,
-            callback: Some(callback),
+            errors: Some(callback),
         }
     }
 
     /// The exception a Python objective raised during the last call, if any.
     fn callback_error(&self, py: Python<'_>) -> Option<PyErr> {
-        self.callback.as_ref().and_then(|c| c.take(py))
+        self.errors.as_ref().and_then(|c| c.take(py))
     }
 }
 
@@ -246,68 +290,45 @@ impl PyProblem {
         self.evaluate(py, x)
     }
 
+    /// The gradient of the objective at `x`: exact for DiffSL problems (forward
+    /// sensitivities) and for callables given `with_gradient`, central finite differences
+    /// otherwise.
+    fn evaluate_gradient<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let x = vector(x)?;
+        let p = self.inner.clone();
+        let g = py.detach(|| p.evaluate_gradient(&x));
+        if let Some(err) = self.callback_error(py) {
+            return Err(err);
+        }
+        Ok(PyArray1::from_vec(py, g.map_err(to_py)?))
+    }
+
+    /// Whether `evaluate_gradient` (and the gradient optimisers) get exact gradients rather
+    /// than finite differences.
+    fn has_exact_gradient(&self) -> bool {
+        self.inner.has_exact_gradient()
+    }
+
     /// Minimises the objective. `initial` defaults to the parameters' initial values;
-    /// `optimiser` defaults to the builder's, else Nelder–Mead.
-    #[pyo3(signature = (initial = None, optimiser = None))]
+    /// `optimiser` defaults to the builder's, else Nelder–Mead. `callback(progress)` is
+    /// called after every iteration (a `Progress`: iteration, evaluations, best_value,
+    /// best_x, elapsed) and stops the run by returning True; `progress=True` prints a live
+    /// line (iteration, evaluations, best value, evaluation rate) to stderr.
+    #[pyo3(signature = (initial = None, optimiser = None, *, callback = None, progress = false))]
     fn optimise(
         &self,
         py: Python<'_>,
         initial: Option<&Bound<'_, PyAny>>,
         optimiser: Option<&Bound<'_, PyAny>>,
+        callback: Option<Py<PyAny>>,
+        progress: bool,
     ) -> PyResult<PyOptimisationResults> {
-        let initial = initial.map(vector).transpose()?;
         let optimiser = optimiser.map(extract_optimiser).transpose()?;
-        let problem = self.inner.clone();
-        let names = problem.parameters().names();
-        let options = RunOptions {
-            cancel: self.callback.as_ref().map(|c| c.cancel.clone()),
-            ..RunOptions::default()
-        };
-        let mut interrupt: Option<PyErr> = None;
-        let result = py.detach(|| {
-            // Ctrl-C is noticed by taking the GIL briefly; do it at most every 50 ms so that a
-            // busy Python thread elsewhere does not slow every generation down.
-            let mut last_check = std::time::Duration::ZERO;
-            let mut observer = |p: &Progress| {
-                if p.elapsed < last_check + SIGNAL_CHECK_INTERVAL {
-                    return Control::Continue;
-                }
-                last_check = p.elapsed;
-                #[allow(clippy::redundant_closure_for_method_calls)]
-                // the closure fixes the lifetime
-                let signals = Python::attach(|py| py.check_signals());
-                if let Err(e) = signals {
-                    interrupt = Some(e);
-                    return Control::Stop;
-                }
-                Control::Continue
-            };
-            problem.optimise_observed(
-                initial.as_deref(),
-                optimiser.as_deref(),
-                &options,
-                &mut observer,
-            )
-        });
-        if let Some(err) = self.callback_error(py) {
-            return Err(err);
-        }
-        if let Some(err) = interrupt {
-            // Keep the best result so far on the KeyboardInterrupt.
-            if let Ok(r) = &result {
-                let partial = Py::new(
-                    py,
-                    PyOptimisationResults {
-                        inner: r.clone(),
-                        names,
-                    },
-                )?;
-                err.value(py).setattr("result", partial)?;
-            }
-            return Err(err);
-        }
-        let inner = result.map_err(to_py)?;
-        Ok(PyOptimisationResults { inner, names })
+        self.run_optimiser(py, initial, optimiser, RunControls { callback, progress })
     }
 
     /// The model's predictions at the data times for parameters `x` (DiffSL problems), as a
@@ -358,10 +379,7 @@ impl PyProblem {
 
     fn __repr__(&self) -> String {
         let p = self.inner.parameters();
-        let parts: Vec<String> = p
-            .iter()
-            .map(|q| format!("{}={}", q.name(), q.initial()))
-            .collect();
+        let parts: Vec<String> = p.iter().map(ToString::to_string).collect();
         format!(
             "Problem(parameters=[{}], parallelism={:?})",
             parts.join(", "),
@@ -372,4 +390,202 @@ impl PyProblem {
 
 fn out_rows(p: &Problem) -> usize {
     p.ode().map_or(0, |(_, d)| d.len())
+}
+
+/// What a Python caller adds to a run: a callback and a live progress line.
+pub struct RunControls {
+    /// Called with a `Progress` after every iteration; a truthy return stops the run.
+    pub callback: Option<Py<PyAny>>,
+    /// Print a progress line to stderr.
+    pub progress: bool,
+}
+
+/// How often the progress line is redrawn.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A snapshot of a running optimisation, given to `optimise(callback=...)`.
+#[pyclass(module = "diffid._diffid", name = "Progress", frozen)]
+pub struct PyProgress {
+    inner: Progress,
+}
+
+#[pymethods]
+impl PyProgress {
+    /// Iterations completed.
+    #[getter]
+    fn iteration(&self) -> usize {
+        self.inner.iteration
+    }
+    /// Evaluations made, failed ones included.
+    #[getter]
+    fn evaluations(&self) -> usize {
+        self.inner.evaluations
+    }
+    /// The best value so far (None before any successful evaluation).
+    #[getter]
+    fn best_value(&self) -> Option<f64> {
+        self.inner.best_value
+    }
+    /// The best parameters so far, in natural units (None before any successful evaluation).
+    #[getter]
+    fn best_x<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<f64>>> {
+        self.inner
+            .best_x
+            .as_ref()
+            .map(|x| PyArray1::from_slice(py, x))
+    }
+    /// Seconds since the run started.
+    #[getter]
+    fn elapsed(&self) -> f64 {
+        self.inner.elapsed.as_secs_f64()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Progress(iteration={}, evaluations={}, best_value={}, elapsed={:.3})",
+            self.inner.iteration,
+            self.inner.evaluations,
+            self.inner
+                .best_value
+                .map_or_else(|| "None".to_owned(), |v| v.to_string()),
+            self.inner.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// The progress line: iteration, evaluations, best value, rate, time.
+fn progress_line(p: &Progress) -> String {
+    let secs = p.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        p.evaluations as f64 / secs
+    } else {
+        0.0
+    };
+    format!(
+        "diffid: iteration {:>6} | evaluations {:>8} | best {} | {:>9.1} eval/s | {:>7.1} s",
+        p.iteration,
+        p.evaluations,
+        p.best_value
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.6e}")),
+        rate,
+        secs
+    )
+}
+
+/// Writes `text` to `sys.stderr` (redrawing the line on a terminal) and flushes it.
+fn write_stderr(py: Python<'_>, text: &str, last: bool) -> PyResult<()> {
+    let stderr = py.import("sys")?.getattr("stderr")?;
+    let tty = stderr
+        .call_method0("isatty")
+        .and_then(|v| v.extract::<bool>())
+        .unwrap_or(false);
+    let out = match (tty, last) {
+        (true, false) => format!("\r{text}"),
+        (true, true) => format!("\r{text}\n"),
+        (false, _) => format!("{text}\n"),
+    };
+    stderr.call_method1("write", (out,))?;
+    stderr.call_method0("flush")?;
+    Ok(())
+}
+
+impl PyProblem {
+    /// The one optimisation path of `Problem.optimise` and `optimiser.run`: releases the GIL,
+    /// takes it back to check for Ctrl-C (every 50 ms), to call the callback (every
+    /// iteration) and to draw the progress line (every 0.5 s).
+    pub fn run_optimiser(
+        &self,
+        py: Python<'_>,
+        initial: Option<&Bound<'_, PyAny>>,
+        optimiser: Option<Arc<dyn Optimiser>>,
+        controls: RunControls,
+    ) -> PyResult<PyOptimisationResults> {
+        let initial = initial.map(vector).transpose()?;
+        let problem = self.inner.clone();
+        let names = problem.parameters().names();
+        let options = RunOptions {
+            cancel: self.errors.as_ref().map(|c| c.cancel.clone()),
+            ..RunOptions::default()
+        };
+        let RunControls { callback, progress } = controls;
+        // The exception that stopped the run (Ctrl-C, or one raised by the callback).
+        let mut raised: Option<PyErr> = None;
+        let mut last_progress: Option<Progress> = None;
+        let result = py.detach(|| {
+            let mut last_check = std::time::Duration::ZERO;
+            let mut last_draw: Option<std::time::Duration> = None;
+            let mut last_iteration = 0;
+            let mut observer = |p: &Progress| {
+                let due_check = p.elapsed >= last_check + SIGNAL_CHECK_INTERVAL;
+                let due_draw =
+                    progress && last_draw.is_none_or(|t| p.elapsed >= t + PROGRESS_INTERVAL);
+                // The callback runs once per completed iteration, not per batch (a line
+                // search evaluates several batches in one iteration).
+                let due_callback = callback.is_some() && p.iteration > last_iteration;
+                last_iteration = p.iteration;
+                if progress {
+                    last_progress = Some(p.clone());
+                }
+                if !due_callback && !due_check && !due_draw {
+                    return Control::Continue;
+                }
+                Python::attach(|py| {
+                    if due_check {
+                        last_check = p.elapsed;
+                        if let Err(e) = py.check_signals() {
+                            raised = Some(e);
+                            return Control::Cancel;
+                        }
+                    }
+                    if due_draw {
+                        last_draw = Some(p.elapsed);
+                        // A broken stderr must not stop the fit.
+                        let _ = write_stderr(py, &progress_line(p), false);
+                    }
+                    if let (true, Some(cb)) = (due_callback, &callback) {
+                        let snapshot = PyProgress { inner: p.clone() };
+                        match cb.call1(py, (snapshot,)).and_then(|v| v.is_truthy(py)) {
+                            Ok(true) => return Control::Stop,
+                            Ok(false) => {}
+                            Err(e) => {
+                                raised = Some(e);
+                                return Control::Cancel;
+                            }
+                        }
+                    }
+                    Control::Continue
+                })
+            };
+            problem.optimise_observed(
+                initial.as_deref(),
+                optimiser.as_deref(),
+                &options,
+                &mut observer,
+            )
+        });
+        if let Some(p) = &last_progress {
+            let _ = write_stderr(py, &progress_line(p), true);
+        }
+        if let Some(err) = self.callback_error(py) {
+            return Err(err);
+        }
+        if let Some(err) = raised {
+            // Keep the best result so far on the exception (KeyboardInterrupt or the
+            // callback's own).
+            if let Ok(r) = &result {
+                let partial = Py::new(
+                    py,
+                    PyOptimisationResults {
+                        inner: r.clone(),
+                        names,
+                    },
+                )?;
+                // Some exception types refuse attributes; the exception itself still stands.
+                let _ = err.value(py).setattr("result", partial);
+            }
+            return Err(err);
+        }
+        let inner = result.map_err(to_py)?;
+        Ok(PyOptimisationResults { inner, names })
+    }
 }

@@ -56,3 +56,20 @@ def seed_builder(model: str, data: np.ndarray) -> diffid.DiffsolBuilder:
         .with_parameter("gamma", SEED_INITIAL["gamma"])
         .with_cost(diffid.SSE())
     )
+
+
+def shifted_sphere(x) -> float:
+    """A module-level objective (picklable, so process pools can run it)."""
+    return float(np.sum((np.asarray(x) - 1.5) ** 2))
+
+
+def decay_predictions(params) -> np.ndarray:
+    """The decay model's exact solution at DECAY_TIMES (picklable, for process pools)."""
+    return decay_solution(params[0], params[1])
+
+
+def fails_above_two(x) -> float:
+    """Raises for x[0] > 2 (picklable, to test errors raised inside a process pool)."""
+    if x[0] > 2.0:
+        raise RuntimeError(f"refusing x = {x[0]}")
+    return float(np.sum(np.asarray(x) ** 2))

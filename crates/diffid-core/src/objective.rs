@@ -75,6 +75,13 @@ pub trait Objective: Send + Sync {
         let _ = x;
         GradientOutcome::Failed("this objective has no gradient of its own".to_owned())
     }
+
+    /// Evaluates a whole batch, for objectives that parallelise by themselves (a Python
+    /// callable handed to a process pool). Only the batch-delegating evaluator calls it; the
+    /// default evaluates the points in turn. The outcomes must be in the order of `points`.
+    fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
+        points.iter().map(|x| self.evaluate(x)).collect()
+    }
 }
 
 /// The outcome of evaluating an objective and its gradient at one point.
@@ -173,6 +180,18 @@ pub trait Simulator: Send + Sync {
     ) -> Result<(), String> {
         let _ = (params, out, sensitivities);
         Err("this model has no sensitivities".to_owned())
+    }
+
+    /// Simulates a whole batch of parameter vectors, for simulators that parallelise by
+    /// themselves; the default simulates them in turn. Results are in the order of `params`.
+    fn simulate_batch(&self, params: &[Vec<f64>]) -> Vec<Result<Vec<f64>, String>> {
+        params
+            .iter()
+            .map(|p| {
+                let mut out = vec![0.0; self.n_predictions()];
+                self.simulate(p, &mut out).map(|()| out)
+            })
+            .collect()
     }
 }
 

@@ -207,6 +207,70 @@ impl Evaluator for Sequential {
     }
 }
 
+/// Hands each batch whole to the objective ([`Objective::evaluate_batch`]), for objectives
+/// that parallelise by themselves, such as a Python callable evaluated by a process pool.
+///
+/// The batch is evaluated on the calling thread; a panic fails the whole batch, and a batch
+/// of the wrong length or with non-finite values is repaired point by point, so the run goes
+/// on. Gradients are evaluated one point after another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delegated;
+
+impl Evaluator for Delegated {
+    fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome> {
+        let dim = objective.dim();
+        if let Some(bad) = points.iter().find(|x| x.len() != dim) {
+            let reason = wrong_dimension(bad.len(), dim);
+            return points
+                .iter()
+                .map(|x| {
+                    if x.len() == dim {
+                        evaluate_one(objective, x)
+                    } else {
+                        Outcome::Failed(reason.clone())
+                    }
+                })
+                .collect();
+        }
+        match catch_unwind(AssertUnwindSafe(|| objective.evaluate_batch(points))) {
+            Ok(outcomes) if outcomes.len() == points.len() => outcomes
+                .into_iter()
+                .map(|o| match o {
+                    Outcome::Value(v) => Outcome::from_value(v),
+                    failed @ Outcome::Failed(_) => failed,
+                })
+                .collect(),
+            Ok(outcomes) => {
+                let reason = format!(
+                    "the batch evaluation returned {} outcomes for {} points",
+                    outcomes.len(),
+                    points.len()
+                );
+                vec![Outcome::Failed(reason); points.len()]
+            }
+            Err(payload) => {
+                let reason = format!(
+                    "batch evaluation panicked: {}",
+                    panic_message(payload.as_ref())
+                );
+                vec![Outcome::Failed(reason); points.len()]
+            }
+        }
+    }
+
+    fn evaluate_gradient_batch(
+        &self,
+        objective: &dyn Objective,
+        points: &[Vec<f64>],
+    ) -> Vec<GradientOutcome> {
+        Sequential.evaluate_gradient_batch(objective, points)
+    }
+
+    fn threads(&self) -> usize {
+        1
+    }
+}
+
 /// Evaluates the points of a batch concurrently on a private rayon thread pool.
 ///
 /// The pool belongs to this evaluator: it never initialises or uses rayon's global pool, so it

@@ -789,3 +789,48 @@ fn bad_exact_gradients_become_failures() {
     assert!(reasons[1].contains("not finite"), "{reasons:?}");
     assert!(reasons[2].contains("boom"), "{reasons:?}");
 }
+
+#[test]
+fn the_delegated_evaluator_hands_whole_batches_to_the_objective() {
+    /// Counts batch calls; fails a batch that contains a point with x[0] > 10 by panicking,
+    /// and returns one outcome short for batches of exactly 3 points.
+    struct Batcher {
+        batches: AtomicUsize,
+    }
+    impl Objective for Batcher {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn evaluate(&self, x: &[f64]) -> Outcome {
+            Outcome::from_value(testkit::sphere(x))
+        }
+        fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
+            self.batches.fetch_add(1, Ordering::SeqCst);
+            assert!(points.iter().all(|p| p[0] <= 10.0), "bad batch");
+            let mut out: Vec<Outcome> = points.iter().map(|x| self.evaluate(x)).collect();
+            if out.len() == 3 {
+                out.pop();
+            }
+            out
+        }
+    }
+    let b = Batcher {
+        batches: AtomicUsize::new(0),
+    };
+    let points = vec![vec![1.0, 2.0], vec![0.0, f64::INFINITY]];
+    let got = Delegated.evaluate_batch(&b, &points);
+    assert_eq!(got[0], Outcome::Value(5.0));
+    assert!(got[1].is_failed(), "a non-finite value is a failure");
+    assert_eq!(
+        b.batches.load(Ordering::SeqCst),
+        1,
+        "one call for the whole batch"
+    );
+    let short = Delegated.evaluate_batch(&b, &[vec![1.0, 0.0], vec![2.0, 0.0], vec![3.0, 0.0]]);
+    assert!(short.iter().all(Outcome::is_failed) && short.len() == 3);
+    let panicked = Delegated.evaluate_batch(&b, &[vec![11.0, 0.0]]);
+    assert!(matches!(&panicked[0], Outcome::Failed(r) if r.contains("bad batch")));
+    let wrong = Delegated.evaluate_batch(&b, &[vec![1.0, 0.0], vec![1.0]]);
+    assert_eq!(wrong[0], Outcome::Value(1.0));
+    assert!(wrong[1].is_failed());
+}

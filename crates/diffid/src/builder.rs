@@ -17,6 +17,9 @@ pub enum Parallelism {
     /// On a private rayon pool with one thread per available core (the default).
     #[default]
     Available,
+    /// Each batch handed whole to the objective, which parallelises it by itself (a Python
+    /// callable with an executor).
+    Delegated,
 }
 
 /// A fitted parameter as given, checked when it was given; an invalid one is reported by

@@ -39,7 +39,7 @@ pub use diffid_core::{
 pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Rmse, Sse};
 pub use diffid_exec::{
     evaluate_gradients, evaluate_one, evaluate_one_with_gradient, result_of, run, Control,
-    Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
+    Delegated, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
 };
 pub use diffid_ode::{
     Backend, DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverKind,

@@ -45,6 +45,24 @@ impl Objective for FitObjective {
         self.simulator.has_sensitivities()
     }
 
+    fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
+        self.simulator
+            .simulate_batch(points)
+            .into_iter()
+            .map(|r| match r {
+                Ok(predictions) if predictions.len() == self.observations.len() => {
+                    Outcome::from_value(self.cost.cost(&predictions, &self.observations))
+                }
+                Ok(predictions) => Outcome::Failed(format!(
+                    "the model returned {} predictions, {} expected",
+                    predictions.len(),
+                    self.observations.len()
+                )),
+                Err(reason) => Outcome::Failed(reason),
+            })
+            .collect()
+    }
+
     /// The exact gradient by the chain rule: `∂C/∂θ_j = Σ_k (∂C/∂ŷ_k) (∂ŷ_k/∂θ_j)`, each
     /// prediction `k` paired with its own sensitivity row.
     fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {

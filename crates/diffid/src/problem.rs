@@ -5,8 +5,8 @@ use diffid_core::{
     fd, GradientOutcome, Objective, OptimisationResult, Optimiser, Outcome, Parameters, TimeSeries,
 };
 use diffid_exec::{
-    evaluate_one_with_gradient, run, Evaluator, Observer, Progress, RayonEvaluator, RunOptions,
-    Sequential,
+    evaluate_one_with_gradient, run, Delegated, Evaluator, Observer, Progress, RayonEvaluator,
+    RunOptions, Sequential,
 };
 use diffid_ode::OdeSimulator;
 use diffid_optim::NelderMead;
@@ -165,6 +165,7 @@ impl Problem {
         let made = self.evaluator.get_or_init(|| {
             let threads = match self.parallelism {
                 Parallelism::Sequential => return Ok(Arc::new(Sequential) as Arc<dyn Evaluator>),
+                Parallelism::Delegated => return Ok(Arc::new(Delegated) as Arc<dyn Evaluator>),
                 Parallelism::Threads(n) => n,
                 Parallelism::Available => {
                     std::thread::available_parallelism().map_or(1, usize::from)

@@ -95,6 +95,11 @@ impl Objective for Scaled {
         self.inner.has_gradient()
     }
 
+    fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
+        let natural: Vec<Vec<f64>> = points.iter().map(|z| self.space.to_natural(z)).collect();
+        self.inner.evaluate_batch(&natural)
+    }
+
     /// The chain rule: `∂f/∂z_i = (∂f/∂x_i) (dx_i/dz_i)`.
     fn evaluate_with_gradient(&self, z: &[f64]) -> GradientOutcome {
         match self.inner.evaluate_with_gradient(&self.space.to_natural(z)) {

@@ -4,8 +4,8 @@
 
 use diffid::{
     evaluate_gradients, run, testkit, Adam, Ask, Bounds, CmaEs, FnGradObjective, FnObjective,
-    Lbfgsb, NelderMead, Objective, OptimisationResult, Optimiser, Outcome, Parameter,
-    Parameters, RayonEvaluator, RunOptions, SearchSpace, Sequential, Transform,
+    Lbfgsb, NelderMead, Objective, OptimisationResult, Optimiser, Outcome, Parameter, Parameters,
+    RayonEvaluator, RunOptions, SearchSpace, Sequential, Transform,
 };
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -25,14 +25,18 @@ fn bits(x: &[f64]) -> Vec<u64> {
 
 /// Drives `opt` by hand: ask, evaluate each point in turn (gradients by `evaluate_gradients`),
 /// tell, until done.
-fn by_hand(opt: &dyn Optimiser, objective: &dyn Objective, x0: &[f64], b: &[Bounds]) -> OptimisationResult {
+fn by_hand(
+    opt: &dyn Optimiser,
+    objective: &dyn Objective,
+    x0: &[f64],
+    b: &[Bounds],
+) -> OptimisationResult {
     let mut state = opt.init(x0, b).expect("valid start");
     let start = std::time::Instant::now();
     let termination = loop {
         match state.ask() {
             Ask::Evaluate(points) => {
-                let outcomes: Vec<Outcome> =
-                    points.iter().map(|x| objective.evaluate(x)).collect();
+                let outcomes: Vec<Outcome> = points.iter().map(|x| objective.evaluate(x)).collect();
                 state.tell(&outcomes).expect("tell");
             }
             Ask::EvaluateWithGradient(points) => {
@@ -54,8 +58,14 @@ fn ask_tell_by_hand_equals_run_for_every_optimiser() {
     for objective in [&exact as &dyn Objective, &fd_only] {
         for opt in optimisers(3) {
             let mut state = opt.init(&x0, &b).expect("valid start");
-            let ran = run(state.as_mut(), objective, &Sequential, &RunOptions::default(), &mut ())
-                .expect("runs");
+            let ran = run(
+                state.as_mut(),
+                objective,
+                &Sequential,
+                &RunOptions::default(),
+                &mut (),
+            )
+            .expect("runs");
             let hand = by_hand(opt.as_ref(), objective, &x0, &b);
             assert_eq!(bits(&ran.x), bits(&hand.x), "{}", opt.name());
             assert_eq!(ran.value.to_bits(), hand.value.to_bits(), "{}", opt.name());
@@ -79,11 +89,24 @@ fn same_seed_same_result_at_any_thread_count_for_every_optimiser() {
         .collect();
     for opt in optimisers(11) {
         let mut state = opt.init(&x0, &b).unwrap();
-        let reference = run(state.as_mut(), &objective, &Sequential, &RunOptions::default(), &mut ())
-            .unwrap();
+        let reference = run(
+            state.as_mut(),
+            &objective,
+            &Sequential,
+            &RunOptions::default(),
+            &mut (),
+        )
+        .unwrap();
         for pool in &pools {
             let mut state = opt.init(&x0, &b).unwrap();
-            let r = run(state.as_mut(), &objective, pool, &RunOptions::default(), &mut ()).unwrap();
+            let r = run(
+                state.as_mut(),
+                &objective,
+                pool,
+                &RunOptions::default(),
+                &mut (),
+            )
+            .unwrap();
             assert_eq!(bits(&r.x), bits(&reference.x), "{} on {pool:?}", opt.name());
             assert_eq!(r.evaluations, reference.evaluations, "{}", opt.name());
         }

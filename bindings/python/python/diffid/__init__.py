@@ -24,8 +24,10 @@ when a plot is drawn, so neither ``import diffid`` nor ``import diffid.plotting`
 
 from ._diffid import (
     CMAES,
+    LBFGSB,
     RMSE,
     SSE,
+    Adam,
     AlreadyTerminated,
     BuildError,
     DiffidError,
@@ -38,6 +40,7 @@ from ._diffid import (
     OptimisationResults,
     OptimiserState,
     Problem,
+    Progress,
     ResultCountMismatch,
     ScalarBuilder,
     TellError,
@@ -63,8 +66,10 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CMAES",
+    "LBFGSB",
     "RMSE",
     "SSE",
+    "Adam",
     "AlreadyTerminated",
     "BuildError",
     "DiffidError",
@@ -77,6 +82,7 @@ __all__ = [
     "OptimisationResults",
     "OptimiserState",
     "Problem",
+    "Progress",
     "ResultCountMismatch",
     "ScalarBuilder",
     "TellError",
