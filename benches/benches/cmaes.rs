@@ -30,6 +30,7 @@ fn bench(c: &mut Criterion) {
                 let points = loop {
                     match state.ask() {
                         Ask::Evaluate(points) => break points,
+                        Ask::EvaluateWithGradient(_) => unreachable!("CMA-ES asks for values"),
                         Ask::Done(_) => state = start(),
                     }
                 };

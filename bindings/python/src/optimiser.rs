@@ -132,7 +132,7 @@ macro_rules! optimiser_class {
                 problem.run_optimiser(
                     py,
                     initial,
-                    Some(self.optimiser()),
+                    Some(&self.optimiser()),
                     RunControls { callback, progress },
                 )
             }

@@ -315,8 +315,8 @@ impl PyProblem {
 
     /// Minimises the objective. `initial` defaults to the parameters' initial values;
     /// `optimiser` defaults to the builder's, else Nelder–Mead. `callback(progress)` is
-    /// called after every iteration (a `Progress`: iteration, evaluations, best_value,
-    /// best_x, elapsed) and stops the run by returning True; `progress=True` prints a live
+    /// called after every iteration (a `Progress`: `iteration`, `evaluations`, `best_value`,
+    /// `best_x`, `elapsed`) and stops the run by returning True; `progress=True` prints a live
     /// line (iteration, evaluations, best value, evaluation rate) to stderr.
     #[pyo3(signature = (initial = None, optimiser = None, *, callback = None, progress = false))]
     fn optimise(
@@ -328,7 +328,12 @@ impl PyProblem {
         progress: bool,
     ) -> PyResult<PyOptimisationResults> {
         let optimiser = optimiser.map(extract_optimiser).transpose()?;
-        self.run_optimiser(py, initial, optimiser, RunControls { callback, progress })
+        self.run_optimiser(
+            py,
+            initial,
+            optimiser.as_ref(),
+            RunControls { callback, progress },
+        )
     }
 
     /// The model's predictions at the data times for parameters `x` (DiffSL problems), as a
@@ -497,7 +502,7 @@ impl PyProblem {
         &self,
         py: Python<'_>,
         initial: Option<&Bound<'_, PyAny>>,
-        optimiser: Option<Arc<dyn Optimiser>>,
+        optimiser: Option<&Arc<dyn Optimiser>>,
         controls: RunControls,
     ) -> PyResult<PyOptimisationResults> {
         let initial = initial.map(vector).transpose()?;
@@ -558,7 +563,7 @@ impl PyProblem {
             };
             problem.optimise_observed(
                 initial.as_deref(),
-                optimiser.as_deref(),
+                optimiser.map(AsRef::as_ref),
                 &options,
                 &mut observer,
             )

@@ -46,12 +46,12 @@ fn compile(model: &DiffslModel) -> Result<Box<Compiled>, OdeError> {
     .map_err(|e| OdeError::Compile {
         message: e.to_string(),
     })?;
-    let ctx = compiled.context().clone();
+    let ctx = *compiled.context();
     let nstates = compiled.eqn.rhs().nstates();
     let nout = compiled.eqn.out().map_or(nstates, |o| o.nout());
     Ok(Box::new(Compiled {
-        inputs: V::zeros(model.inputs().len(), ctx.clone()),
-        y: V::zeros(nstates, ctx.clone()),
+        inputs: V::zeros(model.inputs().len(), ctx),
+        y: V::zeros(nstates, ctx),
         out: V::zeros(nout, ctx),
         atol: f64::NAN,
         problem: compiled,
@@ -100,7 +100,7 @@ fn solve_with(
     params: &[f64],
     out: &mut [f64],
 ) -> Result<(), SolveError> {
-    let ctx = c.problem.context().clone();
+    let ctx = *c.problem.context();
     for (k, &v) in sim.base_inputs.iter().enumerate() {
         c.inputs.set_index(k, v);
     }
@@ -169,7 +169,7 @@ fn compile_sensitivities(model: &DiffslModel, np: usize) -> Result<Box<SensCompi
             .map_err(|e| OdeError::Compile {
                 message: e.to_string(),
             })?;
-        let z = V::zeros(nz, problem.context().clone());
+        let z = V::zeros(nz, *problem.context());
         Ok(Box::new(SensCompiled {
             core,
             problem,
@@ -241,7 +241,7 @@ fn sensitivities_with(
     c.problem.rtol = sim.options.rtol;
     c.problem.ode_options.max_number_timesteps = sim.options.max_steps.saturating_add(1);
     if c.atol.to_bits() != sim.options.atol.to_bits() {
-        let ctx = c.problem.context().clone();
+        let ctx = *c.problem.context();
         c.problem.atol = V::from_element(c.z.len(), sim.options.atol, ctx);
         c.atol = sim.options.atol;
     }

@@ -46,18 +46,17 @@ pub(crate) fn take<T: 'static>(model: &DiffslModel, key: Key) -> Option<Box<T>> 
 /// Returns an entry to this thread's cache.
 pub(crate) fn put_back<T: 'static>(model: &DiffslModel, key: Key, entry: Box<T>) {
     CACHE.with_borrow_mut(|cache| {
-        let slot = match cache.iter().position(|s| s.id == model.inner.id) {
-            Some(i) => &mut cache[i],
-            None => {
-                cache.push(Slot {
-                    id: model.inner.id,
-                    alive: Arc::downgrade(&model.inner),
-                    entries: Vec::new(),
-                });
-                let last = cache.len() - 1;
-                &mut cache[last]
-            }
+        let at = if let Some(i) = cache.iter().position(|s| s.id == model.inner.id) {
+            i
+        } else {
+            cache.push(Slot {
+                id: model.inner.id,
+                alive: Arc::downgrade(&model.inner),
+                entries: Vec::new(),
+            });
+            cache.len() - 1
         };
+        let slot = &mut cache[at];
         slot.entries.retain(|(k, _)| *k != key);
         slot.entries.push((key, entry));
     });

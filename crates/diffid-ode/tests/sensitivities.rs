@@ -28,7 +28,13 @@ fn tight(solver: SolverKind, backend: Backend) -> SolveOptions {
 
 fn simulator(code: &str, t: &[f64], params: &[&str], opts: SolveOptions) -> OdeSimulator {
     let names: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
-    OdeSimulator::new(DiffslModel::new(code).unwrap(), t.to_vec(), &names, opts).unwrap()
+    OdeSimulator::new(
+        DiffslModel::new(code).expect("valid model"),
+        t.to_vec(),
+        &names,
+        opts,
+    )
+    .expect("valid simulator")
 }
 
 fn with_sens(sim: &OdeSimulator, p: &[f64]) -> (Vec<f64>, Vec<f64>) {
@@ -50,8 +56,8 @@ fn finite_differences(sim: &OdeSimulator, p: &[f64]) -> Vec<f64> {
         up[j] += h;
         down[j] -= h;
         let (mut a, mut b) = (vec![0.0; k], vec![0.0; k]);
-        sim.solve(&up, &mut a).unwrap();
-        sim.solve(&down, &mut b).unwrap();
+        sim.solve(&up, &mut a).expect("solves");
+        sim.solve(&down, &mut b).expect("solves");
         for r in 0..k {
             fd[r * p.len() + j] = (a[r] - b[r]) / (2.0 * h);
         }

@@ -331,15 +331,18 @@ impl AdamState {
         let (b1, b2) = (self.config.beta1, self.config.beta2);
         let c1 = 1.0 - b1.powi(self.t);
         let c2 = 1.0 - b2.powi(self.t);
-        for i in 0..self.x.len() {
-            let g = gradient[i];
-            self.m[i] = b1 * self.m[i] + (1.0 - b1) * g;
-            self.v[i] = b2 * self.v[i] + (1.0 - b2) * g * g;
-            let m_hat = self.m[i] / c1;
-            let v_hat = self.v[i] / c2;
-            let next = self.x[i] - self.config.step_size * m_hat / (v_hat.sqrt() + self.config.eps);
-            let b = self.bounds[i];
-            self.x[i] = next.clamp(b.lower(), b.upper());
+        let (alpha, eps) = (self.config.step_size, self.config.eps);
+        for (((x, m), v), (&g, b)) in self
+            .x
+            .iter_mut()
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+            .zip(gradient.iter().zip(&self.bounds))
+        {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            let step = alpha * (*m / c1) / ((*v / c2).sqrt() + eps);
+            *x = (*x - step).clamp(b.lower(), b.upper());
         }
     }
 }

@@ -243,7 +243,9 @@ fn gradient_states_refuse_values_wrong_lengths_and_late_tells() {
         );
         // The ask is still pending and is asked again unchanged.
         assert_eq!(state.ask(), Ask::EvaluateWithGradient(points));
-        state.tell_gradients(&[two.clone()], 1).expect("valid tell");
+        state
+            .tell_gradients(std::slice::from_ref(&two), 1)
+            .expect("valid tell");
         // Drive to the end (max_iter 1), then every tell is refused.
         let (reason, _) = drive_gradient(state.as_mut(), &sphere, &sphere_gradient);
         assert!(

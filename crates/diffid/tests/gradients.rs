@@ -143,17 +143,17 @@ out_i { a, b, c, d, e }
 
 /// The chain's problem: data from its defaults with a 2 % deterministic distortion, fitted
 /// from a start away from them.
-pub fn chain_problem() -> Problem {
+fn chain_problem() -> Problem {
     let t: Vec<f64> = (0..41).map(|i| f64::from(i) * 0.5).collect();
     let sim = diffid::OdeSimulator::new(
-        diffid::DiffslModel::new(CHAIN).unwrap(),
+        diffid::DiffslModel::new(CHAIN).expect("the chain model builds and solves"),
         t.clone(),
         &[],
         diffid::SolveOptions::default(),
     )
-    .unwrap();
+    .expect("the chain model builds and solves");
     let mut y = vec![0.0; t.len() * 5];
-    sim.solve(&[], &mut y).unwrap();
+    sim.solve(&[], &mut y).expect("the chain model builds and solves");
     let mut d = Vec::new();
     for (i, ti) in t.iter().enumerate() {
         d.push(*ti);
@@ -181,7 +181,7 @@ pub fn chain_problem() -> Problem {
             |b, (n, v)| b.with_parameter(*n, *v, None),
         )
         .build()
-        .unwrap()
+        .expect("the chain model builds and solves")
 }
 
 #[test]

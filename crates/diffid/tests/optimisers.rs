@@ -125,7 +125,7 @@ impl Objective for Recorder {
         self.inner.dim()
     }
     fn evaluate(&self, z: &[f64]) -> Outcome {
-        self.seen.lock().unwrap().push(z.to_vec());
+        self.seen.lock().expect("not poisoned").push(z.to_vec());
         self.inner.evaluate(z)
     }
 }
