@@ -1,8 +1,10 @@
-//! Shared fixtures of diffid's benchmarks: the seed tutorial's Lotka–Volterra model and data.
+//! Shared fixtures of diffid's benchmarks: the seed tutorial's Lotka–Volterra model and data,
+//! and an eight-parameter compartment chain.
 //!
-//! The `scaling` binary (`cargo xtask bench`) times the seed fit at several thread counts;
-//! criterion benches can reuse the same fixtures. Unlike the library crates, this crate reads
-//! files (the bundled data set).
+//! The `scaling` binary (`cargo xtask bench`) times the seed fit at several thread counts; the
+//! `optimiser_counts` binary counts the evaluations each optimiser needs on the standard test
+//! functions and on these fits; criterion benches reuse the same fixtures. Unlike the library
+//! crates, this crate reads files (the bundled data set).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,76 @@ pub const SEED_PARAMETERS: [(&str, f64); 4] = [
     ("delta", 0.05),
     ("gamma", 0.3),
 ];
+
+/// A closed chain of five compartments with six rates and two initial amounts (eight
+/// parameters), in `DiffSL`.
+pub const CHAIN_MODEL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../data/compartment_chain.ds"
+));
+
+/// The chain's starting values, away from its defaults (which generate its data).
+pub const CHAIN_START: [(&str, f64); 8] = [
+    ("k1", 0.6),
+    ("k2", 1.0),
+    ("k3", 0.3),
+    ("k4", 0.5),
+    ("k5", 0.35),
+    ("k6", 0.05),
+    ("a0", 1.5),
+    ("b0", 1.4),
+];
+
+/// The seed fit as the tutorial builds it (SSE; the parallelism given).
+///
+/// # Panics
+/// When the bundled data cannot be read or the model does not build (a broken checkout).
+pub fn seed_problem(parallelism: diffid::Parallelism) -> diffid::Problem {
+    let data = load_seed_data().unwrap_or_else(|e| panic!("{e}"));
+    SEED_PARAMETERS
+        .iter()
+        .fold(
+            diffid::DiffsolBuilder::new()
+                .with_diffsl(SEED_MODEL)
+                .with_data(data.rows, data.columns, &data.values)
+                .with_parallelism(parallelism),
+            |b, (n, v)| b.with_parameter(*n, *v, None),
+        )
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The chain fit: data from the model's defaults at t = 0, 0.5, …, 20 with a 2 % deterministic
+/// distortion, fitted from [`CHAIN_START`] (rtol 1e-8, atol 1e-10).
+///
+/// # Panics
+/// When the bundled model does not build (a broken checkout).
+pub fn chain_problem() -> diffid::Problem {
+    let t: Vec<f64> = (0..41).map(|i| f64::from(i) * 0.5).collect();
+    let model = diffid::DiffslModel::new(CHAIN_MODEL).unwrap_or_else(|e| panic!("{e}"));
+    let sim = diffid::OdeSimulator::new(model, t.clone(), &[], diffid::SolveOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut y = vec![0.0; t.len() * 5];
+    sim.solve(&[], &mut y).unwrap_or_else(|e| panic!("{e}"));
+    let mut data = Vec::with_capacity(t.len() * 6);
+    for (i, ti) in t.iter().enumerate() {
+        data.push(*ti);
+        for k in 0..5 {
+            data.push(y[i * 5 + k] * (1.0 + 0.02 * ((i * 5 + k) as f64 * 1.3).sin()));
+        }
+    }
+    CHAIN_START
+        .iter()
+        .fold(
+            diffid::DiffsolBuilder::new()
+                .with_diffsl(CHAIN_MODEL)
+                .with_data(t.len(), 6, &data)
+                .with_tolerances(1e-8, 1e-10),
+            |b, (n, v)| b.with_parameter(*n, *v, None),
+        )
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// The expected header of the seed data.
 pub const SEED_HEADER: &str = "t,prey,predator";

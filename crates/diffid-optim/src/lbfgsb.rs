@@ -765,7 +765,7 @@ impl LbfgsbState {
         if self.s.is_empty() {
             self.phase = Phase::Direction;
             self.termination = Some(Termination::Stalled(
-                "the line search found no acceptable step even along the steepest descent (the gradient may be inaccurate or the objective noisy)".to_owned(),
+                "the line search found no acceptable step even along the steepest descent: the gradient may be inaccurate or the objective noisy (for ODE models, tighter solver tolerances help)".to_owned(),
             ));
         } else {
             self.reset_memory();

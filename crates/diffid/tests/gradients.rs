@@ -134,12 +134,10 @@ fn callables_without_a_gradient_fall_back_to_finite_differences() {
 
 /// A closed chain of five compartments with six rates and two initial amounts: eight
 /// parameters, where Nelder–Mead's cost grows quickly.
-const CHAIN: &str = "
-in_i { k1 = 1.0, k2 = 0.7, k3 = 0.5, k4 = 0.3, k5 = 0.2, k6 = 0.1, a0 = 2.0, b0 = 1.0 }
-u_i { a = a0, b = b0, c = 0.0, d = 0.0, e = 0.0 }
-F_i { -k1 * a + k6 * e, k1 * a - k2 * b, k2 * b - k3 * c, k3 * c - k4 * d, k4 * d - k5 * e - k6 * e }
-out_i { a, b, c, d, e }
-";
+const CHAIN: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data/compartment_chain.ds"
+));
 
 /// The chain's problem: data from its defaults with a 2 % deterministic distortion, fitted
 /// from a start away from them.
@@ -153,7 +151,8 @@ fn chain_problem() -> Problem {
     )
     .expect("the chain model builds and solves");
     let mut y = vec![0.0; t.len() * 5];
-    sim.solve(&[], &mut y).expect("the chain model builds and solves");
+    sim.solve(&[], &mut y)
+        .expect("the chain model builds and solves");
     let mut d = Vec::new();
     for (i, ti) in t.iter().enumerate() {
         d.push(*ti);
