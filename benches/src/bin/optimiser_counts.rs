@@ -27,6 +27,17 @@ struct Case {
     target: f64,
 }
 
+/// A test function stopped at f <= 1e-8.
+fn case(name: &'static str, f: F, g: G, x0: Vec<f64>) -> Case {
+    Case {
+        name,
+        f,
+        g,
+        x0,
+        target: 1e-8,
+    }
+}
+
 fn rastrigin_gradient(x: &[f64]) -> Vec<f64> {
     diffid::testkit::rastrigin_gradient(x)
 }
@@ -46,42 +57,37 @@ fn main() {
     let mut out = String::new();
     out.push_str("| problem | optimiser | evaluations | iterations | final value | stopped by |\n");
     out.push_str("|---|---|---:|---:|---:|---|\n");
+    test_functions(&mut out);
+    fits(&mut out);
+    #[allow(clippy::print_stdout)] // a binary's report
+    {
+        print!("{out}");
+    }
+}
+
+/// The standard test functions, stopped at f <= 1e-8, with analytic gradients.
+fn test_functions(out: &mut String) {
     let cases = [
-        Case {
-            name: "sphere 10-D",
-            f: sphere,
-            g: sphere_gradient,
-            x0: vec![1.0; 10],
-            target: 1e-8,
-        },
-        Case {
-            name: "ellipsoid 10-D",
-            f: ellipsoid,
-            g: ellipsoid_gradient,
-            x0: (0..10).map(|i| 1.0 + 0.1 * f64::from(i)).collect(),
-            target: 1e-8,
-        },
-        Case {
-            name: "Rosenbrock 2-D",
-            f: rosenbrock,
-            g: rosenbrock_gradient,
-            x0: vec![-1.2, 1.0],
-            target: 1e-8,
-        },
-        Case {
-            name: "Rosenbrock 10-D",
-            f: rosenbrock,
-            g: rosenbrock_gradient,
-            x0: vec![0.0; 10],
-            target: 1e-8,
-        },
-        Case {
-            name: "Rastrigin 5-D",
-            f: rastrigin,
-            g: rastrigin_gradient,
-            x0: vec![3.0; 5],
-            target: 1e-8,
-        },
+        case("sphere 10-D", sphere, sphere_gradient, vec![1.0; 10]),
+        case(
+            "ellipsoid 10-D",
+            ellipsoid,
+            ellipsoid_gradient,
+            (0..10).map(|i| 1.0 + 0.1 * f64::from(i)).collect(),
+        ),
+        case(
+            "Rosenbrock 2-D",
+            rosenbrock,
+            rosenbrock_gradient,
+            vec![-1.2, 1.0],
+        ),
+        case(
+            "Rosenbrock 10-D",
+            rosenbrock,
+            rosenbrock_gradient,
+            vec![0.0; 10],
+        ),
+        case("Rastrigin 5-D", rastrigin, rastrigin_gradient, vec![3.0; 5]),
     ];
     for case in &cases {
         let n = case.x0.len();
@@ -148,9 +154,13 @@ fn main() {
                 &mut (),
             )
             .expect("runs");
-            row(&mut out, case.name, name, &r);
+            row(out, case.name, name, &r);
         }
     }
+}
+
+/// The seed fit and the compartment chain, with exact gradients.
+fn fits(out: &mut String) {
     let fits: [(&str, Problem); 2] = [
         (
             "seed Lotka–Volterra (4)",
@@ -184,11 +194,7 @@ fn main() {
             let r = problem
                 .optimise(None, Some(opt.as_ref()), &RunOptions::default())
                 .expect("fit runs");
-            row(&mut out, name, opt_name, &r);
+            row(out, name, opt_name, &r);
         }
-    }
-    #[allow(clippy::print_stdout)] // a binary's report
-    {
-        print!("{out}");
     }
 }
