@@ -525,6 +525,7 @@ impl Simulator for PySimulator {
 pub struct PyVectorBuilder {
     f: Option<Arc<Py<PyAny>>>,
     executor: Option<Arc<Py<PyAny>>>,
+    config: Vec<(String, Arc<Py<PyAny>>)>,
     data: Option<Arc<TimeSeries>>,
     params: Parameters,
     costs: Vec<Box<dyn CostMetric>>,
@@ -599,6 +600,16 @@ impl PyVectorBuilder {
         }
     }
 
+    /// Records a setting `key = value` with the problem (a later value for the same key
+    /// replaces the earlier); `Problem.config()` returns them, e.g. for the model's own
+    /// bookkeeping.
+    fn with_config(&self, key: String, value: &Bound<'_, PyAny>) -> Self {
+        let mut next = self.clone();
+        next.config.retain(|(k, _)| *k != key);
+        next.config.push((key, Arc::new(value.clone().unbind())));
+        next
+    }
+
     /// The optimiser `Problem.optimise()` uses by default.
     fn with_optimiser(&self, optimiser: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
@@ -639,7 +650,7 @@ impl PyVectorBuilder {
             parallelism(self.executor.as_ref()),
         )
         .with_optimiser(self.optimiser.clone());
-        Ok(PyProblem::with_callback(Arc::new(problem), errors))
+        Ok(PyProblem::with_callback(Arc::new(problem), errors).with_extra(self.config.clone()))
     }
 
     fn __repr__(&self) -> String {

@@ -12,7 +12,19 @@ use diffid::{
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::sync::Arc;
+
+/// The keys `DiffsolBuilder.with_config` accepts.
+const CONFIG_KEYS: [&str; 7] = [
+    "rtol",
+    "atol",
+    "solver",
+    "backend",
+    "max_steps",
+    "parallel",
+    "max_threads",
+];
 
 /// How often a running optimisation checks for Ctrl-C.
 const SIGNAL_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
@@ -184,6 +196,50 @@ impl PyDiffsolBuilder {
         Ok(self.map(|b| b.with_optimiser(opt)))
     }
 
+    /// The step budget of one solve (default 100 000); a solve that needs more fails.
+    fn with_max_steps(&self, max_steps: usize) -> PyResult<Self> {
+        if max_steps == 0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "with_max_steps expects a step budget >= 1, got 0",
+            ));
+        }
+        Ok(self.map(|b| b.with_max_steps(max_steps)))
+    }
+
+    /// Several settings at once from a dict: `rtol`, `atol`, `solver`, `backend`,
+    /// `max_steps`, `parallel` and `max_threads`, each as its `with_*` method takes it.
+    /// An unknown key raises `ValueError` listing the known ones.
+    fn with_config(&self, config: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let mut next = self.clone();
+        for (k, v) in config.iter() {
+            let key: String = k
+                .extract()
+                .map_err(|_| PyTypeError::new_err("with_config expects a dict with string keys"))?;
+            next = match key.as_str() {
+                "rtol" => {
+                    let atol = next.inner.solve_options().atol;
+                    next.with_tolerances(v.extract()?, atol)?
+                }
+                "atol" => {
+                    let rtol = next.inner.solve_options().rtol;
+                    next.with_tolerances(rtol, v.extract()?)?
+                }
+                "solver" => next.with_solver(&v.extract::<String>()?)?,
+                "backend" => next.with_backend(&v.extract::<String>()?)?,
+                "max_steps" => next.with_max_steps(v.extract()?)?,
+                "parallel" => next.with_parallel(Some(&v))?,
+                "max_threads" => next.with_max_threads(v.extract()?)?,
+                other => {
+                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                        "unknown config key '{other}'; the known keys are {}",
+                        CONFIG_KEYS.join(", ")
+                    )))
+                }
+            };
+        }
+        Ok(next)
+    }
+
     /// Compiles the model, checks data and parameters, and returns the `Problem`.
     fn build(&self, py: Python<'_>) -> PyResult<PyProblem> {
         let builder = self.inner.clone();
@@ -191,6 +247,7 @@ impl PyDiffsolBuilder {
         Ok(PyProblem {
             inner: Arc::new(problem),
             errors: None,
+            extra: Vec::new(),
         })
     }
 
@@ -256,6 +313,8 @@ pub struct PyProblem {
     inner: Arc<Problem>,
     /// For Python objectives: where an exception raised inside a run is kept.
     errors: Option<Arc<CallbackError>>,
+    /// Settings recorded with the problem by `VectorBuilder.with_config`.
+    extra: Vec<(String, Arc<Py<PyAny>>)>,
 }
 
 impl PyProblem {
@@ -264,7 +323,14 @@ impl PyProblem {
         Self {
             inner,
             errors: Some(callback),
+            extra: Vec::new(),
         }
+    }
+
+    /// The same problem with user settings recorded (returned by `Problem.config()`).
+    pub fn with_extra(mut self, extra: Vec<(String, Arc<Py<PyAny>>)>) -> Self {
+        self.extra = extra;
+        self
     }
 
     /// The exception a Python objective raised during the last call, if any.
@@ -348,6 +414,32 @@ impl PyProblem {
         let out = py.detach(|| p.simulate(&x)).map_err(to_py)?;
         let cols = self.inner.ode().map_or(1, |(_, d)| d.n_outputs());
         PyArray1::from_vec(py, out).reshape([out_rows(&self.inner), cols])
+    }
+
+    /// The problem's settings as a dict: for DiffSL problems `rtol`, `atol`, `solver`,
+    /// `backend`, `max_steps`; for every problem `parallel` (True: all cores, False:
+    /// sequential, an int: that many threads, "executor": a `concurrent.futures` executor);
+    /// plus what `VectorBuilder.with_config` recorded.
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        if let Some((sim, _)) = self.inner.ode() {
+            let o = sim.options();
+            d.set_item("rtol", o.rtol)?;
+            d.set_item("atol", o.atol)?;
+            d.set_item("solver", o.solver.name())?;
+            d.set_item("backend", o.backend.name())?;
+            d.set_item("max_steps", o.max_steps)?;
+        }
+        match self.inner.parallelism() {
+            Parallelism::Sequential => d.set_item("parallel", false)?,
+            Parallelism::Available => d.set_item("parallel", true)?,
+            Parallelism::Threads(n) => d.set_item("parallel", n)?,
+            Parallelism::Delegated => d.set_item("parallel", "executor")?,
+        }
+        for (k, v) in &self.extra {
+            d.set_item(k, v.bind(py))?;
+        }
+        Ok(d)
     }
 
     /// Number of fitted parameters.

@@ -49,3 +49,44 @@ def test_an_unknown_backend_is_a_value_error():
     with pytest.raises(ValueError, match='"dense" or "sparse"'):
         diffid.DiffsolBuilder().with_backend("gpu")
     assert "backend=sparse" in repr(diffid.DiffsolBuilder().with_backend("sparse"))
+
+
+def test_with_config_sets_several_options_and_config_reports_them(decay_builder):
+    p = (
+        decay_builder.with_parameter("k", 0.2)
+        .with_config(
+            {"rtol": 1e-9, "atol": 1e-11, "solver": "bdf", "backend": "sparse", "max_steps": 5000, "parallel": 2}
+        )
+        .build()
+    )
+    assert p.config() == {
+        "rtol": 1e-9,
+        "atol": 1e-11,
+        "solver": "bdf",
+        "backend": "sparse",
+        "max_steps": 5000,
+        "parallel": 2,
+    }
+    defaults = decay_builder.with_parameter("k", 0.2).build().config()
+    assert defaults["rtol"] == 1e-6 and defaults["solver"] == "tsit45" and defaults["parallel"] is True
+    with pytest.raises(ValueError, match="unknown config key 'tolerance'.*rtol, atol"):
+        decay_builder.with_config({"tolerance": 1e-3})
+    with pytest.raises(ValueError):
+        decay_builder.with_config({"rtol": -1.0})
+    with pytest.raises(ValueError):
+        decay_builder.with_config({"solver": "euler"})
+    with pytest.raises(ValueError):
+        decay_builder.with_max_steps(0)
+
+
+def test_vector_builder_config_is_carried_to_the_problem():
+    t = np.linspace(0, 1, 5)
+    b = (
+        diffid.VectorBuilder()
+        .with_objective(lambda p: p[0] * t)
+        .with_data(np.column_stack((t, 2 * t)))
+        .with_parameter("a", 1.0)
+        .with_config("units", "mM")
+        .with_config("units", "µM")
+    )
+    assert b.build().config() == {"parallel": False, "units": "µM"}
