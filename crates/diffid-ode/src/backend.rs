@@ -71,27 +71,12 @@ pub(crate) fn warm(model: &DiffslModel) -> Result<(), OdeError> {
 
 /// [`OdeSimulator::solve`] on this backend.
 pub(crate) fn solve(sim: &OdeSimulator, params: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
-    let key = Key::Value(BACKEND);
-    let mut compiled = match cache::take::<Compiled>(&sim.model, key) {
-        Some(c) => c,
-        None => compile(&sim.model).map_err(|e| SolveError::Panicked {
-            message: e.to_string(),
-        })?,
-    };
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        solve_with(sim, &mut compiled, params, out)
-    }));
-    match result {
-        Ok(r) => {
-            cache::put_back(&sim.model, key, compiled);
-            r
-        }
-        // The compiled problem may be inconsistent after a panic: drop it; the next
-        // evaluation on this thread recompiles.
-        Err(p) => Err(SolveError::Panicked {
-            message: panic_message(p.as_ref()),
-        }),
-    }
+    cache::with_entry(
+        &sim.model,
+        Key::Value(BACKEND),
+        || compile(&sim.model),
+        |c: &mut Compiled| solve_with(sim, c, params, out),
+    )
 }
 
 fn solve_with(
@@ -193,26 +178,12 @@ pub(crate) fn solve_with_sensitivities(
     sensitivities: &mut [f64],
 ) -> Result<(), SolveError> {
     let np = sim.param_index.len();
-    let key = Key::Sensitivities(BACKEND, np);
-    let mut compiled = match cache::take::<SensCompiled>(&sim.model, key) {
-        Some(c) => c,
-        None => compile_sensitivities(&sim.model, np).map_err(|e| SolveError::Solver {
-            t: f64::NAN,
-            message: e.to_string(),
-        })?,
-    };
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        sensitivities_with(sim, &mut compiled, params, out, sensitivities)
-    }));
-    match result {
-        Ok(r) => {
-            cache::put_back(&sim.model, key, compiled);
-            r
-        }
-        Err(p) => Err(SolveError::Panicked {
-            message: panic_message(p.as_ref()),
-        }),
-    }
+    cache::with_entry(
+        &sim.model,
+        Key::Sensitivities(BACKEND, np),
+        || compile_sensitivities(&sim.model, np),
+        |c: &mut SensCompiled| sensitivities_with(sim, c, params, out, sensitivities),
+    )
 }
 
 fn sensitivities_with(

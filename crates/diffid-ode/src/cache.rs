@@ -8,9 +8,11 @@
 //! cache is consulted.
 
 use crate::model::ModelInner;
-use crate::{Backend, DiffslModel};
+use crate::simulate::panic_message;
+use crate::{Backend, DiffslModel, OdeError, SolveError};
 use std::any::Any;
 use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 
 /// What a cached entry is for.
@@ -60,4 +62,32 @@ pub(crate) fn put_back<T: 'static>(model: &DiffslModel, key: Key, entry: Box<T>)
         slot.entries.retain(|(k, _)| *k != key);
         slot.entries.push((key, entry));
     });
+}
+
+/// Runs `solve` on this thread's entry `key` of `model`, compiled by `compile` when absent,
+/// and puts the entry back afterwards. A panic inside `solve` is caught and reported as
+/// [`SolveError::Panicked`]; the entry is then dropped (it may be inconsistent) and the next
+/// solve on this thread compiles afresh.
+pub(crate) fn with_entry<T: 'static>(
+    model: &DiffslModel,
+    key: Key,
+    compile: impl FnOnce() -> Result<Box<T>, OdeError>,
+    solve: impl FnOnce(&mut T) -> Result<(), SolveError>,
+) -> Result<(), SolveError> {
+    let mut entry = match take::<T>(model, key) {
+        Some(e) => e,
+        None => compile().map_err(|e| SolveError::Solver {
+            t: f64::NAN,
+            message: format!("the model could not be compiled on this thread: {e}"),
+        })?,
+    };
+    match catch_unwind(AssertUnwindSafe(|| solve(&mut entry))) {
+        Ok(r) => {
+            put_back(model, key, entry);
+            r
+        }
+        Err(p) => Err(SolveError::Panicked {
+            message: panic_message(p.as_ref()),
+        }),
+    }
 }

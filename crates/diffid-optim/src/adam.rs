@@ -18,9 +18,8 @@ use crate::gradient::{projected_gradient_norm, GradientTrial};
 use crate::settings::{check_step_size, check_stopping, invalid};
 use diffid_core::{
     check_init, Ask, AskTell, Bounds, CoreError, GradientOutcome, LimitTracker, Limits, Optimiser,
-    OptimiserState, Outcome, Patience, TellError, Termination,
+    OptimiserState, Outcome, TellError, Termination,
 };
-use std::time::Duration;
 
 /// How many times in a row a failed evaluation may halve the last step before the run stalls.
 const MAX_BACKTRACKS: usize = 30;
@@ -73,27 +72,10 @@ impl Adam {
         Self::default()
     }
 
-    /// The maximum number of iterations, i.e. gradient evaluations (default 1000).
-    #[must_use]
-    pub fn with_max_iter(mut self, max_iter: usize) -> Self {
-        self.max_iter = max_iter;
-        self
-    }
-
-    /// The maximum number of objective evaluations (default `None`). Finite-difference
-    /// gradients count `2n + 1` each.
-    #[must_use]
-    pub fn with_max_evaluations(mut self, max_evaluations: Option<usize>) -> Self {
-        self.max_evaluations = max_evaluations;
-        self
-    }
-
-    /// Stop once the best value is `<= threshold` (default `1e-6`).
-    #[must_use]
-    pub fn with_threshold(mut self, threshold: f64) -> Self {
-        self.threshold = threshold;
-        self
-    }
+    crate::settings::stopping_methods!(
+        "iterations (gradient evaluations)",
+        "Finite-difference gradients count `2n + 1` each; the run stops once the budget is spent."
+    );
 
     /// The learning rate α (default 0.01), in the units of the search space. Must be finite
     /// and `> 0`.
@@ -126,36 +108,6 @@ impl Adam {
         self
     }
 
-    /// Stop after this many iterations, or this much time, without a strictly lower best
-    /// value (default `None`).
-    #[must_use]
-    pub fn with_patience(mut self, patience: Option<Patience>) -> Self {
-        self.limits.patience = patience;
-        self
-    }
-
-    /// Stop once this much wall-clock time has passed since the start (default `None`).
-    #[must_use]
-    pub fn with_time_limit(mut self, time_limit: Option<Duration>) -> Self {
-        self.limits.time_limit = time_limit;
-        self
-    }
-
-    /// The maximum number of iterations.
-    pub fn max_iter(&self) -> usize {
-        self.max_iter
-    }
-
-    /// The maximum number of evaluations, if any.
-    pub fn max_evaluations(&self) -> Option<usize> {
-        self.max_evaluations
-    }
-
-    /// The value at or below which the run stops.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
     /// The learning rate α.
     pub fn step_size(&self) -> f64 {
         self.step_size
@@ -174,11 +126,6 @@ impl Adam {
     /// The gradient tolerance.
     pub fn gradient_tolerance(&self) -> f64 {
         self.gradient_tolerance
-    }
-
-    /// Patience and time limit.
-    pub fn limits(&self) -> Limits {
-        self.limits
     }
 
     /// Checks every setting.

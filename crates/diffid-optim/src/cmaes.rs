@@ -2,8 +2,7 @@
 
 use crate::settings::{check_step_size, check_stopping, invalid};
 use crate::state::CmaEsState;
-use diffid_core::{check_init, Bounds, CoreError, Limits, Optimiser, OptimiserState, Patience};
-use std::time::Duration;
+use diffid_core::{check_init, Bounds, CoreError, Limits, Optimiser, OptimiserState};
 
 /// Covariance matrix adaptation evolution strategy (CMA-ES), configured by builder methods.
 ///
@@ -110,29 +109,10 @@ impl CmaEs {
         Self::default()
     }
 
-    /// The maximum number of generations (default 1000). Must be at least 1.
-    #[must_use]
-    pub fn with_max_iter(mut self, max_iter: usize) -> Self {
-        self.max_iter = max_iter;
-        self
-    }
-
-    /// The maximum number of objective evaluations, failed ones included (default `None`: no
-    /// limit). CMA-ES always evaluates whole generations of `λ` points, so the run stops as soon
-    /// as the next generation would exceed this budget. Must not be `Some(0)`.
-    #[must_use]
-    pub fn with_max_evaluations(mut self, max_evaluations: Option<usize>) -> Self {
-        self.max_evaluations = max_evaluations;
-        self
-    }
-
-    /// Stop once the best value is `<= threshold` (default `1e-6`). Use `f64::NEG_INFINITY` to
-    /// disable. Must not be NaN.
-    #[must_use]
-    pub fn with_threshold(mut self, threshold: f64) -> Self {
-        self.threshold = threshold;
-        self
-    }
+    crate::settings::stopping_methods!(
+        "generations",
+        "CMA-ES always evaluates whole generations of `λ` points, so the run stops as soon as the next generation would exceed this budget."
+    );
 
     /// The initial step size σ, in parameter units (default 0.5). Must be finite and `> 0`.
     #[must_use]
@@ -182,42 +162,6 @@ impl CmaEs {
     pub fn with_restarts(mut self, restarts: Restarts) -> Self {
         self.restarts = restarts;
         self
-    }
-
-    /// Stop (as [`Termination::Patience`](diffid_core::Termination::Patience)) after this many
-    /// generations, or this much time, without a strictly lower best value (default `None`).
-    #[must_use]
-    pub fn with_patience(mut self, patience: Option<Patience>) -> Self {
-        self.limits.patience = patience;
-        self
-    }
-
-    /// Stop (as [`Termination::TimeLimit`](diffid_core::Termination::TimeLimit)) once this
-    /// much wall-clock time has passed since the start (default `None`).
-    #[must_use]
-    pub fn with_time_limit(mut self, time_limit: Option<Duration>) -> Self {
-        self.limits.time_limit = time_limit;
-        self
-    }
-
-    /// Patience and time limit.
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
-    /// The maximum number of generations.
-    pub fn max_iter(&self) -> usize {
-        self.max_iter
-    }
-
-    /// The maximum number of evaluations, if any.
-    pub fn max_evaluations(&self) -> Option<usize> {
-        self.max_evaluations
-    }
-
-    /// The value at or below which the run stops.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
     }
 
     /// The initial step size σ.

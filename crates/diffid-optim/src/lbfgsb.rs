@@ -25,11 +25,10 @@ use crate::gradient::{projected_gradient_norm, GradientTrial};
 use crate::settings::{check_stopping, invalid};
 use diffid_core::{
     check_init, Ask, AskTell, Bounds, CoreError, GradientOutcome, LimitTracker, Limits, Optimiser,
-    OptimiserState, Outcome, Patience, TellError, Termination,
+    OptimiserState, Outcome, TellError, Termination,
 };
 use nalgebra::{DMatrix, DVector};
 use std::collections::VecDeque;
-use std::time::Duration;
 
 /// Sufficient-decrease constant of the line search.
 const C1: f64 = 1e-3;
@@ -81,27 +80,10 @@ impl Lbfgsb {
         Self::default()
     }
 
-    /// The maximum number of iterations (accepted steps; default 1000).
-    #[must_use]
-    pub fn with_max_iter(mut self, max_iter: usize) -> Self {
-        self.max_iter = max_iter;
-        self
-    }
-
-    /// The maximum number of objective evaluations (default `None`); finite-difference
-    /// gradients count `2n + 1` each.
-    #[must_use]
-    pub fn with_max_evaluations(mut self, max_evaluations: Option<usize>) -> Self {
-        self.max_evaluations = max_evaluations;
-        self
-    }
-
-    /// Stop once the best value is `<= threshold` (default `1e-6`).
-    #[must_use]
-    pub fn with_threshold(mut self, threshold: f64) -> Self {
-        self.threshold = threshold;
-        self
-    }
+    crate::settings::stopping_methods!(
+        "iterations (accepted steps)",
+        "Finite-difference gradients count `2n + 1` each; the run stops once the budget is spent, even in the middle of a line search."
+    );
 
     /// The number of correction pairs kept (default 10); at least 1.
     #[must_use]
@@ -133,36 +115,6 @@ impl Lbfgsb {
         self
     }
 
-    /// Stop after this many iterations, or this much time, without a strictly lower best
-    /// value (default `None`).
-    #[must_use]
-    pub fn with_patience(mut self, patience: Option<Patience>) -> Self {
-        self.limits.patience = patience;
-        self
-    }
-
-    /// Stop once this much wall-clock time has passed since the start (default `None`).
-    #[must_use]
-    pub fn with_time_limit(mut self, time_limit: Option<Duration>) -> Self {
-        self.limits.time_limit = time_limit;
-        self
-    }
-
-    /// The maximum number of iterations.
-    pub fn max_iter(&self) -> usize {
-        self.max_iter
-    }
-
-    /// The maximum number of evaluations, if any.
-    pub fn max_evaluations(&self) -> Option<usize> {
-        self.max_evaluations
-    }
-
-    /// The value at or below which the run stops.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
     /// The number of correction pairs kept.
     pub fn memory(&self) -> usize {
         self.memory
@@ -176,11 +128,6 @@ impl Lbfgsb {
     /// The relative function-reduction tolerance.
     pub fn function_tolerance(&self) -> f64 {
         self.function_tolerance
-    }
-
-    /// Patience and time limit.
-    pub fn limits(&self) -> Limits {
-        self.limits
     }
 
     /// Checks every setting.

@@ -22,9 +22,8 @@
 use crate::settings::{check_step_size, check_stopping, invalid};
 use diffid_core::{
     check_init, Ask, AskTell, Bounds, CoreError, LimitTracker, Limits, Optimiser, OptimiserState,
-    Outcome, Patience, TellError, Termination,
+    Outcome, TellError, Termination,
 };
-use std::time::Duration;
 
 const ALL_FAILED_MESSAGE: &str = "every vertex of the initial simplex failed to evaluate; check \
                                   the model, the starting point and the step size";
@@ -99,30 +98,10 @@ impl NelderMead {
         Self::default()
     }
 
-    /// The maximum number of simplex steps (default 1000). Must be at least 1.
-    #[must_use]
-    pub fn with_max_iter(mut self, max_iter: usize) -> Self {
-        self.max_iter = max_iter;
-        self
-    }
-
-    /// The maximum number of objective evaluations, failed ones included (default `None`: no
-    /// limit). No point is asked for beyond this budget: the run stops as soon as the next batch
-    /// (the `n + 1` initial vertices, one trial point, or the `n` points of a shrink) would
-    /// exceed it, even in the middle of a step. Must not be `Some(0)`.
-    #[must_use]
-    pub fn with_max_evaluations(mut self, max_evaluations: Option<usize>) -> Self {
-        self.max_evaluations = max_evaluations;
-        self
-    }
-
-    /// Stop once the best value is `<= threshold` (default `1e-6`). Use `f64::NEG_INFINITY` to
-    /// disable. Must not be NaN.
-    #[must_use]
-    pub fn with_threshold(mut self, threshold: f64) -> Self {
-        self.threshold = threshold;
-        self
-    }
+    crate::settings::stopping_methods!(
+        "simplex steps",
+        "No point is asked for beyond this budget: the run stops as soon as the next batch (the `n + 1` initial vertices, one trial point, or the `n` points of a shrink) would exceed it, even in the middle of a step."
+    );
 
     /// The offset of the initial simplex's vertices from the start along each coordinate, in
     /// parameter units (default 0.1). A vertex that would leave the bounds steps the other way
@@ -162,42 +141,6 @@ impl NelderMead {
         self.rho = rho;
         self.sigma = sigma;
         self
-    }
-
-    /// Stop (as [`Termination::Patience`]) after this many steps, or this much time, without a
-    /// strictly lower best value (default `None`).
-    #[must_use]
-    pub fn with_patience(mut self, patience: Option<Patience>) -> Self {
-        self.limits.patience = patience;
-        self
-    }
-
-    /// Stop (as [`Termination::TimeLimit`]) once this much wall-clock time has passed since the
-    /// start (default `None`).
-    #[must_use]
-    pub fn with_time_limit(mut self, time_limit: Option<Duration>) -> Self {
-        self.limits.time_limit = time_limit;
-        self
-    }
-
-    /// Patience and time limit.
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
-    /// The maximum number of simplex steps.
-    pub fn max_iter(&self) -> usize {
-        self.max_iter
-    }
-
-    /// The maximum number of evaluations, if any.
-    pub fn max_evaluations(&self) -> Option<usize> {
-        self.max_evaluations
-    }
-
-    /// The value at or below which the run stops.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
     }
 
     /// The offset of the initial simplex's vertices from the start.

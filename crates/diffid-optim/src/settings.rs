@@ -73,3 +73,77 @@ pub(crate) fn check_stopping(
     }
     Ok(())
 }
+
+/// Writes the builder methods and getters of the stopping settings every optimiser shares:
+/// `with_max_iter`, `with_max_evaluations`, `with_threshold`, `with_patience`,
+/// `with_time_limit` and their getters, over the fields `max_iter`, `max_evaluations`,
+/// `threshold` and `limits`. `$iterations` names what one iteration is in the docs, and
+/// `$budget` says how the evaluation budget is applied.
+macro_rules! stopping_methods {
+    ($iterations:literal, $budget:literal) => {
+        #[doc = concat!("The maximum number of ", $iterations, " (default 1000). Must be at least 1.")]
+        #[must_use]
+        pub fn with_max_iter(mut self, max_iter: usize) -> Self {
+            self.max_iter = max_iter;
+            self
+        }
+
+        #[doc = concat!(
+            "The maximum number of objective evaluations, failed ones included (default `None`: ",
+            "no limit). ", $budget, " Must not be `Some(0)`."
+        )]
+        #[must_use]
+        pub fn with_max_evaluations(mut self, max_evaluations: Option<usize>) -> Self {
+            self.max_evaluations = max_evaluations;
+            self
+        }
+
+        /// Stop once the best value is `<= threshold` (default `1e-6`). Use
+        /// `f64::NEG_INFINITY` to disable. Must not be NaN.
+        #[must_use]
+        pub fn with_threshold(mut self, threshold: f64) -> Self {
+            self.threshold = threshold;
+            self
+        }
+
+        #[doc = concat!(
+            "Stop (as [`Termination::Patience`](diffid_core::Termination::Patience)) after this ",
+            "many ", $iterations, ", or this much time, without a strictly lower best value ",
+            "(default `None`)."
+        )]
+        #[must_use]
+        pub fn with_patience(mut self, patience: Option<diffid_core::Patience>) -> Self {
+            self.limits.patience = patience;
+            self
+        }
+
+        /// Stop (as [`Termination::TimeLimit`](diffid_core::Termination::TimeLimit)) once this
+        /// much wall-clock time has passed since the start (default `None`).
+        #[must_use]
+        pub fn with_time_limit(mut self, time_limit: Option<std::time::Duration>) -> Self {
+            self.limits.time_limit = time_limit;
+            self
+        }
+
+        #[doc = concat!("The maximum number of ", $iterations, ".")]
+        pub fn max_iter(&self) -> usize {
+            self.max_iter
+        }
+
+        /// The maximum number of evaluations, if any.
+        pub fn max_evaluations(&self) -> Option<usize> {
+            self.max_evaluations
+        }
+
+        /// The value at or below which the run stops.
+        pub fn threshold(&self) -> f64 {
+            self.threshold
+        }
+
+        /// Patience and time limit.
+        pub fn limits(&self) -> diffid_core::Limits {
+            self.limits
+        }
+    };
+}
+pub(crate) use stopping_methods;
