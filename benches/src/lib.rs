@@ -6,6 +6,8 @@
 //! functions and on these fits; criterion benches reuse the same fixtures. Unlike the library
 //! crates, this crate reads files (the bundled data set).
 
+pub mod plot;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

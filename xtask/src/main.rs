@@ -3,8 +3,9 @@
 //!
 //! - `cargo xtask tidy`: checks the crate layering of house-style §2, `publish = false` and the
 //!   crate-level docs (see [`tidy`]); also run by `cargo test -p xtask`.
-//! - `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]`: builds and
-//!   runs the thread-scaling study (`benches/src/bin/scaling.rs`) in release mode.
+//! - `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
+//!   [--png PATH]`: builds and runs the thread-scaling study (`benches/src/bin/scaling.rs`) in
+//!   release mode: a markdown table, optionally JSON and a PNG plot of the speedup.
 #![allow(clippy::print_stdout)]
 
 mod tidy;
@@ -24,6 +25,7 @@ commands:
             --repeats R       timed runs per thread count (default 5)
             --population P    CMA-ES population (default: CMA-ES's default for 4 parameters)
             --json PATH       also write the rows as JSON
+            --png PATH        also plot the speedup against the threads as a PNG
   help    print this message";
 
 fn main() -> ExitCode {

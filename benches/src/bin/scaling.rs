@@ -1,8 +1,9 @@
 //! Thread scaling of the seed fit: the Lotka–Volterra model fitted to the bundled data with SSE
 //! and CMA-ES (100 generations, σ 0.3, seed 1), timed at several thread counts.
 //!
-//! `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]`, or
-//! `cargo run --release -p diffid-benches --bin scaling -- ...`.
+//! `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
+//! [--png PATH]`, or `cargo run --release -p diffid-benches --bin scaling -- ...`. The PNG is
+//! a plot of the speedup against the thread count, with the ideal line.
 //!
 //! For each thread count the problem is built once (a private pool of that many threads), fitted
 //! once untimed (the warm-up, which also compiles the model on each pool thread; its time is the
@@ -25,14 +26,15 @@ const STEP_SIZE: f64 = 0.3;
 const SEED: u64 = 1;
 
 const USAGE: &str = "\
-usage: scaling [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
+usage: scaling [--threads 1,2,4] [--repeats R] [--population P] [--json PATH] [--png PATH]
 
   --threads LIST    comma-separated thread counts; 1 is always added as the baseline
                     (default: powers of two up to the available cores, and the cores)
   --repeats R       timed runs per thread count, after one warm-up run (default 5)
   --population P    CMA-ES population size (default: CMA-ES's default for 4 parameters);
                     larger populations expose more parallelism
-  --json PATH       also write the rows as JSON to PATH";
+  --json PATH       also write the rows as JSON to PATH
+  --png PATH        also plot the speedup against the thread count to PATH";
 
 /// Command-line options.
 #[derive(Debug, PartialEq)]
@@ -41,6 +43,7 @@ struct Options {
     repeats: usize,
     population: Option<usize>,
     json: Option<String>,
+    png: Option<String>,
 }
 
 /// One row of the table: one thread count.
@@ -104,6 +107,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut repeats = 5;
     let mut population = None;
     let mut json = None;
+    let mut png = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         // Both `--flag value` and `--flag=value`.
@@ -129,6 +133,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--repeats" => repeats = positive(&value()?, "--repeats")?,
             "--population" => population = Some(positive(&value()?, "--population")?),
             "--json" => json = Some(value()?),
+            "--png" => png = Some(value()?),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -143,6 +148,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         repeats,
         population,
         json,
+        png,
     })
 }
 
@@ -245,6 +251,12 @@ fn run(options: &Options) -> Result<bool, Box<dyn Error>> {
     print!("{}", markdown(&rows, options, population, table.rows));
     if let Some(path) = &options.json {
         std::fs::write(path, json(&rows, options, population))
+            .map_err(|e| format!("cannot write {path}: {e}"))?;
+        eprintln!("wrote {path}");
+    }
+    if let Some(path) = &options.png {
+        let points: Vec<(usize, f64)> = rows.iter().map(|r| (r.threads, r.speedup)).collect();
+        std::fs::write(path, diffid_benches::plot::speedup_png(&points))
             .map_err(|e| format!("cannot write {path}: {e}"))?;
         eprintln!("wrote {path}");
     }
@@ -389,7 +401,7 @@ mod tests {
     #[test]
     fn parses_options() {
         let o = parse_args(&args(
-            "--threads 4,2 --repeats=3 --population 32 --json out.json",
+            "--threads 4,2 --repeats=3 --population 32 --json out.json --png out.png",
         ))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -399,6 +411,7 @@ mod tests {
                 repeats: 3,
                 population: Some(32),
                 json: Some("out.json".into()),
+                png: Some("out.png".into()),
             }
         );
         assert!(parse_args(&args("--threads 0")).is_err());
