@@ -34,9 +34,14 @@ impl CallbackError {
 
     /// Takes the recorded error as an `EvaluationError` with the original exception as its
     /// cause and the offending point on `.point`; resets the state for the next run.
+    /// An interruption (`KeyboardInterrupt`, `SystemExit`: anything not an `Exception`) is
+    /// returned as it is.
     pub fn take(&self, py: Python<'_>) -> Option<PyErr> {
         self.cancel.store(false, Ordering::SeqCst);
         let (cause, point) = self.error.lock().ok()?.take()?;
+        if !cause.is_instance_of::<pyo3::exceptions::PyException>(py) {
+            return Some(cause);
+        }
         let err = EvaluationError::new_err(format!(
             "the objective failed at {point:?}: {}",
             cause.value(py)
@@ -107,6 +112,11 @@ fn executor_map(
     f: &Py<PyAny>,
     points: &[Vec<f64>],
 ) -> Vec<PyResult<Py<PyAny>>> {
+    let not_run = || {
+        Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "not evaluated: the executor stopped at an earlier failure",
+        ))
+    };
     let ex = executor.bind(py);
     let args: Vec<Bound<'_, PyArray1<f64>>> =
         points.iter().map(|x| PyArray1::from_slice(py, x)).collect();
@@ -115,19 +125,28 @@ fn executor_map(
             .iter()
             .map(|a| ex.call_method1("submit", (f.bind(py), a)))
             .collect();
-        return futures
-            .into_iter()
-            .map(|fut| {
-                fut.and_then(|fut| fut.call_method0("result"))
-                    .map(Bound::unbind)
-            })
-            .collect();
+        let mut out = Vec::with_capacity(futures.len());
+        let mut interrupted = false;
+        for fut in &futures {
+            if interrupted {
+                // Ctrl-C while waiting: cancel what has not started and stop waiting.
+                if let Ok(fut) = fut {
+                    let _ = fut.call_method0("cancel");
+                }
+                out.push(not_run());
+                continue;
+            }
+            let r = match fut {
+                Ok(fut) => fut.call_method0("result").map(Bound::unbind),
+                Err(e) => Err(e.clone_ref(py)),
+            };
+            if let Err(e) = &r {
+                interrupted = !e.is_instance_of::<pyo3::exceptions::PyException>(py);
+            }
+            out.push(r);
+        }
+        return out;
     }
-    let not_run = || {
-        Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "not evaluated: the executor's map stopped at an earlier failure",
-        ))
-    };
     let list = pyo3::types::PyList::new(py, &args);
     let iter = list
         .and_then(|l| ex.call_method1("map", (f.bind(py), l)))
@@ -496,13 +515,7 @@ impl Simulator for PySimulator {
 
     fn simulate_batch(&self, params: &[Vec<f64>]) -> Vec<Result<Vec<f64>, String>> {
         let Some(executor) = &self.executor else {
-            return params
-                .iter()
-                .map(|p| {
-                    let mut out = vec![0.0; self.n_predictions()];
-                    self.simulate(p, &mut out).map(|()| out)
-                })
-                .collect();
+            return diffid::simulate_each(self, params);
         };
         if self.errors.cancel.load(Ordering::SeqCst) {
             return vec![Err("the run is stopping after a model error".to_owned()); params.len()];

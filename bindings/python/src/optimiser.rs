@@ -62,12 +62,11 @@ fn patience(
 
 /// A positive, finite number of seconds as a [`Duration`].
 fn positive_duration(what: &str, seconds: f64) -> PyResult<Duration> {
-    if seconds.is_finite() && seconds > 0.0 {
-        Ok(Duration::from_secs_f64(seconds))
-    } else {
-        Err(PyValueError::new_err(format!(
-            "{what} must be a positive, finite number of seconds, got {seconds}"
-        )))
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(d) if seconds > 0.0 => Ok(d),
+        _ => Err(PyValueError::new_err(format!(
+            "{what} must be a positive, finite number of seconds (at most about 1.8e19), got {seconds}"
+        ))),
     }
 }
 

@@ -91,3 +91,36 @@ def test_gradients_of_an_executor_problem_still_work():
         np.testing.assert_allclose(p.evaluate_gradient([0.0, 0.0, 0.0]), [-3.0, -3.0, -3.0], rtol=1e-6)
         r = p.optimise(optimiser=diffid.LBFGSB().with_threshold(1e-14))
     np.testing.assert_allclose(r.x, [1.5, 1.5, 1.5], atol=1e-5)
+
+
+class Interrupting:
+    """An executor whose futures raise KeyboardInterrupt from the third one on."""
+
+    def __init__(self):
+        self.calls = 0
+        self.cancelled = 0
+
+    def submit(self, f, x):
+        me = self
+        me.calls += 1
+        n = me.calls
+
+        class Future:
+            def result(self):
+                if n >= 3:
+                    raise KeyboardInterrupt
+                return f(x)
+
+            def cancel(self):
+                me.cancelled += 1
+                return True
+
+        return Future()
+
+
+def test_ctrl_c_inside_an_executor_batch_is_a_keyboard_interrupt():
+    ex = Interrupting()
+    with pytest.raises(KeyboardInterrupt):
+        scalar(ex).optimise(optimiser=diffid.CMAES().with_seed(1).with_population_size(6))
+    # The futures after the interrupted one were cancelled, not waited for.
+    assert ex.cancelled == 3

@@ -148,3 +148,11 @@ def test_limits_are_not_success_and_convergence_is():
         "gradient_tolerance",
         "function_tolerance",
     )
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_absurd_durations_are_value_errors_not_panics(cls):
+    with pytest.raises(ValueError, match="seconds"):
+        cls().with_time_limit(1e300)
+    with pytest.raises(ValueError, match="seconds"):
+        cls().with_patience(seconds=float("inf"))

@@ -28,6 +28,20 @@ pub enum CoreError {
         /// Upper bound.
         upper: f64,
     },
+    /// A point (other than a start) outside a parameter's bounds, or not finite.
+    #[error("{what} has {value} for parameter '{name}', outside its bounds [{lower}, {upper}] or not finite; give a point inside the bounds")]
+    OutOfBounds {
+        /// What the point is (e.g. "gradient point").
+        what: &'static str,
+        /// Parameter name.
+        name: String,
+        /// The value.
+        value: f64,
+        /// Lower bound.
+        lower: f64,
+        /// Upper bound.
+        upper: f64,
+    },
     /// Two parameters with the same name.
     #[error("parameter '{name}' is given twice; each parameter name may appear once")]
     DuplicateParameter {

@@ -48,13 +48,23 @@ impl Stencil {
             ));
         }
         let value = match &outcomes[0] {
-            Outcome::Value(v) => *v,
+            Outcome::Value(v) if v.is_finite() => *v,
+            Outcome::Value(v) => {
+                return GradientOutcome::Failed(format!("the objective returned {v}"))
+            }
             Outcome::Failed(r) => return GradientOutcome::Failed(r.clone()),
         };
         let mut gradient = Vec::with_capacity(self.steps.len());
         for (i, (side, h)) in self.steps.iter().enumerate() {
             let (a, b) = match (&outcomes[1 + 2 * i], &outcomes[2 + 2 * i]) {
-                (Outcome::Value(a), Outcome::Value(b)) => (*a, *b),
+                (Outcome::Value(a), Outcome::Value(b)) if a.is_finite() && b.is_finite() => {
+                    (*a, *b)
+                }
+                (Outcome::Value(a), Outcome::Value(b)) => {
+                    return GradientOutcome::Failed(format!(
+                        "the finite-difference points for coordinate {i} gave {a} and {b}"
+                    ))
+                }
                 (Outcome::Failed(r), _) | (_, Outcome::Failed(r)) => {
                     return GradientOutcome::Failed(format!(
                         "the finite-difference point for coordinate {i} failed: {r}"
@@ -164,6 +174,17 @@ mod tests {
         let want = cubic_gradient(&x);
         for (a, b) in g.gradient().expect("finite").iter().zip(want) {
             assert!((a - b).abs() < 1e-7 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn a_non_finite_stencil_value_fails_the_gradient_and_names_the_coordinate() {
+        let (points, st) = stencil(&[0.0, 0.0], None);
+        let mut outcomes: Vec<Outcome> = points.iter().map(|_| Outcome::Value(1.0)).collect();
+        outcomes[3] = Outcome::Value(f64::INFINITY);
+        match st.assemble(&outcomes) {
+            GradientOutcome::Failed(r) => assert!(r.contains("coordinate 1"), "{r}"),
+            GradientOutcome::Value { .. } => panic!("expected a failure"),
         }
     }
 

@@ -26,7 +26,9 @@ pub use asktell::{check_gradients, check_init, Ask, AskTell, Optimiser, Optimise
 pub use bounds::Bounds;
 pub use data::TimeSeries;
 pub use error::{CoreError, TellError};
-pub use objective::{FnGradObjective, FnObjective, GradientOutcome, Objective, Outcome, Simulator};
+pub use objective::{
+    simulate_each, FnGradObjective, FnObjective, GradientOutcome, Objective, Outcome, Simulator,
+};
 pub use parameter::{Parameter, Parameters, Transform};
 pub use result::OptimisationResult;
 pub use stopping::{LimitTracker, Limits, Patience};

@@ -185,14 +185,23 @@ pub trait Simulator: Send + Sync {
     /// Simulates a whole batch of parameter vectors, for simulators that parallelise by
     /// themselves; the default simulates them in turn. Results are in the order of `params`.
     fn simulate_batch(&self, params: &[Vec<f64>]) -> Vec<Result<Vec<f64>, String>> {
-        params
-            .iter()
-            .map(|p| {
-                let mut out = vec![0.0; self.n_predictions()];
-                self.simulate(p, &mut out).map(|()| out)
-            })
-            .collect()
+        simulate_each(self, params)
     }
+}
+
+/// Simulates each parameter vector in turn: [`Simulator::simulate_batch`]'s default, for
+/// implementations that override it only sometimes.
+pub fn simulate_each<S: Simulator + ?Sized>(
+    simulator: &S,
+    params: &[Vec<f64>],
+) -> Vec<Result<Vec<f64>, String>> {
+    params
+        .iter()
+        .map(|p| {
+            let mut out = vec![0.0; simulator.n_predictions()];
+            simulator.simulate(p, &mut out).map(|()| out)
+        })
+        .collect()
 }
 
 /// An [`Objective`] from a closure; handy in tests and benchmarks.

@@ -360,6 +360,33 @@ impl Parameters {
         }
         Ok(())
     }
+
+    /// Checks that `x` (a point of `what`, not a start) has one finite value per parameter,
+    /// inside the bounds and where every transform is finite.
+    ///
+    /// # Errors
+    /// [`CoreError::DimensionMismatch`] or [`CoreError::OutOfBounds`] naming the parameter.
+    pub fn check_inside(&self, x: &[f64], what: &'static str) -> Result<(), CoreError> {
+        if x.len() != self.items.len() {
+            return Err(CoreError::DimensionMismatch {
+                what,
+                expected: self.items.len(),
+                got: x.len(),
+            });
+        }
+        for (p, &v) in self.items.iter().zip(x) {
+            if !v.is_finite() || !p.bounds.contains(v) || !p.to_search(v).is_finite() {
+                return Err(CoreError::OutOfBounds {
+                    what,
+                    name: p.name.clone(),
+                    value: v,
+                    lower: p.bounds.lower(),
+                    upper: p.bounds.upper(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

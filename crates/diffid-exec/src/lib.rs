@@ -111,6 +111,17 @@ pub fn evaluate_gradients(
         }
     }
     let outcomes = evaluator.evaluate_batch(objective, &all);
+    if outcomes.len() != all.len() {
+        let reason = format!(
+            "the evaluator returned {} outcomes for {} finite-difference points",
+            outcomes.len(),
+            all.len()
+        );
+        return (
+            vec![GradientOutcome::Failed(reason); points.len()],
+            all.len(),
+        );
+    }
     let mut at = 0;
     let gradients = stencils
         .iter()
@@ -210,9 +221,10 @@ impl Evaluator for Sequential {
 /// Hands each batch whole to the objective ([`Objective::evaluate_batch`]), for objectives
 /// that parallelise by themselves, such as a Python callable evaluated by a process pool.
 ///
-/// The batch is evaluated on the calling thread; a panic fails the whole batch, and a batch
-/// of the wrong length or with non-finite values is repaired point by point, so the run goes
-/// on. Gradients are evaluated one point after another.
+/// The batch is evaluated on the calling thread. A point of the wrong dimension is failed on
+/// its own (the others are evaluated one by one); a panic, or a batch answer of the wrong
+/// length, fails every point of the batch; non-finite values become failures. Either way the
+/// run goes on. Gradients are evaluated one point after another.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delegated;
 
@@ -442,23 +454,16 @@ pub fn run(
             Ask::Done(termination) => break termination,
             Ask::Evaluate(points) => {
                 let outcomes = evaluator.evaluate_batch(objective, &points);
-                if let Some(reason) = outcomes.iter().rev().find_map(|o| match o {
-                    Outcome::Failed(reason) => Some(reason),
-                    Outcome::Value(_) => None,
-                }) {
-                    last_failure = Some(reason.clone());
-                }
+                note_failure(&mut last_failure, outcomes.iter().map(Outcome::clone));
                 state.tell(&outcomes)?;
             }
             Ask::EvaluateWithGradient(points) => {
                 let (outcomes, evaluations) =
                     evaluate_gradients(evaluator, objective, &points, state.bounds());
-                if let Some(reason) = outcomes.iter().rev().find_map(|o| match o {
-                    GradientOutcome::Failed(reason) => Some(reason),
-                    GradientOutcome::Value { .. } => None,
-                }) {
-                    last_failure = Some(reason.clone());
-                }
+                note_failure(
+                    &mut last_failure,
+                    outcomes.iter().map(GradientOutcome::outcome),
+                );
                 state.tell_gradients(&outcomes, evaluations)?;
             }
         }
@@ -484,6 +489,17 @@ pub fn run(
     };
 
     result_of(state, termination, start.elapsed(), last_failure)
+}
+
+/// Keeps the reason of the last failed outcome of a batch, for the error of a run in which
+/// every evaluation failed.
+fn note_failure(last: &mut Option<String>, outcomes: impl DoubleEndedIterator<Item = Outcome>) {
+    if let Some(reason) = outcomes.rev().find_map(|o| match o {
+        Outcome::Failed(reason) => Some(reason),
+        Outcome::Value(_) => None,
+    }) {
+        *last = Some(reason);
+    }
 }
 
 /// The result of a state that has stopped for `termination` after `time`, in the state's own

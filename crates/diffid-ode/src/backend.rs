@@ -178,6 +178,32 @@ pub(crate) fn solve_with_sensitivities(
     sensitivities: &mut [f64],
 ) -> Result<(), SolveError> {
     let np = sim.param_index.len();
+    if params.len() != np {
+        return Err(SolveError::Solver {
+            t: f64::NAN,
+            message: format!("{} parameter values given, {np} expected", params.len()),
+        });
+    }
+    if !sim.model.supports_sensitivities() {
+        return Err(SolveError::Solver {
+            t: f64::NAN,
+            message: "exact sensitivities are not available for models with a mass matrix (M_i)"
+                .to_owned(),
+        });
+    }
+    if np == 0 {
+        // Nothing to differentiate: the predictions alone (no sensitivities to write).
+        if !sensitivities.is_empty() {
+            return Err(SolveError::Solver {
+                t: f64::NAN,
+                message: format!(
+                    "{} sensitivities given for a model with no fitted parameters",
+                    sensitivities.len()
+                ),
+            });
+        }
+        return solve(sim, params, out);
+    }
     cache::with_entry(
         &sim.model,
         Key::Sensitivities(BACKEND, np),

@@ -119,7 +119,8 @@ pub enum SolveError {
     /// The model's `stop` condition ended the solve before the last data time.
     #[error("the model's stop condition fired at t = {t}, before the last data time")]
     StoppedEarly {
-        /// Time of the root.
+        /// Time of the root (plain solves), or the end of the step in which a `stop`
+        /// component changed sign (sensitivity solves).
         t: f64,
     },
     /// diffsol panicked; caught at the boundary.

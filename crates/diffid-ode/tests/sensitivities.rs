@@ -231,3 +231,50 @@ fn sensitivities_agree_across_threads_bit_for_bit() {
         }
     });
 }
+
+#[test]
+fn no_fitted_parameters_and_wrong_parameter_counts_are_handled() {
+    let t = times(5, 1.0);
+    let none = simulator(DECAY, &t, &[], SolveOptions::default());
+    let mut out = vec![0.0; 5];
+    none.solve_with_sensitivities(&[], &mut out, &mut [])
+        .expect("a plain solve");
+    assert!((out[4] - 2.0 * (-0.5f64).exp()).abs() < 1e-5, "{out:?}");
+    let one = simulator(DECAY, &t, &["k"], SolveOptions::default());
+    let err = one
+        .solve_with_sensitivities(&[0.5, 1.0], &mut out, &mut [0.0; 5])
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2 parameter values given, 1 expected"),
+        "{err}"
+    );
+}
+
+#[test]
+fn models_with_a_mass_matrix_say_they_have_no_sensitivities() {
+    // x' = -k x, 0 = x - y: a DAE, solvable by BDF.
+    let code = "
+in_i { k = 1.0 }
+u_i { x = 1.0, y = 1.0 }
+dudt_i { dxdt = 0.0, dydt = 0.0 }
+M_i { dxdt, 0 }
+F_i { -k * x, x - y }
+";
+    let opts = SolveOptions {
+        solver: SolverKind::Bdf,
+        ..SolveOptions::default()
+    };
+    let sim = simulator(code, &times(5, 1.0), &["k"], opts);
+    assert!(!sim.model().supports_sensitivities());
+    let mut out = vec![0.0; 10];
+    sim.solve(&[0.5], &mut out).expect("BDF solves the DAE");
+    assert!(
+        (out[8] - (-0.5f64).exp()).abs() < 1e-4 && (out[9] - out[8]).abs() < 1e-4,
+        "{out:?}"
+    );
+    let err = sim
+        .solve_with_sensitivities(&[0.5], &mut out, &mut [0.0; 10])
+        .unwrap_err();
+    assert!(err.to_string().contains("mass matrix"), "{err}");
+}

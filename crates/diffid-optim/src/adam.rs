@@ -250,7 +250,8 @@ impl AdamState {
             }
         }
         if let Some((_, pg)) = &self.last {
-            if *pg <= self.config.gradient_tolerance {
+            let tol = self.config.gradient_tolerance;
+            if tol > 0.0 && *pg <= tol {
                 return Some(Termination::GradientTolerance);
             }
         }

@@ -26,7 +26,8 @@ impl GradientTrial {
     }
 
     /// Checks a tell against the pending ask and returns its one outcome, a gradient of the
-    /// wrong length becoming an error (the state is unchanged then).
+    /// wrong length becoming an error (the state is unchanged then) and a non-finite value or
+    /// gradient entry a failure.
     pub(crate) fn take(
         &mut self,
         outcomes: &[GradientOutcome],
@@ -37,7 +38,12 @@ impl GradientTrial {
         }
         check_gradients(outcomes, 1, dim)?;
         self.asked = false;
-        Ok(outcomes[0].clone())
+        Ok(match &outcomes[0] {
+            GradientOutcome::Value { value, gradient } => {
+                GradientOutcome::from_parts(*value, gradient.clone())
+            }
+            failed @ GradientOutcome::Failed(_) => failed.clone(),
+        })
     }
 }
 

@@ -323,7 +323,8 @@ impl LbfgsbState {
         if let Some(reason) = &self.converged {
             return Some(reason.clone());
         }
-        if self.projected_gradient() <= self.config.gradient_tolerance {
+        let tol = self.config.gradient_tolerance;
+        if tol > 0.0 && self.projected_gradient() <= tol {
             return Some(Termination::GradientTolerance);
         }
         if self.iterations >= self.config.max_iter {
@@ -633,7 +634,8 @@ impl LbfgsbState {
         self.iterations += 1;
         self.phase = Phase::Direction;
         let scale = f_old.abs().max(self.f.abs()).max(1.0);
-        if f_old - self.f <= self.config.function_tolerance * scale {
+        let ftol = self.config.function_tolerance;
+        if ftol > 0.0 && f_old - self.f <= ftol * scale {
             self.converged = Some(Termination::FunctionTolerance);
         }
         self.history

@@ -121,6 +121,10 @@ fn lbfgsb_steps_around_points_that_fail_to_evaluate() {
         }
     };
     assert!(reason.is_success(), "{reason}");
+    assert!(
+        failures > 0,
+        "the path must cross the failing region for this test to mean anything"
+    );
     let (x, _) = state.best().expect("evaluated");
     assert!((x[0] - 1.0).abs() < 1e-5, "{x:?}");
     assert_eq!(state.failed_evaluations(), failures);
@@ -163,6 +167,7 @@ fn adam_halves_steps_into_failures_and_stalls_on_a_failed_start() {
     let opt = Adam::new().with_step_size(0.5).with_max_iter(400);
     let mut state = opt.start(&[3.0], &free(1)).expect("start");
     // Fails for x < 0.25: Adam's first steps overshoot there and must back off.
+    let mut failures = 0;
     let (reason, _) = {
         let mut asked = Vec::new();
         let reason = loop {
@@ -170,6 +175,7 @@ fn adam_halves_steps_into_failures_and_stalls_on_a_failed_start() {
                 Ask::EvaluateWithGradient(points) => {
                     let x = points[0][0];
                     let o = if x < 0.25 {
+                        failures += 1;
                         GradientOutcome::Failed("out of range".to_owned())
                     } else {
                         GradientOutcome::from_parts((x - 1.0).powi(2), vec![2.0 * (x - 1.0)])
@@ -184,6 +190,10 @@ fn adam_halves_steps_into_failures_and_stalls_on_a_failed_start() {
         (reason, asked)
     };
     assert!(!matches!(reason, Termination::Stalled(_)), "{reason}");
+    assert!(
+        failures > 0,
+        "Adam's first steps must overshoot into the failing region"
+    );
     let (x, _) = state.best().expect("evaluated");
     assert!((x[0] - 1.0).abs() < 1e-3, "{x:?}");
 
@@ -262,6 +272,32 @@ fn gradient_states_refuse_values_wrong_lengths_and_late_tells() {
             Err(TellError::AlreadyTerminated)
         );
     }
+}
+
+#[test]
+fn non_finite_told_values_and_gradients_are_failures_not_poison() {
+    let mut state = Adam::new().start(&[1.0], &free(1)).expect("start");
+    let Ask::EvaluateWithGradient(_) = state.ask() else {
+        panic!("expected a gradient ask")
+    };
+    state
+        .tell_gradients(&[GradientOutcome::from_parts(1.0, vec![1.0])], 1)
+        .expect("tell");
+    let Ask::EvaluateWithGradient(points) = state.ask() else {
+        panic!("expected a gradient ask")
+    };
+    // A hand-built outcome bypassing from_parts: NaN in the gradient.
+    let poisoned = GradientOutcome::Value {
+        value: 0.5,
+        gradient: vec![f64::NAN],
+    };
+    state.tell_gradients(&[poisoned], 1).expect("tell");
+    assert_eq!(state.failed_evaluations(), 1);
+    let Ask::EvaluateWithGradient(next) = state.ask() else {
+        panic!("expected a gradient ask")
+    };
+    assert!(next[0][0].is_finite(), "{next:?}");
+    assert!(next[0][0] != points[0][0], "the failed step is halved back");
 }
 
 #[test]

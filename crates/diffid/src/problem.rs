@@ -2,11 +2,11 @@
 
 use crate::{Error, Parallelism, SearchSpace};
 use diffid_core::{
-    fd, GradientOutcome, Objective, OptimisationResult, Optimiser, Outcome, Parameters, TimeSeries,
+    GradientOutcome, Objective, OptimisationResult, Optimiser, Outcome, Parameters, TimeSeries,
 };
 use diffid_exec::{
-    evaluate_one_with_gradient, run, Delegated, Evaluator, Observer, Progress, RayonEvaluator,
-    RunOptions, Sequential,
+    evaluate_gradients, evaluate_one_with_gradient, run, Delegated, Evaluator, Observer, Progress,
+    RayonEvaluator, RunOptions, Sequential,
 };
 use diffid_ode::OdeSimulator;
 use diffid_optim::NelderMead;
@@ -110,10 +110,12 @@ impl Problem {
     /// The gradient of the objective at `x`, in natural units: exact where the objective has
     /// a gradient of its own (forward sensitivities for DiffSL models, the user's gradient for
     /// callables), otherwise second-order finite differences taken in the search space (steps
-    /// relative to each parameter's scale, never leaving the bounds).
+    /// relative to each parameter's scale, never leaving the bounds). `x` must lie within the
+    /// bounds.
     ///
     /// # Errors
-    /// [`Error::Core`] for a wrong length; [`Error::Evaluation`] when the evaluation fails.
+    /// [`Error::Core`] for a wrong length or a point outside the bounds;
+    /// [`Error::Evaluation`] when the evaluation fails.
     pub fn evaluate_gradient(&self, x: &[f64]) -> Result<Vec<f64>, Error> {
         self.value_and_gradient(x).map(|(_, g)| g)
     }
@@ -123,23 +125,31 @@ impl Problem {
     /// # Errors
     /// As [`evaluate_gradient`](Self::evaluate_gradient).
     pub fn value_and_gradient(&self, x: &[f64]) -> Result<(f64, Vec<f64>), Error> {
-        self.check_len(x, "point")?;
+        self.params.check_inside(x, "the gradient's point")?;
         let outcome = if self.objective.has_gradient() {
             evaluate_one_with_gradient(self.objective.as_ref(), x)
         } else {
+            // Finite differences in the search space (steps relative to each parameter's
+            // scale, inside the bounds), then the chain rule's factor divided out.
             let space = SearchSpace::new(&self.params);
             let z = space.to_search(x);
-            let bounds = space.bounds();
             let scaled = space.wrap(self.objective.clone());
-            match fd::gradient(&scaled, &z, Some(&bounds)).0 {
-                GradientOutcome::Value { value, gradient } => {
+            let (mut outcomes, _) = evaluate_gradients(
+                &Sequential,
+                &scaled,
+                std::slice::from_ref(&z),
+                Some(&space.bounds()),
+            );
+            match outcomes.pop() {
+                Some(GradientOutcome::Value { value, gradient }) => {
                     let d = space.derivatives(&z);
                     GradientOutcome::from_parts(
                         value,
                         gradient.iter().zip(d).map(|(g, d)| g / d).collect(),
                     )
                 }
-                failed @ GradientOutcome::Failed(_) => failed,
+                Some(failed) => failed,
+                None => unreachable!("one point asked, one outcome"),
             }
         };
         match outcome {

@@ -103,6 +103,13 @@ impl Objective for Scaled {
     /// The chain rule: `∂f/∂z_i = (∂f/∂x_i) (dx_i/dz_i)`.
     fn evaluate_with_gradient(&self, z: &[f64]) -> GradientOutcome {
         match self.inner.evaluate_with_gradient(&self.space.to_natural(z)) {
+            GradientOutcome::Value { gradient, .. } if gradient.len() != z.len() => {
+                GradientOutcome::Failed(format!(
+                    "the gradient has {} entries, but the objective has {} parameters",
+                    gradient.len(),
+                    z.len()
+                ))
+            }
             GradientOutcome::Value { value, gradient } => {
                 let d = self.space.derivatives(z);
                 GradientOutcome::from_parts(

@@ -130,6 +130,30 @@ fn callables_without_a_gradient_fall_back_to_finite_differences() {
     }
     let err = p.evaluate_gradient(&[1.0]).unwrap_err();
     assert!(matches!(err, Error::Core(_)), "{err}");
+    // Outside the bounds, or where a transform is infinite: an error naming the parameter,
+    // not a gradient of points clamped onto the bound.
+    let err = p.evaluate_gradient(&[2.5, 3.0]).unwrap_err();
+    assert!(
+        err.to_string().contains("'u'") && err.to_string().contains("outside"),
+        "{err}"
+    );
+    let err = p.evaluate_gradient(&[0.5, 0.0]).unwrap_err();
+    assert!(err.to_string().contains("'v'"), "{err}");
+    // A panicking objective is an evaluation error, not a crash.
+    let mut params = Parameters::new();
+    params
+        .push(Parameter::new("w", 0.5, None).unwrap())
+        .unwrap();
+    let boom = Problem::new(
+        Arc::new(FnObjective::new(1, |_: &[f64]| -> f64 { panic!("boom") })),
+        params,
+        Parallelism::Sequential,
+    );
+    let err = boom.evaluate_gradient(&[0.5]).unwrap_err();
+    assert!(
+        matches!(err, Error::Evaluation { .. }) && err.to_string().contains("boom"),
+        "{err}"
+    );
 }
 
 /// A closed chain of five compartments with six rates and two initial amounts: eight

@@ -172,16 +172,18 @@ proptest! {
         run(state.as_mut(), &recorder, &pool, &RunOptions::default(), &mut ()).expect("runs");
         let seen = recorder.seen.lock().unwrap();
         prop_assert!(!seen.is_empty());
+        // The search bounds are the natural bounds mapped through the transform (finite for the
+        // identity and log transforms here; logit maps the box onto the whole real line, so
+        // there every finite point is inside). `to_natural` only guards against rounding, so
+        // the check is made on what the optimiser asked for.
         for z in seen.iter() {
             for (v, b) in z.iter().zip(&search_bounds) {
                 prop_assert!(
-                    b.contains(*v),
+                    v.is_finite() && b.contains(*v),
                     "{} asked for {:?} outside the search bounds {:?} ({:?})",
                     opt.name(), z, search_bounds, transform
                 );
             }
-            let x = space.to_natural(z);
-            prop_assert!(x.iter().all(|v| (lo..=hi).contains(v)), "{:?}", x);
         }
     }
 }
