@@ -123,11 +123,11 @@ impl PyDiffsolBuilder {
         self.map(DiffsolBuilder::remove_cost)
     }
 
-    /// `True` (default): evaluate populations on all cores; `False`: sequentially; an int:
-    /// on that many threads.
-    #[pyo3(signature = (parallel = None))]
-    fn with_parallel(&self, parallel: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let p = match parallel {
+    /// `True` (also when called with no argument): evaluate populations on all cores;
+    /// `False`: sequentially; an int: on that many threads.
+    #[pyo3(signature = (flag = None))]
+    fn with_parallel(&self, flag: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let p = match flag {
             None => Parallelism::Available,
             Some(v) if v.is_instance_of::<pyo3::types::PyBool>() => {
                 if v.extract::<bool>()? {

@@ -90,3 +90,8 @@ def test_vector_builder_config_is_carried_to_the_problem():
         .with_config("units", "µM")
     )
     assert b.build().config() == {"parallel": False, "units": "µM"}
+
+
+def test_with_parallel_takes_the_spec_keyword(decay_builder):
+    assert decay_builder.with_parameter("k", 0.2).with_parallel(flag=False).build().config()["parallel"] is False
+    assert decay_builder.with_parameter("k", 0.2).with_parallel().build().config()["parallel"] is True
