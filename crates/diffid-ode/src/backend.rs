@@ -60,13 +60,7 @@ fn compile(model: &DiffslModel) -> Result<Box<Compiled>, OdeError> {
 
 /// Compiles `model` for plain solves on this thread (once) and keeps it cached.
 pub(crate) fn warm(model: &DiffslModel) -> Result<(), OdeError> {
-    let key = Key::Value(BACKEND);
-    let compiled = match cache::take::<Compiled>(model, key) {
-        Some(c) => c,
-        None => compile(model)?,
-    };
-    cache::put_back(model, key, compiled);
-    Ok(())
+    cache::warm(model, Key::Value(BACKEND), || compile(model))
 }
 
 /// [`OdeSimulator::solve`] on this backend.

@@ -64,6 +64,21 @@ pub(crate) fn put_back<T: 'static>(model: &DiffslModel, key: Key, entry: Box<T>)
     });
 }
 
+/// Makes sure this thread has the entry `key` of `model`, compiling it with `compile` now
+/// (so that its errors surface where the caller can report them) when absent.
+pub(crate) fn warm<T: 'static>(
+    model: &DiffslModel,
+    key: Key,
+    compile: impl FnOnce() -> Result<Box<T>, OdeError>,
+) -> Result<(), OdeError> {
+    let entry = match take::<T>(model, key) {
+        Some(e) => e,
+        None => compile()?,
+    };
+    put_back(model, key, entry);
+    Ok(())
+}
+
 /// Runs `solve` on this thread's entry `key` of `model`, compiled by `compile` when absent,
 /// and puts the entry back afterwards. A panic inside `solve` is caught and reported as
 /// [`SolveError::Panicked`]; the entry is then dropped (it may be inconsistent) and the next
