@@ -2,7 +2,7 @@
 //! `.cargo/config.toml`).
 //!
 //! - `cargo xtask tidy`: checks the crate layering of house-style §2, `publish = false` and the
-//!   crate-level docs (see [`tidy`]); also run by `cargo test -p xtask`.
+//!   crate-level docs (see [`tidy`](mod@tidy)); also run by `cargo test -p xtask`.
 //! - `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
 //!   [--png PATH]`: builds and runs the thread-scaling study (`benches/src/bin/scaling.rs`) in
 //!   release mode: a markdown table, optionally JSON and a PNG plot of the speedup.
