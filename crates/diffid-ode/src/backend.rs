@@ -4,27 +4,30 @@
 // free of the trait bounds a generic version over diffsol's matrices would need.
 
 use crate::cache::{self, Key};
-use crate::sens::{compile_core, Core, InitFn, JacFn, RhsFn};
+use crate::sens::{compile_core, Core, InitFn, JacFn, MassFn, RhsFn};
 use crate::simulate::{drive, panic_message, with_solver, Codegen};
 use crate::{DiffslModel, OdeError, OdeSimulator, SolveError};
 use diffsol::{
-    Closure, ConstantClosure, MatrixCommon, NonLinearOp, OdeBuilder, OdeEquations,
-    OdeSolverEquations, OdeSolverProblem, Op, UnitCallable, Vector,
+    Closure, ConstantClosure, LinearClosure, MatrixCommon, NonLinearOp, OdeBuilder, OdeEquations,
+    OdeEquationsImplicit, OdeSolverEquations, OdeSolverProblem, Op, UnitCallable, Vector,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 type V = <M as MatrixCommon>::V;
 type Eqn = diffsol::DiffSl<M, Codegen>;
-type AugEqn = OdeSolverEquations<
+/// The augmented system of an ODE, and of a model with a mass matrix.
+type AugEqn<Mass> = OdeSolverEquations<
     M,
     Closure<M, RhsFn, JacFn>,
     ConstantClosure<M, InitFn>,
-    UnitCallable<M>,
+    Mass,
     UnitCallable<M>,
     UnitCallable<M>,
     UnitCallable<M>,
 >;
+type OdeAug = AugEqn<UnitCallable<M>>;
+type DaeAug = AugEqn<LinearClosure<M, MassFn>>;
 
 /// A compiled problem owned by one thread, with its scratch vectors.
 struct Compiled {
@@ -128,9 +131,15 @@ fn solve_with(
 /// A compiled augmented (state + sensitivities) problem owned by one thread.
 struct SensCompiled {
     core: Rc<Core>,
-    problem: OdeSolverProblem<AugEqn>,
+    problem: Augmented,
     z: V,
     atol: f64,
+}
+
+/// The augmented problem: without or with a mass matrix (two types, one per closure set).
+enum Augmented {
+    Ode(Box<OdeSolverProblem<OdeAug>>),
+    Dae(Box<OdeSolverProblem<DaeAug>>),
 }
 
 fn compile_sensitivities(model: &DiffslModel, np: usize) -> Result<Box<SensCompiled>, OdeError> {
@@ -141,18 +150,25 @@ fn compile_sensitivities(model: &DiffslModel, np: usize) -> Result<Box<SensCompi
         let rhs: RhsFn = Box::new(move |z, _p, t, out| c1.rhs(t, z, out));
         let jac: JacFn = Box::new(move |z, _p, t, v, out| c2.jac(t, z, v, out));
         let init: InitFn = Box::new(move |_p, _t, out| out.copy_from_slice(&c3.z0.borrow()));
-        let problem = OdeBuilder::<M>::new()
-            .rhs_implicit(rhs, jac)
-            .init(init, nz)
-            .build()
-            .map_err(|e| OdeError::Compile {
-                message: e.to_string(),
-            })?;
-        let z = V::zeros(nz, *problem.context());
+        let err = |e: diffsol::DiffsolError| OdeError::Compile {
+            message: e.to_string(),
+        };
+        let builder = OdeBuilder::<M>::new().rhs_implicit(rhs, jac).init(init, nz);
+        let (problem, ctx) = if core.has_mass {
+            let c4 = core.clone();
+            let mass: MassFn = Box::new(move |v, _p, t, beta, y| c4.mass(t, v, beta, y));
+            let p = builder.mass(mass).build().map_err(err)?;
+            let ctx = *p.context();
+            (Augmented::Dae(Box::new(p)), ctx)
+        } else {
+            let p = builder.build().map_err(err)?;
+            let ctx = *p.context();
+            (Augmented::Ode(Box::new(p)), ctx)
+        };
         Ok(Box::new(SensCompiled {
             core,
             problem,
-            z,
+            z: V::zeros(nz, ctx),
             atol: f64::NAN,
         }))
     }));
@@ -176,13 +192,6 @@ pub(crate) fn solve_with_sensitivities(
         return Err(SolveError::Solver {
             t: f64::NAN,
             message: format!("{} parameter values given, {np} expected", params.len()),
-        });
-    }
-    if !sim.model.supports_sensitivities() {
-        return Err(SolveError::Solver {
-            t: f64::NAN,
-            message: "exact sensitivities are not available for models with a mass matrix (M_i)"
-                .to_owned(),
         });
     }
     if np == 0 {
@@ -229,16 +238,42 @@ fn sensitivities_with(
     }
     let inputs = sim.full_inputs(params);
     c.core.prepare(&inputs, &sim.param_index);
-    c.problem.rtol = sim.options.rtol;
-    c.problem.ode_options.max_number_timesteps = sim.options.max_steps.saturating_add(1);
-    if c.atol.to_bits() != sim.options.atol.to_bits() {
-        let ctx = *c.problem.context();
-        c.problem.atol = V::from_element(c.z.len(), sim.options.atol, ctx);
-        c.atol = sim.options.atol;
-    }
-    let SensCompiled { core, problem, z, .. } = c;
-    let problem: &OdeSolverProblem<AugEqn> = problem;
+    let SensCompiled {
+        core,
+        problem,
+        z,
+        atol,
+    } = c;
     let core: &Core = core;
+    match problem {
+        Augmented::Ode(p) => augmented_solve(sim, core, p, z, atol, out, sensitivities),
+        Augmented::Dae(p) => augmented_solve(sim, core, p, z, atol, out, sensitivities),
+    }
+}
+
+/// Integrates the augmented system `problem` (whose closures read `core`) and writes the
+/// predictions and their sensitivities.
+fn augmented_solve<E>(
+    sim: &OdeSimulator,
+    core: &Core,
+    problem: &mut OdeSolverProblem<E>,
+    z: &mut V,
+    atol: &mut f64,
+    out: &mut [f64],
+    sensitivities: &mut [f64],
+) -> Result<(), SolveError>
+where
+    E: OdeEquationsImplicit<M = M, V = V, T = f64, C = <M as MatrixCommon>::C>,
+{
+    let np = sim.param_index.len();
+    let k = sim.model.n_outputs();
+    problem.rtol = sim.options.rtol;
+    problem.ode_options.max_number_timesteps = sim.options.max_steps.saturating_add(1);
+    if atol.to_bits() != sim.options.atol.to_bits() {
+        problem.atol = V::from_element(z.len(), sim.options.atol, *problem.context());
+        *atol = sim.options.atol;
+    }
+    let problem: &OdeSolverProblem<E> = problem;
     let times = &sim.times;
     let max_steps = sim.options.max_steps;
     let mut zbuf = vec![0.0; z.len()];

@@ -138,10 +138,10 @@ impl DiffslModel {
         self.inner.output_names.len()
     }
 
-    /// Whether exact forward sensitivities are available: every model without a mass matrix
-    /// (`M_i`).
-    pub fn supports_sensitivities(&self) -> bool {
-        !self.inner.has_mass
+    /// Whether the model has a mass matrix (`M_i`): a differential-algebraic system, which
+    /// needs an implicit solver.
+    pub fn has_mass(&self) -> bool {
+        self.inner.has_mass
     }
 
     /// Whether the model defines `out_i`.

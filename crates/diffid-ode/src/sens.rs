@@ -14,6 +14,10 @@
 //! blocks to the state, which only slows the Newton iteration a little and does not change the
 //! solution it converges to.
 //!
+//! Models with a mass matrix (`M_i`, differential-algebraic systems) get `diag(M, …, M)`; an
+//! implicit solver's consistent initialisation then also makes the algebraic components of
+//! the sensitivities consistent, since their equations are linear given the state.
+//!
 //! Predictions at the data times are the outputs (`out_i`, else the states) and their
 //! sensitivities `∂ prediction_k / ∂ p_j`, laid out time-major like the predictions, so the
 //! chain rule with a cost's derivative pairs every residual with its own sensitivity whatever
@@ -29,6 +33,7 @@ use std::cell::RefCell;
 pub(crate) type RhsFn = Box<dyn Fn(&[f64], &[f64], f64, &mut [f64])>;
 pub(crate) type JacFn = Box<dyn Fn(&[f64], &[f64], f64, &[f64], &mut [f64])>;
 pub(crate) type InitFn = Box<dyn Fn(&[f64], f64, &mut [f64])>;
+pub(crate) type MassFn = Box<dyn Fn(&[f64], &[f64], f64, f64, &mut [f64])>;
 
 /// The compiled model and the buffers its functions work on, shared by the augmented
 /// system's closures (one thread only).
@@ -42,6 +47,9 @@ pub(crate) struct Core {
     pub(crate) nstop: usize,
     /// Fitted parameters.
     pub(crate) np: usize,
+    /// Whether the model has a mass matrix (`M_i`): the augmented system then has
+    /// `diag(M, …, M)`.
+    pub(crate) has_mass: bool,
     data: RefCell<Vec<f64>>,
     /// A data tangent with zero input tangents: for state-only Jacobian products.
     ddata0: RefCell<Vec<f64>>,
@@ -87,6 +95,19 @@ impl Core {
                 ob.fill(0.0);
             } else {
                 self.compiler.rhs_grad(t, y, vb, &data, &mut dd0, &rr, ob);
+            }
+        }
+    }
+
+    /// `y = diag(M, …, M) v + β y`, block by block.
+    pub(crate) fn mass(&self, t: f64, v: &[f64], beta: f64, y: &mut [f64]) {
+        let n = self.n;
+        let mut data = self.data.borrow_mut();
+        let mut tmp = self.tmp.borrow_mut();
+        for (vb, yb) in v.chunks_exact(n).zip(y.chunks_exact_mut(n)) {
+            self.compiler.mass(t, vb, &mut data, &mut tmp);
+            for (yi, mi) in yb.iter_mut().zip(tmp.iter()) {
+                *yi = mi + beta * *yi;
             }
         }
     }
@@ -188,18 +209,13 @@ pub(crate) fn compile_core(model: &DiffslModel, np: usize) -> Result<Core, OdeEr
             message: e.to_string(),
         })?;
     let (n, _nin, nout, _ndata, nstop, has_mass, _has_reset) = compiler.get_dims();
-    if has_mass {
-        return Err(OdeError::Compile {
-            message: "exact sensitivities are not available for models with a mass matrix (M_i)"
-                .to_owned(),
-        });
-    }
     let data = compiler.get_new_data();
     Ok(Core {
         n,
         nout,
         nstop,
         np,
+        has_mass,
         ddata0: RefCell::new(data.clone()),
         ddata: RefCell::new(vec![data.clone(); np]),
         data: RefCell::new(data),

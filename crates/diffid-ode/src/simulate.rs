@@ -389,8 +389,8 @@ impl OdeSimulator {
     /// how they are computed.
     ///
     /// # Errors
-    /// A [`SolveError`] saying why the solve failed (as [`solve`](Self::solve)), or why the
-    /// model has no sensitivities (a mass matrix); never panics.
+    /// A [`SolveError`] saying why the solve failed (as [`solve`](Self::solve)); never
+    /// panics.
     pub fn solve_with_sensitivities(
         &self,
         params: &[f64],
@@ -422,7 +422,7 @@ impl Simulator for OdeSimulator {
     }
 
     fn has_sensitivities(&self) -> bool {
-        self.model.supports_sensitivities()
+        true
     }
 
     fn simulate_with_sensitivities(

@@ -252,29 +252,33 @@ fn no_fitted_parameters_and_wrong_parameter_counts_are_handled() {
 }
 
 #[test]
-fn models_with_a_mass_matrix_say_they_have_no_sensitivities() {
-    // x' = -k x, 0 = x - y: a DAE, solvable by BDF.
+fn models_with_a_mass_matrix_get_exact_sensitivities_too() {
+    // x' = -k x, 0 = x - c y: a DAE (y = x / c), solvable by the implicit methods.
     let code = "
-in_i { k = 1.0 }
-u_i { x = 1.0, y = 1.0 }
+in_i { k = 1.0, c = 2.0 }
+u_i { x = 1.0, y = 0.5 }
 dudt_i { dxdt = 0.0, dydt = 0.0 }
 M_i { dxdt, 0 }
-F_i { -k * x, x - y }
+F_i { -k * x, x - c * y }
 ";
-    let opts = SolveOptions {
-        solver: SolverKind::Bdf,
-        ..SolveOptions::default()
-    };
-    let sim = simulator(code, &times(5, 1.0), &["k"], opts);
-    assert!(!sim.model().supports_sensitivities());
-    let mut out = vec![0.0; 10];
-    sim.solve(&[0.5], &mut out).expect("BDF solves the DAE");
-    assert!(
-        (out[8] - (-0.5f64).exp()).abs() < 1e-4 && (out[9] - out[8]).abs() < 1e-4,
-        "{out:?}"
-    );
-    let err = sim
-        .solve_with_sensitivities(&[0.5], &mut out, &mut [0.0; 10])
-        .unwrap_err();
-    assert!(err.to_string().contains("mass matrix"), "{err}");
+    let t = times(11, 2.0);
+    for backend in BACKENDS {
+        for solver in [SolverKind::Bdf, SolverKind::Esdirk34, SolverKind::TrBdf2] {
+            let sim = simulator(code, &t, &["k", "c"], tight(solver, backend));
+            assert!(sim.model().has_mass());
+            let (k, c) = (0.5, 2.0);
+            let (out, sens) = with_sens(&sim, &[k, c]);
+            let mut want_out = Vec::new();
+            let mut want = Vec::new();
+            for &ti in &t {
+                let x = (-k * ti).exp();
+                want_out.extend([x, x / c]);
+                // d/dk, d/dc of x = e^{-kt} and y = x / c.
+                want.extend([-ti * x, 0.0, -ti * x / c, -x / (c * c)]);
+            }
+            let what = format!("{solver:?}/{backend:?}");
+            assert_close(&out, &want_out, 1e-6, &what);
+            assert_close(&sens, &want, 1e-6, &what);
+        }
+    }
 }
