@@ -110,8 +110,8 @@ impl Kind {
 pub struct PyOptimiserState {
     kind: Kind,
     started: Instant,
-    /// The number of points of the ask awaiting its tell, and whether it asked for gradients.
-    pending: Option<(usize, bool)>,
+    /// The number of points of the ask awaiting its tell.
+    pending: Option<usize>,
     names: Vec<String>,
 }
 
@@ -165,7 +165,7 @@ impl PyOptimiserState {
     fn ask(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.kind.state_mut().ask() {
             Ask::Evaluate(points) => {
-                self.pending = Some((points.len(), false));
+                self.pending = Some(points.len());
                 Ok(Py::new(
                     py,
                     PyEvaluate {
@@ -176,7 +176,7 @@ impl PyOptimiserState {
                 .into_any())
             }
             Ask::EvaluateWithGradient(points) => {
-                self.pending = Some((points.len(), true));
+                self.pending = Some(points.len());
                 Ok(Py::new(
                     py,
                     PyEvaluate {
@@ -250,7 +250,7 @@ impl PyOptimiserState {
             s.iterations(),
             s.evaluations(),
             s.best().map(|(_, v)| v),
-            self.pending.map(|(n, _)| n)
+            self.pending
         )
     }
 }
