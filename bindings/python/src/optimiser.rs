@@ -146,7 +146,7 @@ macro_rules! optimiser_class {
                 self.set(|c| c.with_max_evaluations(Some(max_evaluations)))
             }
 
-            /// Stop when the best value is at or below this (default 1e-6).
+            /// Stop when the best value is at or below this (default -inf: no threshold).
             fn with_threshold(&self, threshold: f64) -> PyResult<Self> {
                 self.set(|c| c.with_threshold(threshold))
             }

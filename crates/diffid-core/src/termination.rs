@@ -27,6 +27,8 @@ pub enum Termination {
     Cancelled,
     /// The user's callback asked the run to stop.
     Callback,
+    /// A sampler completed the iterations it was set to run.
+    Completed,
     /// The algorithm can make no further progress (a numerical breakdown, or every candidate of
     /// an iteration failed to evaluate); the message says why.
     Stalled(String),
@@ -38,6 +40,7 @@ impl Termination {
         matches!(
             self,
             Self::ThresholdReached
+                | Self::Completed
                 | Self::FunctionTolerance
                 | Self::PositionTolerance
                 | Self::GradientTolerance
@@ -57,6 +60,7 @@ impl Termination {
             Self::TimeLimit => "time_limit",
             Self::Cancelled => "cancelled",
             Self::Callback => "callback",
+            Self::Completed => "completed",
             Self::Stalled(_) => "stalled",
         }
     }
@@ -75,6 +79,7 @@ impl fmt::Display for Termination {
             Self::TimeLimit => write!(f, "stopped at the time limit"),
             Self::Cancelled => write!(f, "cancelled"),
             Self::Callback => write!(f, "stopped by the callback"),
+            Self::Completed => write!(f, "completed the planned iterations"),
             Self::Stalled(why) => write!(f, "stalled: {why}"),
         }
     }

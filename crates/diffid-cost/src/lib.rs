@@ -36,6 +36,24 @@ pub enum CostError {
         /// The weight given.
         weight: f64,
     },
+    /// Per-output settings whose count does not match the data's outputs.
+    #[error("{metric} has {got} {what}, but the data have {expected} outputs; give one value shared by all outputs or one per output")]
+    OutputCount {
+        /// The metric's name.
+        metric: &'static str,
+        /// What is per output (`"variances"`, `"sigma parameters"`).
+        what: &'static str,
+        /// Outputs in the data.
+        expected: usize,
+        /// Values given.
+        got: usize,
+    },
+    /// A metric with no noise values, or a σ parameter named twice or left empty.
+    #[error("invalid gaussian_nll noise: {reason}")]
+    InvalidNoise {
+        /// What is wrong.
+        reason: String,
+    },
     /// Predictions and data of different lengths.
     #[error("there are {predictions} predictions but {data} data points; predictions and data must have one value per observation, in the same order")]
     LengthMismatch {
@@ -82,6 +100,51 @@ pub trait CostMetric: Send + Sync + fmt::Debug {
 
     /// A boxed copy of this metric.
     fn clone_box(&self) -> Box<dyn CostMetric>;
+
+    /// Whether the metric is a negative log-likelihood (samplers need one).
+    fn is_likelihood(&self) -> bool {
+        false
+    }
+
+    /// The names of the parameters this metric reads (an estimated noise σ), in the order
+    /// [`cost_with`](Self::cost_with) expects their values.
+    fn noise_parameters(&self) -> &[String] {
+        &[]
+    }
+
+    /// Checks that the metric fits data of `n_outputs` outputs (one variance or σ per
+    /// output, or a single one shared by all).
+    ///
+    /// # Errors
+    /// [`CostError::OutputCount`] when the metric has per-output settings of another count.
+    fn check_outputs(&self, n_outputs: usize) -> Result<(), CostError> {
+        let _ = n_outputs;
+        Ok(())
+    }
+
+    /// The weighted cost given the values of its [`noise_parameters`](Self::noise_parameters)
+    /// and the number of outputs (observations are time-major: observation `k` belongs to
+    /// output `k % n_outputs`). The default ignores both.
+    fn cost_with(&self, predictions: &[f64], data: &[f64], n_outputs: usize, noise: &[f64]) -> f64 {
+        let _ = (n_outputs, noise);
+        self.cost(predictions, data)
+    }
+
+    /// As [`gradient`](Self::gradient), given noise values as [`cost_with`](Self::cost_with);
+    /// also writes `d cost / d noise_m` into `noise_out[m]` (the default writes zeros there).
+    fn gradient_with(
+        &self,
+        predictions: &[f64],
+        data: &[f64],
+        n_outputs: usize,
+        noise: &[f64],
+        out: &mut [f64],
+        noise_out: &mut [f64],
+    ) {
+        let _ = (n_outputs, noise);
+        noise_out.fill(0.0);
+        self.gradient(predictions, data, out);
+    }
 }
 
 impl Clone for Box<dyn CostMetric> {
@@ -203,12 +266,26 @@ impl CostMetric for Rmse {
     }
 }
 
-/// Gaussian negative log-likelihood with known noise variance `σ²`:
-/// `w · ½ · Σ (r²/σ² + ln(2πσ²))`, normalising constant included.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Gaussian negative log-likelihood of independent noise,
+/// `w · ½ · Σ_k (r_k²/σ_k² + ln(2πσ_k²))`, normalising constant included.
+///
+/// The noise is either known (one variance for every observation, or one per output) or
+/// estimated: σ given by parameters of the problem, named here and fitted or sampled with the
+/// model's parameters (one σ shared by all outputs, or one per output). A σ that is not
+/// positive makes the likelihood undefined: the cost is NaN, a failed evaluation.
+#[derive(Clone, Debug, PartialEq)]
 pub struct GaussianNll {
-    variance: f64,
+    noise: Noise,
     weight: f64,
+}
+
+/// The noise of a [`GaussianNll`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Noise {
+    /// Known variances: one for all observations, or one per output.
+    Variance(Vec<f64>),
+    /// σ from the named parameters: one for all observations, or one per output.
+    Sigma(Vec<String>),
 }
 
 impl GaussianNll {
@@ -219,16 +296,81 @@ impl GaussianNll {
     /// [`CostError::InvalidVariance`] when `variance` is not finite and positive;
     /// [`CostError::InvalidWeight`] when `weight` is negative or not finite.
     pub fn new(variance: f64, weight: f64) -> Result<Self, CostError> {
-        if !(variance.is_finite() && variance > 0.0) {
+        Self::with_variances(vec![variance], weight)
+    }
+
+    /// Known variances, one per output (or a single one for all).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new) for any variance; [`CostError::InvalidNoise`] for none.
+    pub fn with_variances(variances: Vec<f64>, weight: f64) -> Result<Self, CostError> {
+        if variances.is_empty() {
+            return Err(CostError::InvalidNoise {
+                reason: "no variance given; pass one variance or one per output".to_owned(),
+            });
+        }
+        if let Some(&variance) = variances.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
             return Err(CostError::InvalidVariance { variance });
         }
         check_weight("gaussian_nll", weight)?;
-        Ok(Self { variance, weight })
+        Ok(Self {
+            noise: Noise::Variance(variances),
+            weight,
+        })
     }
 
-    /// The noise variance `σ²`.
+    /// Estimated noise: σ is the value of the named parameter(s), one shared by all outputs or
+    /// one per output.
+    ///
+    /// # Errors
+    /// [`CostError::InvalidNoise`] for no name, an empty name or a name given twice;
+    /// [`CostError::InvalidWeight`] as [`new`](Self::new).
+    pub fn with_sigma(names: Vec<String>, weight: f64) -> Result<Self, CostError> {
+        if names.is_empty() || names.iter().any(String::is_empty) {
+            return Err(CostError::InvalidNoise {
+                reason: "sigma must name one parameter, or one per output".to_owned(),
+            });
+        }
+        if let Some(dup) = names
+            .iter()
+            .enumerate()
+            .find_map(|(i, n)| names[..i].contains(n).then_some(n))
+        {
+            return Err(CostError::InvalidNoise {
+                reason: format!("sigma parameter '{dup}' is named twice"),
+            });
+        }
+        check_weight("gaussian_nll", weight)?;
+        Ok(Self {
+            noise: Noise::Sigma(names),
+            weight,
+        })
+    }
+
+    /// The noise variance `σ²` when one known variance is shared by every observation, else
+    /// NaN.
     pub fn variance(&self) -> f64 {
-        self.variance
+        match &self.noise {
+            Noise::Variance(v) if v.len() == 1 => v[0],
+            _ => f64::NAN,
+        }
+    }
+
+    /// The noise model.
+    pub fn noise(&self) -> &Noise {
+        &self.noise
+    }
+
+    /// σ² of observation `k`, given the noise values; `None` when σ is not positive.
+    fn variance_of(&self, k: usize, n_outputs: usize, noise: &[f64]) -> Option<f64> {
+        let pick = |len: usize| if len == 1 { 0 } else { k % n_outputs.max(1) };
+        match &self.noise {
+            Noise::Variance(v) => v.get(pick(v.len())).copied(),
+            Noise::Sigma(names) => noise
+                .get(pick(names.len()))
+                .filter(|s| **s > 0.0)
+                .map(|s| s * s),
+        }
     }
 }
 
@@ -242,20 +384,81 @@ impl CostMetric for GaussianNll {
     }
 
     fn cost(&self, predictions: &[f64], data: &[f64]) -> f64 {
-        let n = predictions.len().min(data.len()) as f64;
-        let normaliser = n * (2.0 * PI * self.variance).ln();
-        self.weight * 0.5 * (sum_of_squares(predictions, data) / self.variance + normaliser)
+        self.cost_with(predictions, data, 1, &[])
     }
 
     fn gradient(&self, predictions: &[f64], data: &[f64], out: &mut [f64]) {
-        let scale = self.weight / self.variance;
-        for (o, r) in out.iter_mut().zip(residuals(predictions, data)) {
-            *o = scale * r;
-        }
+        self.gradient_with(predictions, data, 1, &[], out, &mut []);
     }
 
     fn clone_box(&self) -> Box<dyn CostMetric> {
-        Box::new(*self)
+        Box::new(self.clone())
+    }
+
+    fn is_likelihood(&self) -> bool {
+        true
+    }
+
+    fn noise_parameters(&self) -> &[String] {
+        match &self.noise {
+            Noise::Sigma(names) => names,
+            Noise::Variance(_) => &[],
+        }
+    }
+
+    fn check_outputs(&self, n_outputs: usize) -> Result<(), CostError> {
+        let (got, what) = match &self.noise {
+            Noise::Variance(v) => (v.len(), "variances"),
+            Noise::Sigma(s) => (s.len(), "sigma parameters"),
+        };
+        if got == 1 || got == n_outputs {
+            Ok(())
+        } else {
+            Err(CostError::OutputCount {
+                metric: "gaussian_nll",
+                what,
+                expected: n_outputs,
+                got,
+            })
+        }
+    }
+
+    fn cost_with(&self, predictions: &[f64], data: &[f64], n_outputs: usize, noise: &[f64]) -> f64 {
+        let mut sum = 0.0;
+        for (k, r) in residuals(predictions, data).enumerate() {
+            let Some(var) = self.variance_of(k, n_outputs, noise) else {
+                return f64::NAN;
+            };
+            sum += r * r / var + (2.0 * PI * var).ln();
+        }
+        self.weight * 0.5 * sum
+    }
+
+    fn gradient_with(
+        &self,
+        predictions: &[f64],
+        data: &[f64],
+        n_outputs: usize,
+        noise: &[f64],
+        out: &mut [f64],
+        noise_out: &mut [f64],
+    ) {
+        noise_out.fill(0.0);
+        let per_output = noise_out.len() > 1;
+        for (k, (o, r)) in out.iter_mut().zip(residuals(predictions, data)).enumerate() {
+            let Some(var) = self.variance_of(k, n_outputs, noise) else {
+                *o = f64::NAN;
+                noise_out.fill(f64::NAN);
+                continue;
+            };
+            *o = self.weight * r / var;
+            if !noise_out.is_empty() {
+                // d/dσ ½ (r²/σ² + ln 2πσ²) = (1 − r²/σ²) / σ.
+                let sigma = var.sqrt();
+                let m = if per_output { k % n_outputs.max(1) } else { 0 };
+                noise_out[m] += self.weight * (1.0 - r * r / var) / sigma;
+            }
+        }
     }
 }
 
@@ -296,6 +499,119 @@ impl CostSum {
     /// The sum of the members' weighted costs.
     pub fn cost(&self, predictions: &[f64], data: &[f64]) -> f64 {
         self.metrics.iter().map(|m| m.cost(predictions, data)).sum()
+    }
+
+    /// Whether every member is a negative log-likelihood; otherwise the name of the first
+    /// member that is not.
+    pub fn likelihood(&self) -> Result<(), &'static str> {
+        match self.metrics.iter().find(|m| !m.is_likelihood()) {
+            Some(m) => Err(m.name()),
+            None if self.metrics.is_empty() => Err("an empty cost"),
+            None => Ok(()),
+        }
+    }
+
+    /// The noise parameters the members read, each name once, in order of first use.
+    pub fn noise_parameters(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for n in self.metrics.iter().flat_map(|m| m.noise_parameters()) {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+        names
+    }
+
+    /// Checks every member against the data's number of outputs.
+    ///
+    /// # Errors
+    /// The first member's [`CostError::OutputCount`].
+    pub fn check_outputs(&self, n_outputs: usize) -> Result<(), CostError> {
+        self.metrics
+            .iter()
+            .try_for_each(|m| m.check_outputs(n_outputs))
+    }
+
+    /// A member's noise values picked from `noise` (ordered as
+    /// [`noise_parameters`](Self::noise_parameters)), and where each sits in `noise`.
+    fn member_noise(
+        names: &[String],
+        metric: &dyn CostMetric,
+        noise: &[f64],
+    ) -> (Vec<f64>, Vec<usize>) {
+        let index: Vec<usize> = metric
+            .noise_parameters()
+            .iter()
+            .map(|n| names.iter().position(|m| m == n).unwrap_or(usize::MAX))
+            .collect();
+        let values = index
+            .iter()
+            .map(|&i| noise.get(i).copied().unwrap_or(f64::NAN))
+            .collect();
+        (values, index)
+    }
+
+    /// The sum of the members' costs given the values of
+    /// [`noise_parameters`](Self::noise_parameters), in that order.
+    pub fn cost_with(
+        &self,
+        predictions: &[f64],
+        data: &[f64],
+        n_outputs: usize,
+        noise: &[f64],
+    ) -> f64 {
+        if noise.is_empty() {
+            return self
+                .metrics
+                .iter()
+                .map(|m| m.cost_with(predictions, data, n_outputs, &[]))
+                .sum();
+        }
+        let names = self.noise_parameters();
+        self.metrics
+            .iter()
+            .map(|m| {
+                let (values, _) = Self::member_noise(&names, m.as_ref(), noise);
+                m.cost_with(predictions, data, n_outputs, &values)
+            })
+            .sum()
+    }
+
+    /// The sum of the members' gradients in the predictions (into `out`) and in the noise
+    /// values (into `noise_out`, ordered as [`noise_parameters`](Self::noise_parameters)).
+    pub fn gradient_with(
+        &self,
+        predictions: &[f64],
+        data: &[f64],
+        n_outputs: usize,
+        noise: &[f64],
+        out: &mut [f64],
+        noise_out: &mut [f64],
+    ) {
+        out.fill(0.0);
+        noise_out.fill(0.0);
+        let names = self.noise_parameters();
+        let mut part = vec![0.0; out.len()];
+        for m in &self.metrics {
+            let (values, index) = Self::member_noise(&names, m.as_ref(), noise);
+            let mut noise_part = vec![0.0; values.len()];
+            m.gradient_with(
+                predictions,
+                data,
+                n_outputs,
+                &values,
+                &mut part,
+                &mut noise_part,
+            );
+            for (o, p) in out.iter_mut().zip(&part) {
+                *o += p;
+            }
+            for (&i, g) in index.iter().zip(noise_part) {
+                if let Some(slot) = noise_out.get_mut(i) {
+                    *slot += g;
+                }
+            }
+        }
     }
 
     /// Writes the sum of the members' gradients (`d cost / d prediction_k`) into `out`.
@@ -431,6 +747,83 @@ mod tests {
         let m = GaussianNll::new(1.0, 1.0).expect("valid");
         let expected = 0.5 * 3.0 * (2.0 * PI).ln();
         assert!(close(m.cost(&[1.0; 3], &[1.0; 3]), expected, 1e-15));
+    }
+
+    #[test]
+    fn per_output_variances_score_each_output_with_its_own() {
+        // Two outputs, time-major: observations 0, 2 are output 0; 1, 3 output 1.
+        let m = GaussianNll::with_variances(vec![0.5, 2.0], 1.5).expect("valid");
+        m.check_outputs(2).expect("two variances for two outputs");
+        assert!(matches!(
+            m.check_outputs(3),
+            Err(CostError::OutputCount { expected: 3, got: 2, .. })
+        ));
+        let want: f64 = P
+            .iter()
+            .zip(D)
+            .enumerate()
+            .map(|(k, (p, d))| {
+                let var = if k % 2 == 0 { 0.5 } else { 2.0 };
+                1.5 * 0.5 * ((p - d) * (p - d) / var + (2.0 * PI * var).ln())
+            })
+            .sum();
+        assert!(close(m.cost_with(&P, &D, 2, &[]), want, 1e-14));
+    }
+
+    #[test]
+    fn estimated_sigma_matches_a_known_variance_and_has_exact_noise_gradients() {
+        let est = GaussianNll::with_sigma(vec!["s".to_owned()], 1.0).expect("valid");
+        let known = GaussianNll::new(0.7 * 0.7, 1.0).expect("valid");
+        assert!(est.is_likelihood());
+        assert_eq!(est.noise_parameters(), ["s".to_owned()]);
+        assert!(close(
+            est.cost_with(&P, &D, 1, &[0.7]),
+            known.cost(&P, &D),
+            1e-14
+        ));
+        // Per-output sigmas: the noise gradient against central differences.
+        let two = GaussianNll::with_sigma(vec!["a".to_owned(), "b".to_owned()], 2.0).expect("valid");
+        let noise = [0.6, 1.3];
+        let mut g = [0.0; 4];
+        let mut gn = [0.0; 2];
+        two.gradient_with(&P, &D, 2, &noise, &mut g, &mut gn);
+        for m in 0..2 {
+            let h = 1e-6;
+            let mut up = noise;
+            let mut down = noise;
+            up[m] += h;
+            down[m] -= h;
+            let fd = (two.cost_with(&P, &D, 2, &up) - two.cost_with(&P, &D, 2, &down)) / (2.0 * h);
+            assert!((gn[m] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "{m}: {} vs {fd}", gn[m]);
+        }
+        // A sigma that is not positive leaves the likelihood undefined.
+        assert!(est.cost_with(&P, &D, 1, &[0.0]).is_nan());
+        assert!(est.cost_with(&P, &D, 1, &[-1.0]).is_nan());
+    }
+
+    #[test]
+    fn sums_report_likelihoods_and_their_noise_parameters() {
+        let lik: CostSum = vec![
+            Box::new(GaussianNll::with_sigma(vec!["s".to_owned()], 1.0).expect("valid"))
+                as Box<dyn CostMetric>,
+            Box::new(GaussianNll::with_sigma(vec!["s".to_owned()], 0.5).expect("valid")),
+        ]
+        .into();
+        assert_eq!(lik.likelihood(), Ok(()));
+        assert_eq!(lik.noise_parameters(), ["s".to_owned()]);
+        let mut g = [0.0; 4];
+        let mut gn = [0.0; 1];
+        lik.gradient_with(&P, &D, 1, &[0.9], &mut g, &mut gn);
+        let single = GaussianNll::with_sigma(vec!["s".to_owned()], 1.5).expect("valid");
+        let mut g1 = [0.0; 4];
+        let mut gn1 = [0.0; 1];
+        single.gradient_with(&P, &D, 1, &[0.9], &mut g1, &mut gn1);
+        assert!(close(gn[0], gn1[0], 1e-13));
+        assert!(close(lik.cost_with(&P, &D, 1, &[0.9]), single.cost_with(&P, &D, 1, &[0.9]), 1e-13));
+        let mixed = CostSum::new(all_metrics());
+        assert_eq!(mixed.likelihood(), Err("sse"));
+        assert!(GaussianNll::with_sigma(vec![], 1.0).is_err());
+        assert!(GaussianNll::with_sigma(vec!["a".into(), "a".into()], 1.0).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //!   [`OptimisationResult`].
 
 use diffid_core::{
-    fd, Ask, Bounds, GradientOutcome, Objective, OptimisationResult, OptimiserState, Outcome,
+    fd, Ask, AskTell, Bounds, GradientOutcome, Objective, OptimisationResult, OptimiserState, Outcome,
     TellError, Termination,
 };
 use rayon::prelude::*;
@@ -370,6 +370,8 @@ pub struct Progress {
     pub best_value: Option<f64>,
     /// The best point so far (in the coordinates the state searches), if any.
     pub best_x: Option<Vec<f64>>,
+    /// For samplers: the acceptance rate so far.
+    pub acceptance_rate: Option<f64>,
     /// Wall-clock time since the run started.
     pub elapsed: Duration,
 }
@@ -416,6 +418,17 @@ pub struct RunOptions {
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
+/// How a driven run ended: why, after how long, and the last failure reason seen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drive {
+    /// Why the run ended.
+    pub termination: Termination,
+    /// Wall-clock time of the run.
+    pub time: Duration,
+    /// The reason of the last failed evaluation, if any failed.
+    pub last_failure: Option<String>,
+}
+
 /// Runs `state` on `objective` to the end: asks for batches, evaluates them with `evaluator`,
 /// tells the outcomes, and reports progress to `observer` after every batch.
 ///
@@ -437,6 +450,40 @@ pub fn run(
     options: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<OptimisationResult, ExecError> {
+    let bounds = state.bounds().map(<[Bounds]>::to_vec);
+    let ended = drive(
+        state,
+        objective,
+        evaluator,
+        options,
+        observer,
+        bounds.as_deref(),
+        |s, p| {
+            if let Some((x, v)) = s.best() {
+                p.best_value = Some(v);
+                p.best_x = Some(x);
+            }
+        },
+    )?;
+    result_of(state, ended.termination, ended.time, ended.last_failure)
+}
+
+/// The loop behind [`run`], for any ask/tell state (optimisers and samplers): ask, evaluate,
+/// tell, observe, until the state is done or the run is stopped (see [`run`]). `bounds` keeps
+/// finite-difference points inside the box; `summary` fills in the state-specific parts of
+/// the [`Progress`] (best point, acceptance rate) after every batch.
+///
+/// # Errors
+/// [`ExecError::Tell`] when the state refuses the outcomes.
+pub fn drive<S: AskTell + ?Sized>(
+    state: &mut S,
+    objective: &dyn Objective,
+    evaluator: &dyn Evaluator,
+    options: &RunOptions,
+    observer: &mut dyn Observer,
+    bounds: Option<&[Bounds]>,
+    summary: impl Fn(&S, &mut Progress),
+) -> Result<Drive, ExecError> {
     let start = Instant::now();
     let cancelled = || {
         options
@@ -459,7 +506,7 @@ pub fn run(
             }
             Ask::EvaluateWithGradient(points) => {
                 let (outcomes, evaluations) =
-                    evaluate_gradients(evaluator, objective, &points, state.bounds());
+                    evaluate_gradients(evaluator, objective, &points, bounds);
                 note_failure(
                     &mut last_failure,
                     outcomes.iter().map(GradientOutcome::outcome),
@@ -467,14 +514,15 @@ pub fn run(
                 state.tell_gradients(&outcomes, evaluations)?;
             }
         }
-        let best = state.best();
-        let progress = Progress {
+        let mut progress = Progress {
             iteration: state.iterations(),
             evaluations: state.evaluations(),
-            best_value: best.as_ref().map(|(_, v)| *v),
-            best_x: best.map(|(x, _)| x),
+            best_value: None,
+            best_x: None,
+            acceptance_rate: None,
             elapsed: start.elapsed(),
         };
+        summary(state, &mut progress);
         match observer.observe(&progress) {
             Control::Continue => {}
             Control::Stop => break Termination::Callback,
@@ -487,8 +535,11 @@ pub fn run(
             break Termination::TimeLimit;
         }
     };
-
-    result_of(state, termination, start.elapsed(), last_failure)
+    Ok(Drive {
+        termination,
+        time: start.elapsed(),
+        last_failure,
+    })
 }
 
 /// Keeps the reason of the last failed outcome of a batch, for the error of a run in which

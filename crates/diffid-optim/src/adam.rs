@@ -55,7 +55,7 @@ impl Default for Adam {
         Self {
             max_iter: 1000,
             max_evaluations: None,
-            threshold: 1e-6,
+            threshold: f64::NEG_INFINITY,
             step_size: 0.01,
             beta1: 0.9,
             beta2: 0.999,

@@ -91,7 +91,7 @@ impl Default for CmaEs {
         Self {
             max_iter: 1000,
             max_evaluations: None,
-            threshold: 1e-6,
+            threshold: f64::NEG_INFINITY,
             step_size: 0.5,
             population_size: None,
             seed: None,

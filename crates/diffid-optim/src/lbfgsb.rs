@@ -64,7 +64,7 @@ impl Default for Lbfgsb {
         Self {
             max_iter: 1000,
             max_evaluations: None,
-            threshold: 1e-6,
+            threshold: f64::NEG_INFINITY,
             memory: 10,
             gradient_tolerance: 1e-5,
             function_tolerance: 2.220_446_049_250_313e-9,

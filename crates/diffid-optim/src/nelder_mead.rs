@@ -79,7 +79,7 @@ impl Default for NelderMead {
         Self {
             max_iter: 1000,
             max_evaluations: None,
-            threshold: 1e-6,
+            threshold: f64::NEG_INFINITY,
             step_size: 0.1,
             position_tolerance: 1e-8,
             function_tolerance: 1e-12,

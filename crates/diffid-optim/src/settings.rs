@@ -98,7 +98,7 @@ macro_rules! stopping_methods {
             self
         }
 
-        /// Stop once the best value is `<= threshold` (default `1e-6`). Use
+        /// Stop once the best value is `<= threshold`. Off by default (`-inf`): a likelihood or a tiny-scale objective must not stop at an arbitrary value. Use
         /// `f64::NEG_INFINITY` to disable. Must not be NaN.
         #[must_use]
         pub fn with_threshold(mut self, threshold: f64) -> Self {

@@ -1,9 +1,11 @@
 //! The Rust builder for DiffSL fitting problems.
 
+use crate::bayes::{likelihood_of, split_noise};
 use crate::{Error, FitObjective, Problem};
 use diffid_core::{CoreError, Optimiser, Parameter, Parameters, TimeSeries, Transform};
 use diffid_cost::{CostMetric, CostSum, Sse};
 use diffid_ode::{Backend, DiffslModel, OdeError, OdeSimulator, SolveOptions, SolverKind};
+use diffid_sample::Distribution;
 use std::fmt;
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ pub struct DiffsolBuilder {
     code: Option<String>,
     data: Option<(usize, usize, Vec<f64>)>,
     params: Vec<ParamSpec>,
+    priors: Vec<(String, Distribution)>,
     costs: Vec<Box<dyn CostMetric>>,
     parallelism: Parallelism,
     options: SolveOptions,
@@ -139,10 +142,20 @@ impl DiffsolBuilder {
         self
     }
 
-    /// Removes every fitted parameter.
+    /// The prior of parameter `name` (declared with a `with_parameter*` method), truncated
+    /// to its bounds. Without one, a parameter with finite bounds has a uniform prior; one
+    /// without bounds cannot be sampled. Checked by [`build`](Self::build).
+    #[must_use]
+    pub fn with_prior(mut self, name: impl Into<String>, distribution: Distribution) -> Self {
+        self.priors.push((name.into(), distribution));
+        self
+    }
+
+    /// Removes every fitted parameter (and their priors).
     #[must_use]
     pub fn clear_parameters(mut self) -> Self {
         self.params.clear();
+        self.priors.clear();
         self
     }
 
@@ -236,17 +249,25 @@ impl DiffsolBuilder {
         for p in self.params {
             params.push(p?)?;
         }
-        let simulator =
-            OdeSimulator::new(model, data.times().to_vec(), &params.names(), self.options)?;
+        let priors = crate::bayes::attach_priors(&params, &self.priors)?;
         let cost = if self.costs.is_empty() {
             CostSum::new(vec![Box::new(Sse::new(1.0)?)])
         } else {
             CostSum::new(self.costs)
         };
+        cost.check_outputs(data.n_outputs())?;
+        let (model_names, model_index, noise_index) = split_noise(&params, &cost)?;
+        let simulator =
+            OdeSimulator::new(model, data.times().to_vec(), &model_names, self.options)?;
+        let likelihood = likelihood_of(&cost);
         let simulator = Arc::new(simulator);
-        let objective = FitObjective::new(simulator.clone(), cost, data.observations().into());
+        let objective = FitObjective::new(simulator.clone(), cost, data.observations().into())
+            .with_noise(data.n_outputs(), model_index.clone(), noise_index);
         Ok(Problem::new(Arc::new(objective), params, self.parallelism)
             .with_optimiser(self.optimiser)
+            .with_priors(priors)
+            .with_likelihood(likelihood)
+            .with_model_index(model_index)
             .with_ode(simulator, data))
     }
 }

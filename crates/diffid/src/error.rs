@@ -21,6 +21,47 @@ pub enum Error {
     /// A tell that the state refused.
     #[error(transparent)]
     Tell(#[from] diffid_core::TellError),
+    /// Invalid priors or sampler settings.
+    #[error(transparent)]
+    Sample(#[from] diffid_sample::SampleError),
+    /// A prior whose density is zero at the parameter's initial value.
+    #[error("the prior {prior} of parameter '{name}' has zero density at its initial value {value}; start inside the prior's support")]
+    PriorZeroAtStart {
+        /// The parameter.
+        name: String,
+        /// Its initial value.
+        value: f64,
+        /// The prior, formatted.
+        prior: String,
+    },
+    /// Sampling a parameter that has neither a prior nor finite bounds.
+    #[error("parameter '{name}' has no prior and no finite bounds, so its prior is improper; give it prior=... (e.g. diffid.Normal(0, 10)) or bounds=(lower, upper)")]
+    NoPrior {
+        /// The parameter.
+        name: String,
+    },
+    /// Sampling a problem whose cost is not a likelihood.
+    #[error("cannot sample this problem: {reason}")]
+    NotALikelihood {
+        /// Why, and what to use instead.
+        reason: String,
+    },
+    /// A cost naming a noise parameter that is not declared.
+    #[error("the cost names the noise parameter '{name}', which is not a declared parameter (known: {known:?}); declare it with with_parameter('{name}', initial, bounds, prior)")]
+    UnknownNoiseParameter {
+        /// The name.
+        name: String,
+        /// The declared parameters.
+        known: Vec<String>,
+    },
+    /// A prior attached to a parameter that is not declared.
+    #[error("a prior is given for '{name}', which is not a declared parameter (known: {known:?})")]
+    UnknownPriorParameter {
+        /// The name.
+        name: String,
+        /// The declared parameters.
+        known: Vec<String>,
+    },
     /// A builder missing a required piece.
     #[error("the problem is incomplete: {what}")]
     Incomplete {

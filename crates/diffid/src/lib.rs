@@ -19,6 +19,7 @@
 //! println!("{:?} {}", result.x, result.value);
 //! ```
 
+mod bayes;
 mod builder;
 mod error;
 mod objective;
@@ -28,7 +29,8 @@ mod space;
 pub use builder::{DiffsolBuilder, Parallelism};
 pub use error::Error;
 pub use objective::FitObjective;
-pub use problem::Problem;
+pub use bayes::{attach_priors, likelihood_of, require_priors, resolve_prior, split_noise};
+pub use problem::{Problem, SamplingResult};
 pub use space::SearchSpace;
 
 pub use diffid_core::{
@@ -37,13 +39,17 @@ pub use diffid_core::{
     Outcome, Parameter, Parameters, Patience, Simulator, TellError, Termination, TimeSeries,
     Transform,
 };
-pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Rmse, Sse};
+pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Noise, Rmse, Sse};
 pub use diffid_exec::{
-    evaluate_gradients, evaluate_one, evaluate_one_with_gradient, result_of, run, Control,
+    drive, evaluate_gradients, evaluate_one, evaluate_one_with_gradient, result_of, run, Control, Drive,
     Delegated, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
 };
 pub use diffid_ode::{
     Backend, DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverKind,
+};
+pub use diffid_sample::{
+    diagnostics, log_prior, Chains, Distribution, EnsembleSampler, EnsembleState,
+    MetropolisHastings, MhState, Prior, SampleError, Sampler, SamplerState,
 };
 pub use diffid_optim::{
     Adam, AdamState, CmaEs, CmaEsState, Lbfgsb, LbfgsbState, NelderMead, NelderMeadState, Restarts,

@@ -2,41 +2,108 @@
 
 use diffid_core::{GradientOutcome, Objective, Outcome, Simulator};
 use diffid_cost::CostSum;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// `cost(simulate(x), data)`: a simulator's predictions scored against observations.
+///
+/// The point `x` holds the model's parameters and, where the cost estimates its noise (a
+/// [`GaussianNll`](diffid_cost::GaussianNll) with σ parameters), the noise parameters, in the
+/// order the user declared them; [`with_noise`](Self::with_noise) says which is which.
 #[derive(Clone)]
 pub struct FitObjective {
     simulator: Arc<dyn Simulator>,
     cost: CostSum,
     observations: Arc<[f64]>,
+    n_outputs: usize,
+    /// Positions in `x` of the simulator's parameters, in the simulator's order; `None`
+    /// when `x` is exactly the simulator's parameters.
+    model_index: Option<Vec<usize>>,
+    /// Positions in `x` of the cost's noise parameters, in
+    /// [`CostSum::noise_parameters`] order.
+    noise_index: Vec<usize>,
 }
 
 impl FitObjective {
-    /// Scores `simulator` against `observations` (flattened like its predictions) with `cost`.
+    /// Scores `simulator` against `observations` (flattened like its predictions) with `cost`;
+    /// every coordinate of a point is a simulator parameter.
     pub fn new(simulator: Arc<dyn Simulator>, cost: CostSum, observations: Arc<[f64]>) -> Self {
         Self {
             simulator,
             cost,
             observations,
+            n_outputs: 1,
+            model_index: None,
+            noise_index: Vec::new(),
         }
+    }
+
+    /// The same objective over points that also hold noise parameters: `model_index` gives
+    /// the positions of the simulator's parameters, `noise_index` those of the cost's noise
+    /// parameters ([`CostSum::noise_parameters`] order); observations belong to `n_outputs`
+    /// outputs, time-major.
+    #[must_use]
+    pub fn with_noise(
+        mut self,
+        n_outputs: usize,
+        model_index: Vec<usize>,
+        noise_index: Vec<usize>,
+    ) -> Self {
+        self.n_outputs = n_outputs.max(1);
+        let identity = noise_index.is_empty() && model_index.iter().enumerate().all(|(i, &j)| i == j);
+        self.model_index = (!identity).then_some(model_index);
+        self.noise_index = noise_index;
+        self
     }
 
     /// The simulator.
     pub fn simulator(&self) -> &Arc<dyn Simulator> {
         &self.simulator
     }
+
+    /// The cost.
+    pub fn cost(&self) -> &CostSum {
+        &self.cost
+    }
+
+    /// The simulator's parameters within `x`.
+    fn model_params<'a>(&self, x: &'a [f64]) -> Cow<'a, [f64]> {
+        match &self.model_index {
+            None => Cow::Borrowed(x),
+            Some(index) => Cow::Owned(index.iter().map(|&i| x[i]).collect()),
+        }
+    }
+
+    fn noise(&self, x: &[f64]) -> Vec<f64> {
+        self.noise_index.iter().map(|&i| x[i]).collect()
+    }
+
+    fn score(&self, predictions: &[f64], x: &[f64]) -> Outcome {
+        if predictions.len() != self.observations.len() {
+            return Outcome::Failed(format!(
+                "the model returned {} predictions, {} expected",
+                predictions.len(),
+                self.observations.len()
+            ));
+        }
+        Outcome::from_value(self.cost.cost_with(
+            predictions,
+            &self.observations,
+            self.n_outputs,
+            &self.noise(x),
+        ))
+    }
 }
 
 impl Objective for FitObjective {
     fn dim(&self) -> usize {
-        self.simulator.n_params()
+        self.simulator.n_params() + self.noise_index.len()
     }
 
     fn evaluate(&self, x: &[f64]) -> Outcome {
         let mut predictions = vec![0.0; self.simulator.n_predictions()];
-        match self.simulator.simulate(x, &mut predictions) {
-            Ok(()) => Outcome::from_value(self.cost.cost(&predictions, &self.observations)),
+        match self.simulator.simulate(&self.model_params(x), &mut predictions) {
+            Ok(()) => self.score(&predictions, x),
             Err(reason) => Outcome::Failed(reason),
         }
     }
@@ -46,46 +113,69 @@ impl Objective for FitObjective {
     }
 
     fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
+        let params: Vec<Vec<f64>> = points
+            .iter()
+            .map(|x| self.model_params(x).into_owned())
+            .collect();
         self.simulator
-            .simulate_batch(points)
+            .simulate_batch(&params)
             .into_iter()
-            .map(|r| match r {
-                Ok(predictions) if predictions.len() == self.observations.len() => {
-                    Outcome::from_value(self.cost.cost(&predictions, &self.observations))
-                }
-                Ok(predictions) => Outcome::Failed(format!(
-                    "the model returned {} predictions, {} expected",
-                    predictions.len(),
-                    self.observations.len()
-                )),
+            .zip(points)
+            .map(|(r, x)| match r {
+                Ok(predictions) => self.score(&predictions, x),
                 Err(reason) => Outcome::Failed(reason),
             })
             .collect()
     }
 
     /// The exact gradient by the chain rule: `∂C/∂θ_j = Σ_k (∂C/∂ŷ_k) (∂ŷ_k/∂θ_j)`, each
-    /// prediction `k` paired with its own sensitivity row.
+    /// prediction `k` paired with its own sensitivity row; noise parameters get the cost's own
+    /// derivative.
     fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
         let n = self.simulator.n_predictions();
-        let p = x.len();
+        let params = self.model_params(x);
+        let p = params.len();
         let mut predictions = vec![0.0; n];
         let mut sensitivities = vec![0.0; n * p];
         if let Err(reason) =
             self.simulator
-                .simulate_with_sensitivities(x, &mut predictions, &mut sensitivities)
+                .simulate_with_sensitivities(&params, &mut predictions, &mut sensitivities)
         {
             return GradientOutcome::Failed(reason);
         }
-        let value = self.cost.cost(&predictions, &self.observations);
+        let noise = self.noise(x);
+        let value = self
+            .cost
+            .cost_with(&predictions, &self.observations, self.n_outputs, &noise);
         let mut dcost = vec![0.0; n];
-        self.cost
-            .gradient(&predictions, &self.observations, &mut dcost);
-        let mut gradient = vec![0.0; p];
-        for (row, dc) in sensitivities.chunks_exact(p).zip(&dcost) {
-            for (g, s) in gradient.iter_mut().zip(row) {
+        let mut dnoise = vec![0.0; noise.len()];
+        self.cost.gradient_with(
+            &predictions,
+            &self.observations,
+            self.n_outputs,
+            &noise,
+            &mut dcost,
+            &mut dnoise,
+        );
+        let mut model_gradient = vec![0.0; p];
+        for (row, dc) in sensitivities.chunks_exact(p.max(1)).zip(&dcost) {
+            for (g, s) in model_gradient.iter_mut().zip(row) {
                 *g += dc * s;
             }
         }
+        let gradient = match &self.model_index {
+            None => model_gradient,
+            Some(index) => {
+                let mut g = vec![0.0; x.len()];
+                for (&i, v) in index.iter().zip(model_gradient) {
+                    g[i] = v;
+                }
+                for (&i, v) in self.noise_index.iter().zip(dnoise) {
+                    g[i] = v;
+                }
+                g
+            }
+        };
         GradientOutcome::from_parts(value, gradient)
     }
 }

@@ -1,13 +1,15 @@
 //! A built problem: an objective over named parameters, ready to evaluate or optimise.
 
+use crate::bayes::require_priors;
 use crate::{Error, Parallelism, SearchSpace};
 use diffid_core::{
     GradientOutcome, Objective, OptimisationResult, Optimiser, Outcome, Parameters, TimeSeries,
 };
 use diffid_exec::{
-    evaluate_gradients, evaluate_one_with_gradient, run, Delegated, Evaluator, Observer, Progress,
-    RayonEvaluator, RunOptions, Sequential,
+    drive, evaluate_gradients, evaluate_one_with_gradient, run, Delegated, Evaluator, Observer,
+    Progress, RayonEvaluator, RunOptions, Sequential,
 };
+use diffid_sample::{log_prior, Chains, MetropolisHastings, Prior, Sampler};
 use diffid_ode::OdeSimulator;
 use diffid_optim::NelderMead;
 use std::fmt;
@@ -21,6 +23,29 @@ pub struct Problem {
     optimiser: Option<Arc<dyn Optimiser>>,
     evaluator: OnceLock<Result<Arc<dyn Evaluator>, String>>,
     ode: Option<(Arc<OdeSimulator>, TimeSeries)>,
+    priors: Vec<Option<Prior>>,
+    likelihood: Result<(), String>,
+    /// Positions of the model's parameters within a point (the rest are noise parameters);
+    /// `None` when every coordinate is a model parameter.
+    model_index: Option<Vec<usize>>,
+}
+
+/// What a sampling run produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplingResult {
+    /// The draws, in natural units.
+    pub chains: Chains,
+    /// Why the run ended ([`Termination::Completed`](diffid_core::Termination::Completed)
+    /// unless it was stopped early).
+    pub termination: diffid_core::Termination,
+    /// Wall-clock time.
+    pub time: std::time::Duration,
+    /// Likelihood evaluations made, failed ones included.
+    pub evaluations: usize,
+    /// Evaluations that failed (each a rejected proposal).
+    pub failed_evaluations: usize,
+    /// Iterations completed, warm-up included.
+    pub iterations: usize,
 }
 
 impl fmt::Debug for Problem {
@@ -47,7 +72,36 @@ impl Problem {
             optimiser: None,
             evaluator: OnceLock::new(),
             ode: None,
+            priors: Vec::new(),
+            likelihood: Ok(()),
+            model_index: None,
         }
+    }
+
+    /// Sets the parameters' priors (one entry per parameter; `None` where a parameter has
+    /// neither a prior nor finite bounds).
+    #[must_use]
+    pub fn with_priors(mut self, priors: Vec<Option<Prior>>) -> Self {
+        self.priors = priors;
+        self
+    }
+
+    /// Declares whether the objective is a negative log-likelihood (`Err` says why not and
+    /// what to use). A problem is assumed to be one unless told otherwise.
+    #[must_use]
+    pub fn with_likelihood(mut self, likelihood: Result<(), String>) -> Self {
+        self.likelihood = likelihood;
+        self
+    }
+
+    /// Declares which coordinates of a point are the model's parameters (the rest are noise
+    /// parameters of the cost).
+    #[must_use]
+    pub fn with_model_index(mut self, model_index: Vec<usize>) -> Self {
+        let identity = model_index.len() == self.params.len()
+            && model_index.iter().enumerate().all(|(i, &j)| i == j);
+        self.model_index = (!identity).then_some(model_index);
+        self
     }
 
     /// Sets the default optimiser.
@@ -269,6 +323,142 @@ impl Problem {
         Ok(result)
     }
 
+    /// The parameters' priors (`None` where a parameter has neither a prior nor finite
+    /// bounds).
+    pub fn priors(&self) -> Vec<Option<Prior>> {
+        if self.priors.len() == self.params.len() {
+            self.priors.clone()
+        } else {
+            // Problems built without priors: uniform on finite bounds.
+            self.params
+                .iter()
+                .map(|p| crate::bayes::resolve_prior(p, None).ok().flatten())
+                .collect()
+        }
+    }
+
+    /// Every parameter's prior, as sampling needs them.
+    ///
+    /// # Errors
+    /// [`Error::NoPrior`] naming a parameter with neither a prior nor finite bounds.
+    pub fn require_priors(&self) -> Result<Vec<Prior>, Error> {
+        require_priors(&self.params, &self.priors())
+    }
+
+    /// Whether the objective is a negative log-likelihood, or why not.
+    pub fn likelihood(&self) -> Result<(), &str> {
+        self.likelihood.as_ref().map(|()| ()).map_err(String::as_str)
+    }
+
+    /// The log-prior density at `x` (`-inf` outside the prior's support).
+    ///
+    /// # Errors
+    /// [`Error::Core`] for a wrong length; [`Error::NoPrior`] as
+    /// [`require_priors`](Self::require_priors).
+    pub fn log_prior(&self, x: &[f64]) -> Result<f64, Error> {
+        self.check_len(x, "point")?;
+        Ok(log_prior(&self.require_priors()?, x))
+    }
+
+    /// The log-likelihood at `x`: minus the objective.
+    ///
+    /// # Errors
+    /// [`Error::NotALikelihood`] when the cost is not a likelihood; as
+    /// [`evaluate`](Self::evaluate).
+    pub fn log_likelihood(&self, x: &[f64]) -> Result<f64, Error> {
+        self.check_likelihood()?;
+        Ok(-self.evaluate(x)?)
+    }
+
+    /// The unnormalised log-posterior at `x`: log-likelihood plus log-prior (`-inf` outside
+    /// the prior's support, where the likelihood is not evaluated).
+    ///
+    /// # Errors
+    /// As [`log_prior`](Self::log_prior) and [`log_likelihood`](Self::log_likelihood).
+    pub fn log_posterior(&self, x: &[f64]) -> Result<f64, Error> {
+        self.check_likelihood()?;
+        let lp = self.log_prior(x)?;
+        if lp == f64::NEG_INFINITY {
+            return Ok(lp);
+        }
+        Ok(lp + self.log_likelihood(x)?)
+    }
+
+    fn check_likelihood(&self) -> Result<(), Error> {
+        self.likelihood
+            .clone()
+            .map_err(|reason| Error::NotALikelihood { reason })
+    }
+
+    /// Samples the posterior from `initial` (default: the parameters' initial values) with
+    /// `sampler` (default: [`MetropolisHastings`] with its default settings). The objective
+    /// is the negative log-likelihood; the priors are the parameters'.
+    ///
+    /// # Errors
+    /// [`Error::NotALikelihood`], [`Error::NoPrior`], invalid starts or settings
+    /// ([`Error::Sample`]), or [`Error::Evaluation`] when the likelihood fails at the initial
+    /// point.
+    pub fn sample(
+        &self,
+        initial: Option<&[f64]>,
+        sampler: Option<&dyn Sampler>,
+        options: &RunOptions,
+    ) -> Result<SamplingResult, Error> {
+        self.sample_observed(initial, sampler, options, &mut ())
+    }
+
+    /// As [`Problem::sample`], reporting progress to `observer` after every batch.
+    ///
+    /// # Errors
+    /// As [`Problem::sample`].
+    pub fn sample_observed(
+        &self,
+        initial: Option<&[f64]>,
+        sampler: Option<&dyn Sampler>,
+        options: &RunOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<SamplingResult, Error> {
+        if self.params.is_empty() {
+            return Err(diffid_core::CoreError::NoParameters.into());
+        }
+        self.check_likelihood()?;
+        let priors = self.require_priors()?;
+        let x0 = initial.map_or_else(|| self.params.initial(), <[f64]>::to_vec);
+        self.check_len(&x0, "initial vector")?;
+        let default = MetropolisHastings::new();
+        let sampler: &dyn Sampler = sampler.unwrap_or(&default);
+        let mut state = sampler.init(&x0, &priors)?;
+        let evaluator = self.evaluator()?;
+        let ended = drive(
+            state.as_mut(),
+            self.objective.as_ref(),
+            evaluator.as_ref(),
+            options,
+            observer,
+            None,
+            |s, p| p.acceptance_rate = Some(s.acceptance_rate()),
+        )?;
+        if let Some((point, reason)) = state.start_failure() {
+            return Err(Error::Evaluation { point, reason });
+        }
+        Ok(SamplingResult {
+            chains: state.chains().clone(),
+            termination: ended.termination,
+            time: ended.time,
+            evaluations: state.evaluations(),
+            failed_evaluations: state.failed_evaluations(),
+            iterations: state.iterations(),
+        })
+    }
+
+    /// The model's parameters within a full point (noise parameters dropped).
+    pub fn model_parameters(&self, x: &[f64]) -> Vec<f64> {
+        match &self.model_index {
+            None => x.to_vec(),
+            Some(index) => index.iter().map(|&i| x[i]).collect(),
+        }
+    }
+
     /// For DiffSL problems: the model's predictions at the data times for parameters `x`,
     /// row-major `times × outputs`.
     ///
@@ -281,7 +471,7 @@ impl Problem {
             what: "this problem has no ODE model to simulate",
         })?;
         let mut out = vec![0.0; data.observations().len()];
-        sim.solve(x, &mut out).map_err(|e| Error::Evaluation {
+        sim.solve(&self.model_parameters(x), &mut out).map_err(|e| Error::Evaluation {
             point: x.to_vec(),
             reason: e.to_string(),
         })?;

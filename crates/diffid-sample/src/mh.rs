@@ -1,0 +1,533 @@
+//! Adaptive random-walk Metropolis–Hastings, one or more independent chains.
+
+use crate::chains::{check_schedule, check_start, check_step, log_prior, Starts, Walker};
+use crate::{Chains, Prior, SampleError, Sampler, SamplerState};
+use diffid_core::{Ask, AskTell, Outcome, TellError, Termination};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+/// The optimal random-walk scale for a Gaussian target (Roberts, Gelman & Gilks 1997;
+/// Gelman, Roberts & Gilks 1996): the proposal covariance is `2.38² / d` times the target's.
+const OPTIMAL_SCALE: f64 = 2.38 * 2.38;
+
+/// The acceptance rate the global scale is tuned towards during warm-up.
+const TARGET_ACCEPTANCE: f64 = 0.234;
+
+/// The adaptation rate `γ_t = (t + 1)^−0.6`.
+const ADAPTATION_EXPONENT: f64 = 0.6;
+
+/// Random-walk Metropolis–Hastings with the covariance adapted during warm-up (Haario, Saksman
+/// & Tamminen 2001, with the global scale of Andrieu & Thoms 2008 as in PINTS's
+/// Haario–Bardenet sampler), frozen after it.
+///
+/// Each chain proposes `y = x + L z`, `z ~ N(0, I)`, with `L Lᵀ = λ · (2.38²/d) · Σ`.
+/// `Σ` starts as `diag((step_size · s_i)²) · d / 2.38²`, so the first proposals have standard
+/// deviation `step_size · s_i` with `s_i` the spread of parameter `i`'s prior
+/// ([`Prior::scale`]); `λ` starts at 1. During warm-up, after iteration `t`, with
+/// `γ = (t + 1)^−0.6` and `α` the acceptance probability of the proposal:
+/// `μ ← μ + γ (x − μ)`, `Σ ← (1 − γ) Σ + γ (x − μ)(x − μ)ᵀ`, `ln λ ← ln λ + γ (α − 0.234)`.
+/// Each chain adapts on its own draws only, so chains stay independent and R-hat stays
+/// meaningful. A proposal outside the prior's support is rejected without evaluation (never
+/// clamped); a failed or NaN likelihood is a rejection, counted.
+///
+/// Every iteration asks for one proposal per chain as one batch, so chains run in parallel
+/// on a parallel evaluator; all random numbers are drawn in `ask`, in chain order, so the
+/// chains are bit-identical for any evaluator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetropolisHastings {
+    chains: usize,
+    iterations: usize,
+    warmup: Option<usize>,
+    thin: usize,
+    step_size: f64,
+    adapt: bool,
+    seed: Option<u64>,
+}
+
+impl Default for MetropolisHastings {
+    fn default() -> Self {
+        Self {
+            chains: 1,
+            iterations: 1000,
+            warmup: None,
+            thin: 1,
+            step_size: 0.1,
+            adapt: true,
+            seed: None,
+        }
+    }
+}
+
+impl MetropolisHastings {
+    /// The defaults: 1 chain, 1000 iterations of which half are warm-up, no thinning, step
+    /// size 0.1, adaptation on, a seed from OS entropy.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of independent chains (default 1; use 4 or more for R-hat).
+    ///
+    /// # Errors
+    /// [`SampleError::InvalidSetting`] for 0.
+    pub fn with_num_chains(mut self, chains: usize) -> Result<Self, SampleError> {
+        if chains == 0 {
+            return Err(crate::error::invalid(
+                "num_chains",
+                chains,
+                "num_chains must be at least 1",
+            ));
+        }
+        self.chains = chains;
+        Ok(self)
+    }
+
+    /// Iterations per chain, warm-up included (default 1000).
+    ///
+    /// # Errors
+    /// [`SampleError::InvalidSetting`] for 0, or when a warm-up set before is not shorter.
+    pub fn with_iterations(mut self, iterations: usize) -> Result<Self, SampleError> {
+        check_schedule(iterations, self.warmup.unwrap_or(0), self.thin)?;
+        self.iterations = iterations;
+        Ok(self)
+    }
+
+    /// Warm-up iterations, adapted and then discarded (default: half the iterations).
+    ///
+    /// # Errors
+    /// [`SampleError::InvalidSetting`] unless shorter than the iterations.
+    pub fn with_warmup(mut self, warmup: usize) -> Result<Self, SampleError> {
+        check_schedule(self.iterations, warmup, self.thin)?;
+        self.warmup = Some(warmup);
+        Ok(self)
+    }
+
+    /// Keep every `thin`-th draw after warm-up (default 1: all).
+    ///
+    /// # Errors
+    /// [`SampleError::InvalidSetting`] for 0.
+    pub fn with_thin(mut self, thin: usize) -> Result<Self, SampleError> {
+        check_schedule(self.iterations, self.warmup(), thin)?;
+        self.thin = thin;
+        Ok(self)
+    }
+
+    /// The initial proposal's standard deviation, relative to each prior's spread (default 0.1).
+    ///
+    /// # Errors
+    /// [`SampleError::InvalidSetting`] unless finite and > 0.
+    pub fn with_step_size(mut self, step_size: f64) -> Result<Self, SampleError> {
+        check_step(step_size)?;
+        self.step_size = step_size;
+        Ok(self)
+    }
+
+    /// Whether warm-up adapts the proposal (default true; false gives a plain random walk of
+    /// the initial proposal).
+    #[must_use]
+    pub fn with_adaptation(mut self, adapt: bool) -> Self {
+        self.adapt = adapt;
+        self
+    }
+
+    /// The random seed (default: drawn from OS entropy when a state starts).
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Number of chains.
+    pub fn num_chains(&self) -> usize {
+        self.chains
+    }
+
+    /// Iterations per chain, warm-up included.
+    pub fn iterations(&self) -> usize {
+        self.iterations
+    }
+
+    /// Warm-up iterations.
+    pub fn warmup(&self) -> usize {
+        self.warmup.unwrap_or(self.iterations / 2)
+    }
+
+    /// Thinning.
+    pub fn thin(&self) -> usize {
+        self.thin
+    }
+
+    /// Initial relative step size.
+    pub fn step_size(&self) -> f64 {
+        self.step_size
+    }
+
+    /// The seed, if set.
+    pub fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+
+    /// Whether warm-up adapts the proposal.
+    pub fn adaptation(&self) -> bool {
+        self.adapt
+    }
+
+    /// Starts a state (see [`Sampler::init`]).
+    ///
+    /// # Errors
+    /// As [`Sampler::init`].
+    pub fn start(&self, initial: &[f64], priors: &[Prior]) -> Result<MhState, SampleError> {
+        check_start(initial, priors)?;
+        check_schedule(self.iterations, self.warmup(), self.thin)?;
+        let d = initial.len();
+        let seed = self.seed.unwrap_or_else(rand::random);
+        let covariance = priors
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                let s = self.step_size * p.scale();
+                (0..d).map(move |j| {
+                    if i == j {
+                        s * s * d as f64 / OPTIMAL_SCALE
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect::<Vec<f64>>();
+        let adaptation = Adaptation::new(initial, covariance);
+        Ok(MhState {
+            config: self.clone(),
+            priors: priors.to_vec(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
+            starts: Starts::new(initial, priors, self.step_size, self.chains),
+            walkers: Vec::new(),
+            adaptation: vec![adaptation; self.chains],
+            chains: Chains::new(self.chains, d, self.warmup(), self.thin),
+            pending: None,
+            iteration: 0,
+            evaluations: 0,
+            failed: 0,
+            accepted_all: 0,
+            proposed_all: 0,
+            done: None,
+        })
+    }
+}
+
+impl Sampler for MetropolisHastings {
+    fn name(&self) -> &'static str {
+        "metropolis_hastings"
+    }
+
+    fn init(
+        &self,
+        initial: &[f64],
+        priors: &[Prior],
+    ) -> Result<Box<dyn SamplerState>, SampleError> {
+        Ok(Box::new(self.start(initial, priors)?))
+    }
+}
+
+/// One chain's adapted proposal.
+#[derive(Clone, Debug)]
+struct Adaptation {
+    mean: Vec<f64>,
+    /// `Σ`, row-major.
+    covariance: Vec<f64>,
+    log_scale: f64,
+    /// The Cholesky factor of the proposal covariance `λ (2.38²/d) Σ`, lower, row-major.
+    factor: Vec<f64>,
+}
+
+impl Adaptation {
+    fn new(mean: &[f64], covariance: Vec<f64>) -> Self {
+        let mut a = Self {
+            mean: mean.to_vec(),
+            factor: vec![0.0; covariance.len()],
+            covariance,
+            log_scale: 0.0,
+        };
+        a.refactor();
+        a
+    }
+
+    /// Recomputes the proposal's Cholesky factor; keeps the previous one when `Σ` has lost
+    /// positive definiteness numerically.
+    fn refactor(&mut self) {
+        let d = self.mean.len();
+        let s = self.log_scale.exp() * OPTIMAL_SCALE / d as f64;
+        let scaled: Vec<f64> = self.covariance.iter().map(|v| v * s).collect();
+        if let Some(l) = cholesky(&scaled, d) {
+            self.factor = l;
+        }
+    }
+
+    fn propose(&self, x: &[f64], z: &[f64]) -> Vec<f64> {
+        let d = x.len();
+        (0..d)
+            .map(|i| {
+                x[i] + self.factor[i * d..=i * d + i]
+                    .iter()
+                    .zip(z)
+                    .map(|(l, z)| l * z)
+                    .sum::<f64>()
+            })
+            .collect()
+    }
+
+    fn adapt(&mut self, t: usize, x: &[f64], acceptance: f64) {
+        let gamma = ((t + 1) as f64).powf(-ADAPTATION_EXPONENT);
+        let d = x.len();
+        for (m, v) in self.mean.iter_mut().zip(x) {
+            *m += gamma * (v - *m);
+        }
+        for i in 0..d {
+            for j in 0..d {
+                let c = &mut self.covariance[i * d + j];
+                *c = (1.0 - gamma) * *c + gamma * (x[i] - self.mean[i]) * (x[j] - self.mean[j]);
+            }
+        }
+        self.log_scale += gamma * (acceptance - TARGET_ACCEPTANCE);
+        self.refactor();
+    }
+}
+
+/// The lower Cholesky factor of a symmetric `d × d` matrix, or `None` when it is not
+/// positive definite.
+fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..=i {
+            let mut s = a[i * d + j];
+            for k in 0..j {
+                s -= l[i * d + k] * l[j * d + k];
+            }
+            if i == j {
+                if !(s > 0.0 && s.is_finite()) {
+                    return None;
+                }
+                l[i * d + i] = s.sqrt();
+            } else {
+                l[i * d + j] = s / l[j * d + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// One iteration's proposals: per chain, the proposal (or `None` outside the support) and
+/// the uniform draw that decides acceptance.
+#[derive(Clone, Debug)]
+struct Proposals {
+    points: Vec<Option<Vec<f64>>>,
+    uniforms: Vec<f64>,
+}
+
+/// A running [`MetropolisHastings`] sampler.
+#[derive(Clone, Debug)]
+pub struct MhState {
+    config: MetropolisHastings,
+    priors: Vec<Prior>,
+    rng: ChaCha8Rng,
+    seed: u64,
+    starts: Starts,
+    walkers: Vec<Walker>,
+    adaptation: Vec<Adaptation>,
+    chains: Chains,
+    pending: Option<Proposals>,
+    iteration: usize,
+    evaluations: usize,
+    failed: usize,
+    accepted_all: usize,
+    proposed_all: usize,
+    done: Option<Termination>,
+}
+
+impl MhState {
+    /// The seed this state draws from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    fn propose(&mut self) -> Proposals {
+        let d = self.chains.dim;
+        let mut points = Vec::with_capacity(self.walkers.len());
+        let mut uniforms = Vec::with_capacity(self.walkers.len());
+        for (w, a) in self.walkers.iter().zip(&self.adaptation) {
+            let z: Vec<f64> = (0..d)
+                .map(|_| self.rng.sample::<f64, _>(StandardNormal))
+                .collect();
+            uniforms.push(self.rng.random::<f64>());
+            let y = a.propose(&w.x, &z);
+            let inside = log_prior(&self.priors, &y) > f64::NEG_INFINITY;
+            points.push(inside.then_some(y));
+        }
+        Proposals { points, uniforms }
+    }
+
+    /// Accepts or rejects every chain's proposal given the outcomes of those inside the
+    /// support, then records the iteration.
+    fn settle(&mut self, proposals: Proposals, outcomes: &[Outcome]) {
+        self.iteration += 1;
+        let t = self.iteration;
+        let adapting = self.config.adapt && t <= self.chains.warmup;
+        let mut told = outcomes.iter();
+        for (c, (point, u)) in proposals
+            .points
+            .into_iter()
+            .zip(proposals.uniforms)
+            .enumerate()
+        {
+            let walker = &mut self.walkers[c];
+            let (accept, alpha) = match point {
+                None => {
+                    self.chains.outside_support += 1;
+                    (None, 0.0)
+                }
+                Some(y) => match told.next() {
+                    Some(Outcome::Value(nll)) => {
+                        let lp = log_prior(&self.priors, &y);
+                        let candidate = Walker {
+                            x: y,
+                            log_likelihood: -nll,
+                            log_prior: lp,
+                        };
+                        let log_ratio = candidate.log_posterior() - walker.log_posterior();
+                        let alpha = log_ratio.exp().min(1.0);
+                        // u ∈ [0, 1): accept with probability min(1, e^{log_ratio}).
+                        (
+                            (u.ln() < log_ratio).then_some(candidate),
+                            if alpha.is_nan() { 0.0 } else { alpha },
+                        )
+                    }
+                    _ => {
+                        self.chains.failed += 1;
+                        (None, 0.0)
+                    }
+                },
+            };
+            let accepted = accept.is_some();
+            if let Some(candidate) = accept {
+                *walker = candidate;
+            }
+            self.chains.count(t, c, accepted);
+            self.proposed_all += 1;
+            self.accepted_all += usize::from(accepted);
+            if adapting {
+                self.adaptation[c].adapt(t, &walker.x, alpha);
+            }
+        }
+        self.chains.record(t, &self.walkers);
+        if t >= self.config.iterations {
+            self.done = Some(Termination::Completed);
+        }
+    }
+}
+
+impl AskTell for MhState {
+    fn ask(&mut self) -> Ask {
+        if let Some(done) = &self.done {
+            return Ask::Done(done.clone());
+        }
+        if self.walkers.is_empty() {
+            if let Some(points) = self.starts.ask(&mut self.rng, &self.priors) {
+                return Ask::Evaluate(points);
+            }
+            self.walkers = self.starts.walkers();
+        }
+        loop {
+            if let Some(p) = &self.pending {
+                return Ask::Evaluate(p.points.iter().flatten().cloned().collect());
+            }
+            let proposals = self.propose();
+            if proposals.points.iter().any(Option::is_some) {
+                self.pending = Some(proposals);
+            } else {
+                // Every proposal left the support: all rejected, nothing to evaluate.
+                self.settle(proposals, &[]);
+                if let Some(done) = &self.done {
+                    return Ask::Done(done.clone());
+                }
+            }
+        }
+    }
+
+    fn tell(&mut self, outcomes: &[Outcome]) -> Result<(), TellError> {
+        if self.done.is_some() {
+            return Err(TellError::AlreadyTerminated);
+        }
+        if self.walkers.is_empty() {
+            let expected = self.starts.pending();
+            if expected == 0 {
+                return Err(TellError::NothingAsked);
+            }
+            check_count(expected, outcomes.len())?;
+            self.count(outcomes);
+            self.starts.tell(outcomes, &self.priors);
+            if let Some((x, reason)) = self.starts.failure() {
+                self.done = Some(Termination::Stalled(format!(
+                    "the log-likelihood failed at the initial point {x:?}: {reason}"
+                )));
+            }
+            return Ok(());
+        }
+        let Some(proposals) = self.pending.take() else {
+            return Err(TellError::NothingAsked);
+        };
+        let expected = proposals.points.iter().flatten().count();
+        if let Err(e) = check_count(expected, outcomes.len()) {
+            self.pending = Some(proposals);
+            return Err(e);
+        }
+        self.count(outcomes);
+        self.settle(proposals, outcomes);
+        Ok(())
+    }
+
+    fn iterations(&self) -> usize {
+        self.iteration
+    }
+
+    fn evaluations(&self) -> usize {
+        self.evaluations
+    }
+
+    fn failed_evaluations(&self) -> usize {
+        self.failed
+    }
+}
+
+impl MhState {
+    fn count(&mut self, outcomes: &[Outcome]) {
+        self.evaluations += outcomes.len();
+        self.failed += outcomes.iter().filter(|o| o.is_failed()).count();
+    }
+}
+
+pub(crate) fn check_count(expected: usize, received: usize) -> Result<(), TellError> {
+    if expected == received {
+        Ok(())
+    } else {
+        Err(TellError::ResultCountMismatch { expected, received })
+    }
+}
+
+impl SamplerState for MhState {
+    fn chains(&self) -> &Chains {
+        &self.chains
+    }
+
+    fn start_failure(&self) -> Option<(Vec<f64>, String)> {
+        self.starts.failure().cloned()
+    }
+
+    fn acceptance_rate(&self) -> f64 {
+        if self.proposed_all == 0 {
+            f64::NAN
+        } else {
+            self.accepted_all as f64 / self.proposed_all as f64
+        }
+    }
+}
