@@ -19,6 +19,16 @@ pub struct PyEvaluate {
     gradient: bool,
 }
 
+impl PyEvaluate {
+    /// Points whose values (no gradients) are wanted.
+    pub fn values(points: Vec<Vec<f64>>) -> Self {
+        Self {
+            points,
+            gradient: false,
+        }
+    }
+}
+
 #[pymethods]
 impl PyEvaluate {
     /// The points to evaluate, one per row.
@@ -49,22 +59,30 @@ impl PyEvaluate {
     }
 }
 
-/// The optimiser has stopped; `result` is the final result.
+/// The optimiser or sampler has stopped; `result` is the final result
+/// (`OptimisationResults` or `Samples`).
 #[pyclass(module = "diffid._diffid", name = "Done", frozen)]
 pub struct PyDone {
-    result: Py<PyOptimisationResults>,
+    result: Py<PyAny>,
+}
+
+impl PyDone {
+    /// Wraps a final result.
+    pub fn new(result: Py<PyAny>) -> Self {
+        Self { result }
+    }
 }
 
 #[pymethods]
 impl PyDone {
     /// The final result.
     #[getter]
-    fn result(&self, py: Python<'_>) -> Py<PyOptimisationResults> {
+    fn result(&self, py: Python<'_>) -> Py<PyAny> {
         self.result.clone_ref(py)
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!("Done({})", self.result.borrow(py).summary())
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("Done({})", self.result.bind(py).repr()?))
     }
 }
 
@@ -136,7 +154,8 @@ impl PyOptimiserState {
                     inner,
                     names: self.names.clone(),
                 },
-            )?,
+            )?
+            .into_any(),
         })
     }
 }
@@ -256,7 +275,7 @@ impl PyOptimiserState {
 }
 
 /// Told values: a float, or a list of floats; `None` marks a failure.
-fn value_outcomes(values: &Bound<'_, PyAny>) -> PyResult<Vec<Outcome>> {
+pub fn value_outcomes(values: &Bound<'_, PyAny>) -> PyResult<Vec<Outcome>> {
     let values: Vec<Option<f64>> = if let Ok(v) = values.extract::<Option<f64>>() {
         vec![v]
     } else {

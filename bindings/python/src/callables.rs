@@ -2,11 +2,13 @@
 //! (`f(params) -> predictions`, compared with data by cost metrics).
 
 use crate::cost::extract_metric;
+use crate::errors::to_py;
 use crate::errors::{BuildError, EvaluationError};
-use crate::problem::{extract_optimiser, parameter, table, PyProblem};
+use crate::problem::{checked_prior, extract_optimiser, parameter, table, PyProblem};
 use diffid::{
-    CostMetric, CostSum, FitObjective, GradientOutcome, Objective, Optimiser, Outcome, Parallelism,
-    Parameters, Problem, Simulator, Sse, TimeSeries,
+    attach_priors, likelihood_of, split_noise, CostMetric, CostSum, Distribution, FitObjective,
+    GradientOutcome, Objective, Optimiser, Outcome, Parallelism, Parameters, Problem, Simulator,
+    Sse, TimeSeries,
 };
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -82,15 +84,24 @@ fn executor(e: &Bound<'_, PyAny>) -> PyResult<Arc<Py<PyAny>>> {
 /// not fit or a repeated name raise `BuildError` at once.
 fn with_parameter(
     params: &Parameters,
+    priors: &[(String, Distribution)],
     name: String,
     initial: f64,
     bounds: Option<(f64, f64)>,
     transform: Option<&str>,
-) -> PyResult<Parameters> {
+    prior: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Parameters, Vec<(String, Distribution)>)> {
     let mut next = params.clone();
-    next.push(parameter(name, initial, bounds, transform)?)
+    let p = parameter(name, initial, bounds, transform)?;
+    let prior = checked_prior(&p, prior)?;
+    let name = p.name().to_owned();
+    next.push(p)
         .map_err(|e| BuildError::new_err(e.to_string()))?;
-    Ok(next)
+    let mut priors = priors.to_vec();
+    if let Some(d) = prior {
+        priors.push((name, d));
+    }
+    Ok((next, priors))
 }
 
 /// The evaluation strategy of a callable problem: the executor's, or the calling thread (the
@@ -333,6 +344,7 @@ pub struct PyScalarBuilder {
     g: Option<Arc<Py<PyAny>>>,
     executor: Option<Arc<Py<PyAny>>>,
     params: Parameters,
+    priors: Vec<(String, Distribution)>,
     optimiser: Option<Arc<dyn Optimiser>>,
 }
 
@@ -375,17 +387,29 @@ impl PyScalarBuilder {
     /// A parameter, in the order the callable's `x` receives them, optionally within
     /// `bounds=(lower, upper)` and searched through `transform` (`"log"`, `"logit"`). Bad
     /// bounds, a start outside them, a transform that does not fit or a repeated name raise
-    /// `BuildError` here.
-    #[pyo3(signature = (name, initial, bounds = None, transform = None))]
+    /// `BuildError` here. `prior` (a diffid prior, truncated to the bounds) is for sampling:
+    /// the callable then returns a negative log-likelihood.
+    #[pyo3(signature = (name, initial, bounds = None, transform = None, prior = None))]
     fn with_parameter(
         &self,
         name: String,
         initial: f64,
         bounds: Option<(f64, f64)>,
         transform: Option<&str>,
+        prior: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let (params, priors) = with_parameter(
+            &self.params,
+            &self.priors,
+            name,
+            initial,
+            bounds,
+            transform,
+            prior,
+        )?;
         Ok(Self {
-            params: with_parameter(&self.params, name, initial, bounds, transform)?,
+            params,
+            priors,
             ..self.clone()
         })
     }
@@ -413,12 +437,14 @@ impl PyScalarBuilder {
             dim: params.len(),
             errors: errors.clone(),
         };
+        let priors = attach_priors(&params, &self.priors).map_err(to_py)?;
         let problem = Problem::new(
             Arc::new(objective),
             params,
             parallelism(self.executor.as_ref()),
         )
-        .with_optimiser(self.optimiser.clone());
+        .with_optimiser(self.optimiser.clone())
+        .with_priors(priors);
         Ok(PyProblem::with_callback(Arc::new(problem), errors))
     }
 
@@ -541,6 +567,7 @@ pub struct PyVectorBuilder {
     config: Vec<(String, Arc<Py<PyAny>>)>,
     data: Option<Arc<TimeSeries>>,
     params: Parameters,
+    priors: Vec<(String, Distribution)>,
     costs: Vec<Box<dyn CostMetric>>,
     optimiser: Option<Arc<dyn Optimiser>>,
 }
@@ -583,17 +610,30 @@ impl PyVectorBuilder {
     }
 
     /// A parameter, in the order the model's `params` receives them, optionally within
-    /// `bounds=(lower, upper)` and searched through `transform` (`"log"`, `"logit"`).
-    #[pyo3(signature = (name, initial, bounds = None, transform = None))]
+    /// `bounds=(lower, upper)` and searched through `transform` (`"log"`, `"logit"`), with
+    /// `prior` for sampling. A parameter named as a `GaussianNLL(sigma=...)` noise σ is not
+    /// passed to the model.
+    #[pyo3(signature = (name, initial, bounds = None, transform = None, prior = None))]
     fn with_parameter(
         &self,
         name: String,
         initial: f64,
         bounds: Option<(f64, f64)>,
         transform: Option<&str>,
+        prior: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let (params, priors) = with_parameter(
+            &self.params,
+            &self.priors,
+            name,
+            initial,
+            bounds,
+            transform,
+            prior,
+        )?;
         Ok(Self {
-            params: with_parameter(&self.params, name, initial, bounds, transform)?,
+            params,
+            priors,
             ..self.clone()
         })
     }
@@ -640,15 +680,6 @@ impl PyVectorBuilder {
         let data = self.data.as_ref().ok_or_else(|| {
             BuildError::new_err("no data: add a 2-D array (column 0 = time) with with_data")
         })?;
-        let errors = Arc::new(CallbackError::default());
-        let simulator = PySimulator {
-            f: f.clone_ref(py),
-            executor: self.executor.clone(),
-            n_params: self.params.len(),
-            n_times: data.len(),
-            n_outputs: data.n_outputs(),
-            errors: errors.clone(),
-        };
         let cost = if self.costs.is_empty() {
             CostSum::new(vec![Box::new(
                 Sse::new(1.0).map_err(|e| BuildError::new_err(e.to_string()))?,
@@ -656,13 +687,32 @@ impl PyVectorBuilder {
         } else {
             CostSum::new(self.costs.clone())
         };
-        let objective = FitObjective::new(Arc::new(simulator), cost, data.observations().into());
+        cost.check_outputs(data.n_outputs())
+            .map_err(|e| BuildError::new_err(e.to_string()))?;
+        let (model_names, model_index, noise_index) =
+            split_noise(&self.params, &cost).map_err(to_py)?;
+        let priors = attach_priors(&self.params, &self.priors).map_err(to_py)?;
+        let likelihood = likelihood_of(&cost);
+        let errors = Arc::new(CallbackError::default());
+        let simulator = PySimulator {
+            f: f.clone_ref(py),
+            executor: self.executor.clone(),
+            n_params: model_names.len(),
+            n_times: data.len(),
+            n_outputs: data.n_outputs(),
+            errors: errors.clone(),
+        };
+        let objective = FitObjective::new(Arc::new(simulator), cost, data.observations().into())
+            .with_noise(data.n_outputs(), model_index.clone(), noise_index);
         let problem = Problem::new(
             Arc::new(objective),
             self.params.clone(),
             parallelism(self.executor.as_ref()),
         )
-        .with_optimiser(self.optimiser.clone());
+        .with_optimiser(self.optimiser.clone())
+        .with_priors(priors)
+        .with_likelihood(likelihood)
+        .with_model_index(model_index);
         Ok(PyProblem::with_callback(Arc::new(problem), errors).with_extra(self.config.clone()))
     }
 

@@ -1,8 +1,8 @@
 //! Cost metrics: `SSE`, `RMSE`, `GaussianNLL`.
 
 use crate::errors::BuildError;
-use diffid::{CostMetric, GaussianNll, Rmse, Sse};
-use pyo3::exceptions::PyValueError;
+use diffid::{CostMetric, GaussianNll, Noise, Rmse, Sse};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 /// Sum of squared errors, `weight · Σ r²`.
@@ -15,8 +15,9 @@ pub struct PySse(pub Sse);
 #[derive(Clone)]
 pub struct PyRmse(pub Rmse);
 
-/// Gaussian negative log-likelihood with known variance,
-/// `weight · 0.5 · Σ (r²/σ² + ln(2πσ²))`.
+/// Gaussian negative log-likelihood, `weight · 0.5 · Σ (r²/σ² + ln(2πσ²))`: with a known
+/// `variance` (one, or one per output), or with σ estimated as the parameter(s) named by
+/// `sigma` (one name, or one per output).
 #[pyclass(module = "diffid._diffid", name = "GaussianNLL", frozen)]
 #[derive(Clone)]
 pub struct PyGaussianNll(pub GaussianNll);
@@ -68,11 +69,45 @@ impl PyRmse {
 #[pymethods]
 impl PyGaussianNll {
     #[new]
-    #[pyo3(signature = (variance = 1.0, weight = 1.0))]
-    fn new(variance: f64, weight: f64) -> PyResult<Self> {
-        GaussianNll::new(variance, weight)
-            .map(Self)
-            .map_err(|e| value_error(&e))
+    #[pyo3(signature = (variance = None, weight = 1.0, *, sigma = None))]
+    fn new(
+        variance: Option<&Bound<'_, PyAny>>,
+        weight: f64,
+        sigma: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let made = match (variance, sigma) {
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "GaussianNLL takes a known variance or sigma=<parameter name(s)> to estimate it, not both",
+                ))
+            }
+            (None, Some(s)) => {
+                let names: Vec<String> = if let Ok(n) = s.extract::<String>() {
+                    vec![n]
+                } else {
+                    s.extract().map_err(|_| {
+                        PyTypeError::new_err(
+                            "sigma must name a parameter (a str) or one per output (a list of str)",
+                        )
+                    })?
+                };
+                GaussianNll::with_sigma(names, weight)
+            }
+            (Some(v), None) => {
+                let variances: Vec<f64> = if let Ok(x) = v.extract::<f64>() {
+                    vec![x]
+                } else {
+                    v.extract().map_err(|_| {
+                        PyTypeError::new_err(
+                            "variance must be a number or a list of numbers, one per output",
+                        )
+                    })?
+                };
+                GaussianNll::with_variances(variances, weight)
+            }
+            (None, None) => GaussianNll::new(1.0, weight),
+        };
+        made.map(Self).map_err(|e| value_error(&e))
     }
     #[getter]
     fn name(&self) -> &'static str {
@@ -82,16 +117,30 @@ impl PyGaussianNll {
     fn weight(&self) -> f64 {
         self.0.weight()
     }
+    /// The known variance: a float, a list (one per output), or None when σ is estimated.
     #[getter]
-    fn variance(&self) -> f64 {
-        self.0.variance()
+    fn variance(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match self.0.noise() {
+            Noise::Variance(v) if v.len() == 1 => v[0].into_pyobject(py)?.into_any().unbind(),
+            Noise::Variance(v) => v.clone().into_pyobject(py)?.into_any().unbind(),
+            Noise::Sigma(_) => py.None(),
+        })
+    }
+    /// The names of the estimated σ parameters (empty for a known variance).
+    #[getter]
+    fn sigma(&self) -> Vec<String> {
+        self.0.noise_parameters().to_vec()
     }
     fn __repr__(&self) -> String {
-        format!(
-            "GaussianNLL(variance={}, weight={})",
-            self.0.variance(),
-            self.0.weight()
-        )
+        match self.0.noise() {
+            Noise::Variance(v) if v.len() == 1 => {
+                format!("GaussianNLL(variance={}, weight={})", v[0], self.0.weight())
+            }
+            Noise::Variance(v) => {
+                format!("GaussianNLL(variance={v:?}, weight={})", self.0.weight())
+            }
+            Noise::Sigma(s) => format!("GaussianNLL(sigma={s:?}, weight={})", self.0.weight()),
+        }
     }
 }
 
@@ -104,7 +153,7 @@ pub fn extract_metric(obj: &Bound<'_, PyAny>) -> PyResult<Box<dyn CostMetric>> {
         return Ok(Box::new(m.get().0));
     }
     if let Ok(m) = obj.downcast::<PyGaussianNll>() {
-        return Ok(Box::new(m.get().0));
+        return Ok(Box::new(m.get().0.clone()));
     }
     Err(BuildError::new_err(format!(
         "with_cost expects diffid.SSE(), diffid.RMSE() or diffid.GaussianNLL(), got {}",

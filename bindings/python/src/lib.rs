@@ -11,6 +11,7 @@ mod errors;
 mod optimiser;
 mod problem;
 mod results;
+mod sampler;
 
 use pyo3::prelude::*;
 
@@ -35,6 +36,7 @@ fn _diffid(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<asktell::PyEvaluate>()?;
     m.add_class::<asktell::PyDone>()?;
     m.add_class::<asktell::PyOptimiserState>()?;
+    sampler::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -5,9 +5,11 @@ use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
 use crate::optimiser::{PyAdam, PyCmaEs, PyLbfgsb, PyNelderMead};
 use crate::results::PyOptimisationResults;
+use crate::sampler::{extract_prior, extract_sampler, samples_to_py};
 use diffid::{
-    Backend, Control, DiffsolBuilder, Optimiser, Parallelism, Parameter, Problem, Progress,
-    RunOptions, SolverKind, TimeSeries, Transform,
+    resolve_prior, Backend, Control, DiffsolBuilder, Distribution, Observer, Optimiser,
+    Parallelism, Parameter, Problem, Progress, RunOptions, Sampler, SolverKind, TimeSeries,
+    Transform,
 };
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
@@ -93,18 +95,29 @@ impl PyDiffsolBuilder {
 
     /// Fits the DiffSL input `name` (an `in_i` entry), starting at `initial`, optionally
     /// within `bounds=(lower, upper)` and searched through `transform` (`"log"` for positive
-    /// parameters spanning orders of magnitude, `"logit"` for bounded ones). Bad bounds, a
-    /// start outside them or a transform that does not fit raise `BuildError` at once.
-    #[pyo3(signature = (name, initial, bounds = None, transform = None))]
+    /// parameters spanning orders of magnitude, `"logit"` for bounded ones), with `prior`
+    /// (a diffid prior, truncated to the bounds) for sampling. Bad bounds, a start outside
+    /// them, a transform that does not fit or a prior with zero density at the start raise
+    /// `BuildError` at once.
+    #[pyo3(signature = (name, initial, bounds = None, transform = None, prior = None))]
     fn with_parameter(
         &self,
         name: String,
         initial: f64,
         bounds: Option<(f64, f64)>,
         transform: Option<&str>,
+        prior: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let p = parameter(name, initial, bounds, transform)?;
-        Ok(self.map(|b| b.with_parameter_spec(p)))
+        let prior = checked_prior(&p, prior)?;
+        let name = p.name().to_owned();
+        Ok(self.map(|b| {
+            let b = b.with_parameter_spec(p);
+            match prior {
+                Some(d) => b.with_prior(name, d),
+                None => b,
+            }
+        }))
     }
 
     /// Removes every fitted parameter.
@@ -275,6 +288,21 @@ pub fn parameter(
         .map_err(|e| BuildError::new_err(e.to_string()))
 }
 
+/// A prior given from Python, checked against the parameter now (invalid distribution
+/// parameters raise `ValueError`; a prior with no mass within the bounds or zero density at the
+/// start raises `BuildError`).
+pub fn checked_prior(
+    parameter: &Parameter,
+    prior: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<Distribution>> {
+    let Some(obj) = prior else {
+        return Ok(None);
+    };
+    let d = extract_prior(obj)?;
+    resolve_prior(parameter, Some(d)).map_err(to_py)?;
+    Ok(Some(d))
+}
+
 pub fn extract_optimiser(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Optimiser>> {
     if let Ok(c) = obj.downcast::<PyCmaEs>() {
         return Ok(c.get().optimiser());
@@ -400,6 +428,87 @@ impl PyProblem {
             optimiser.as_ref(),
             RunControls { callback, progress },
         )
+    }
+
+    /// Samples the posterior: the objective is the negative log-likelihood (use
+    /// `GaussianNLL`), the priors are the parameters' (`prior=`, else uniform on finite
+    /// bounds). `initial` defaults to the parameters' initial values, `sampler` to
+    /// `MetropolisHastings()`. `callback` and `progress` work as in `optimise`; Ctrl-C stops
+    /// the run and raises `KeyboardInterrupt` with the draws so far on `.result`.
+    #[pyo3(signature = (initial = None, sampler = None, *, callback = None, progress = false))]
+    fn sample(
+        &self,
+        py: Python<'_>,
+        initial: Option<&Bound<'_, PyAny>>,
+        sampler: Option<&Bound<'_, PyAny>>,
+        callback: Option<Py<PyAny>>,
+        progress: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let sampler = sampler.map(extract_sampler).transpose()?;
+        self.run_sampler(
+            py,
+            initial,
+            sampler.as_ref(),
+            RunControls { callback, progress },
+        )
+    }
+
+    /// The log-prior density at `x` (`-inf` outside the prior's support).
+    fn log_prior(&self, x: &Bound<'_, PyAny>) -> PyResult<f64> {
+        self.inner.log_prior(&vector(x)?).map_err(to_py)
+    }
+
+    /// The log-likelihood at `x`: minus the objective, for likelihood costs.
+    fn log_likelihood(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<f64> {
+        let x = vector(x)?;
+        let p = self.inner.clone();
+        let v = py.detach(|| p.log_likelihood(&x));
+        if let Some(err) = self.callback_error(py) {
+            return Err(err);
+        }
+        v.map_err(to_py)
+    }
+
+    /// The unnormalised log-posterior at `x` (log-likelihood + log-prior; `-inf` outside the
+    /// prior's support, where the likelihood is not evaluated).
+    fn log_posterior(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<f64> {
+        let x = vector(x)?;
+        let p = self.inner.clone();
+        let v = py.detach(|| p.log_posterior(&x));
+        if let Some(err) = self.callback_error(py) {
+            return Err(err);
+        }
+        v.map_err(to_py)
+    }
+
+    /// The parameters' priors (a diffid prior each, or None where a parameter has neither a
+    /// prior nor finite bounds; bounds alone mean a uniform prior). Truncation to the bounds is
+    /// applied when sampling.
+    fn priors(&self, py: Python<'_>) -> PyResult<Vec<Option<Py<PyAny>>>> {
+        self.inner
+            .priors()
+            .into_iter()
+            .map(|p| {
+                p.map(|p| crate::sampler::prior_object(py, p.distribution()))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    /// The data (DiffSL problems): a `(times, 1 + outputs)` array, column 0 = time.
+    fn data<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
+        let Some((_, d)) = self.inner.ode() else {
+            return Ok(None);
+        };
+        let cols = d.n_outputs() + 1;
+        let mut table = Vec::with_capacity(d.len() * cols);
+        for (i, t) in d.times().iter().enumerate() {
+            table.push(*t);
+            table.extend_from_slice(&d.observations()[i * d.n_outputs()..(i + 1) * d.n_outputs()]);
+        }
+        Ok(Some(
+            PyArray1::from_vec(py, table).reshape([d.len(), cols])?,
+        ))
     }
 
     /// The model's predictions at the data times for parameters `x` (DiffSL problems), as a
@@ -531,6 +640,11 @@ impl PyProgress {
             .as_ref()
             .map(|x| PyArray1::from_slice(py, x))
     }
+    /// Samplers: the acceptance rate so far (None for optimisers).
+    #[getter]
+    fn acceptance_rate(&self) -> Option<f64> {
+        self.inner.acceptance_rate
+    }
     /// Seconds since the run started.
     #[getter]
     fn elapsed(&self) -> f64 {
@@ -558,14 +672,14 @@ fn progress_line(p: &Progress) -> String {
     } else {
         0.0
     };
+    let middle = match (p.best_value, p.acceptance_rate) {
+        (_, Some(a)) => format!("acceptance {a:.3}"),
+        (Some(v), None) => format!("best {v:.6e}"),
+        (None, None) => "best -".to_owned(),
+    };
     format!(
-        "diffid: iteration {:>6} | evaluations {:>8} | best {} | {:>9.1} eval/s | {:>7.1} s",
-        p.iteration,
-        p.evaluations,
-        p.best_value
-            .map_or_else(|| "-".to_owned(), |v| format!("{v:.6e}")),
-        rate,
-        secs
+        "diffid: iteration {:>6} | evaluations {:>8} | {middle} | {:>9.1} eval/s | {:>7.1} s",
+        p.iteration, p.evaluations, rate, secs
     )
 }
 
@@ -587,25 +701,16 @@ fn write_stderr(py: Python<'_>, text: &str, last: bool) -> PyResult<()> {
 }
 
 impl PyProblem {
-    /// The one optimisation path of `Problem.optimise` and `optimiser.run`: releases the GIL,
-    /// takes it back to check for Ctrl-C (every 50 ms), to call the callback (every
-    /// iteration) and to draw the progress line (every 0.5 s).
-    pub fn run_optimiser(
-        &self,
+    /// Runs `body` with the GIL released and an observer that takes it back to check for
+    /// Ctrl-C (every 50 ms), to call the callback (every iteration) and to draw the progress
+    /// line (every 0.5 s). Returns the body's result and the exception that stopped the run
+    /// (Ctrl-C, or one raised by the callback), if any.
+    fn observed<R: Send>(
         py: Python<'_>,
-        initial: Option<&Bound<'_, PyAny>>,
-        optimiser: Option<&Arc<dyn Optimiser>>,
         controls: RunControls,
-    ) -> PyResult<PyOptimisationResults> {
-        let initial = initial.map(vector).transpose()?;
-        let problem = self.inner.clone();
-        let names = problem.parameters().names();
-        let options = RunOptions {
-            cancel: self.errors.as_ref().map(|c| c.cancel.clone()),
-            ..RunOptions::default()
-        };
+        body: impl FnOnce(&mut dyn Observer) -> R + Send,
+    ) -> (R, Option<PyErr>) {
         let RunControls { callback, progress } = controls;
-        // The exception that stopped the run (Ctrl-C, or one raised by the callback).
         let mut raised: Option<PyErr> = None;
         let mut last_progress: Option<Progress> = None;
         let result = py.detach(|| {
@@ -617,7 +722,7 @@ impl PyProblem {
                 let due_draw =
                     progress && last_draw.is_none_or(|t| p.elapsed >= t + PROGRESS_INTERVAL);
                 // The callback runs once per completed iteration, not per batch (a line
-                // search evaluates several batches in one iteration).
+                // search, or an ensemble's two halves, take several batches).
                 let due_callback = callback.is_some() && p.iteration > last_iteration;
                 last_iteration = p.iteration;
                 if progress {
@@ -636,7 +741,7 @@ impl PyProblem {
                     }
                     if due_draw {
                         last_draw = Some(p.elapsed);
-                        // A broken stderr must not stop the fit.
+                        // A broken stderr must not stop the run.
                         let _ = write_stderr(py, &progress_line(p), false);
                     }
                     if let (true, Some(cb)) = (due_callback, &callback) {
@@ -653,16 +758,35 @@ impl PyProblem {
                     Control::Continue
                 })
             };
-            problem.optimise_observed(
-                initial.as_deref(),
-                optimiser.map(AsRef::as_ref),
-                &options,
-                &mut observer,
-            )
+            body(&mut observer)
         });
         if let Some(p) = &last_progress {
             let _ = write_stderr(py, &progress_line(p), true);
         }
+        (result, raised)
+    }
+
+    /// The one optimisation path of `Problem.optimise` and `optimiser.run` (see
+    /// [`observed`](Self::observed)).
+    pub fn run_optimiser(
+        &self,
+        py: Python<'_>,
+        initial: Option<&Bound<'_, PyAny>>,
+        optimiser: Option<&Arc<dyn Optimiser>>,
+        controls: RunControls,
+    ) -> PyResult<PyOptimisationResults> {
+        let initial = initial.map(vector).transpose()?;
+        let problem = self.inner.clone();
+        let names = problem.parameters().names();
+        let options = self.run_options();
+        let (result, raised) = Self::observed(py, controls, |observer| {
+            problem.optimise_observed(
+                initial.as_deref(),
+                optimiser.map(AsRef::as_ref),
+                &options,
+                observer,
+            )
+        });
         if let Some(err) = self.callback_error(py) {
             return Err(err);
         }
@@ -684,5 +808,49 @@ impl PyProblem {
         }
         let inner = result.map_err(to_py)?;
         Ok(PyOptimisationResults { inner, names })
+    }
+
+    /// The one sampling path of `Problem.sample` and `sampler.run` (see
+    /// [`observed`](Self::observed)); returns a `Samples`.
+    pub fn run_sampler(
+        &self,
+        py: Python<'_>,
+        initial: Option<&Bound<'_, PyAny>>,
+        sampler: Option<&Arc<dyn Sampler>>,
+        controls: RunControls,
+    ) -> PyResult<Py<PyAny>> {
+        let initial = initial.map(vector).transpose()?;
+        let problem = self.inner.clone();
+        let names = problem.parameters().names();
+        let options = self.run_options();
+        let name = sampler.map_or("metropolis_hastings", |s| s.name());
+        let (result, raised) = Self::observed(py, controls, |observer| {
+            problem.sample_observed(
+                initial.as_deref(),
+                sampler.map(AsRef::as_ref),
+                &options,
+                observer,
+            )
+        });
+        if let Some(err) = self.callback_error(py) {
+            return Err(err);
+        }
+        if let Some(err) = raised {
+            // Keep the draws so far on the exception.
+            if let Ok(r) = &result {
+                let partial = samples_to_py(py, r, &names, name)?;
+                let _ = err.value(py).setattr("result", partial);
+            }
+            return Err(err);
+        }
+        let r = result.map_err(to_py)?;
+        samples_to_py(py, &r, &names, name)
+    }
+
+    fn run_options(&self) -> RunOptions {
+        RunOptions {
+            cancel: self.errors.as_ref().map(|c| c.cancel.clone()),
+            ..RunOptions::default()
+        }
     }
 }

@@ -756,7 +756,11 @@ mod tests {
         m.check_outputs(2).expect("two variances for two outputs");
         assert!(matches!(
             m.check_outputs(3),
-            Err(CostError::OutputCount { expected: 3, got: 2, .. })
+            Err(CostError::OutputCount {
+                expected: 3,
+                got: 2,
+                ..
+            })
         ));
         let want: f64 = P
             .iter()
@@ -782,7 +786,8 @@ mod tests {
             1e-14
         ));
         // Per-output sigmas: the noise gradient against central differences.
-        let two = GaussianNll::with_sigma(vec!["a".to_owned(), "b".to_owned()], 2.0).expect("valid");
+        let two =
+            GaussianNll::with_sigma(vec!["a".to_owned(), "b".to_owned()], 2.0).expect("valid");
         let noise = [0.6, 1.3];
         let mut g = [0.0; 4];
         let mut gn = [0.0; 2];
@@ -794,7 +799,11 @@ mod tests {
             up[m] += h;
             down[m] -= h;
             let fd = (two.cost_with(&P, &D, 2, &up) - two.cost_with(&P, &D, 2, &down)) / (2.0 * h);
-            assert!((gn[m] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "{m}: {} vs {fd}", gn[m]);
+            assert!(
+                (gn[m] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
+                "{m}: {} vs {fd}",
+                gn[m]
+            );
         }
         // A sigma that is not positive leaves the likelihood undefined.
         assert!(est.cost_with(&P, &D, 1, &[0.0]).is_nan());
@@ -819,7 +828,11 @@ mod tests {
         let mut gn1 = [0.0; 1];
         single.gradient_with(&P, &D, 1, &[0.9], &mut g1, &mut gn1);
         assert!(close(gn[0], gn1[0], 1e-13));
-        assert!(close(lik.cost_with(&P, &D, 1, &[0.9]), single.cost_with(&P, &D, 1, &[0.9]), 1e-13));
+        assert!(close(
+            lik.cost_with(&P, &D, 1, &[0.9]),
+            single.cost_with(&P, &D, 1, &[0.9]),
+            1e-13
+        ));
         let mixed = CostSum::new(all_metrics());
         assert_eq!(mixed.likelihood(), Err("sse"));
         assert!(GaussianNll::with_sigma(vec![], 1.0).is_err());

@@ -10,8 +10,8 @@
 //!   [`OptimisationResult`].
 
 use diffid_core::{
-    fd, Ask, AskTell, Bounds, GradientOutcome, Objective, OptimisationResult, OptimiserState, Outcome,
-    TellError, Termination,
+    fd, Ask, AskTell, Bounds, GradientOutcome, Objective, OptimisationResult, OptimiserState,
+    Outcome, TellError, Termination,
 };
 use rayon::prelude::*;
 use std::any::Any;

@@ -688,7 +688,7 @@ fn valid_settings_are_accepted_and_read_back() {
             d.threshold(),
             d.step_size()
         ),
-        (1000, None, 1e-6, 0.5)
+        (1000, None, f64::NEG_INFINITY, 0.5)
     );
     assert_eq!((d.population_size(), d.seed()), (None, None));
     assert_eq!(

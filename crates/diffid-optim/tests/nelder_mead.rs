@@ -1084,7 +1084,7 @@ fn valid_settings_are_accepted_and_read_back() {
             d.threshold(),
             d.step_size()
         ),
-        (1000, None, 1e-6, 0.1)
+        (1000, None, f64::NEG_INFINITY, 0.1)
     );
     assert_eq!(
         (d.position_tolerance(), d.function_tolerance()),

@@ -20,15 +20,12 @@ pub trait Sampler: Send + Sync + fmt::Debug {
     /// [`SampleError::StartOutsidePrior`] when the prior density is zero at `initial`, and
     /// [`SampleError::InvalidSetting`] for settings that do not fit the problem (too few
     /// walkers for its dimension, ...).
-    fn init(
-        &self,
-        initial: &[f64],
-        priors: &[Prior],
-    ) -> Result<Box<dyn SamplerState>, SampleError>;
+    fn init(&self, initial: &[f64], priors: &[Prior])
+        -> Result<Box<dyn SamplerState>, SampleError>;
 }
 
 /// The state of a running MCMC sampler.
-pub trait SamplerState: AskTell {
+pub trait SamplerState: AskTell + Sync {
     /// The draws so far.
     fn chains(&self) -> &Chains;
 
@@ -98,16 +95,19 @@ impl Chains {
         self.accepted
             .iter()
             .zip(&self.proposed)
-            .map(|(&a, &p)| if p == 0 { f64::NAN } else { a as f64 / p as f64 })
+            .map(|(&a, &p)| {
+                if p == 0 {
+                    f64::NAN
+                } else {
+                    a as f64 / p as f64
+                }
+            })
             .collect()
     }
 
     /// The draws of parameter `j` in chain `c`.
     pub fn parameter(&self, c: usize, j: usize) -> Vec<f64> {
-        self.draws[c]
-            .chunks_exact(self.dim)
-            .map(|x| x[j])
-            .collect()
+        self.draws[c].chunks_exact(self.dim).map(|x| x[j]).collect()
     }
 
     /// Records the positions after `iteration` (1-based) completed iterations: warm-up

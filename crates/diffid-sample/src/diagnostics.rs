@@ -19,12 +19,23 @@
 //! [`rhat`]) when there is only one chain. Chains of unequal length (or no
 //! chains at all) also give `NaN`.
 //!
-//! ```ignore
-//! let chain_a = [0.1, -0.3, 0.2, 0.5, -0.1, 0.0];
-//! let chain_b = [0.2, 0.4, -0.2, 0.1, 0.3, -0.4];
-//! let chains: [&[f64]; 2] = [&chain_a, &chain_b];
-//! let r = rhat(&chains);
-//! let s = summarise(&chains);
+//! ```
+//! use diffid_sample::diagnostics::{ess_bulk, rhat, summarise};
+//!
+//! // Two well-mixed chains of 200 draws each.
+//! let a: Vec<f64> = (0..200).map(|i| f64::from((i * 37) % 101)).collect();
+//! let b: Vec<f64> = (0..200).map(|i| f64::from((i * 53 + 11) % 101)).collect();
+//! let chains: [&[f64]; 2] = [&a, &b];
+//! assert!((rhat(&chains) - 0.995_028_754).abs() < 1e-8); // as az.rhat
+//! assert!((ess_bulk(&chains) - 558.828_198_6).abs() < 1e-6); // as az.ess
+//!
+//! let summary = summarise(&chains);
+//! assert!(summary.rhat < 1.01 && summary.ess_bulk > 400.0);
+//!
+//! // A second chain stuck elsewhere is flagged, and one chain has no R-hat.
+//! let shifted: Vec<f64> = b.iter().map(|x| x + 60.0).collect();
+//! assert!(rhat(&[&a, &shifted]) > 1.4);
+//! assert!(rhat(&chains[..1]).is_nan());
 //! ```
 
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -38,7 +49,9 @@ const BLOM_OFFSET: f64 = 3.0 / 8.0;
 /// Below this range (`max - min`) a set of draws is treated as constant.
 const CONSTANT_RESOLUTION: f64 = 1e-15;
 
-/// A posterior summary of one scalar quantity, as in `az.summary`.
+/// A posterior summary of one scalar quantity: the `mean`, `sd`, `mcse_mean`,
+/// `mcse_sd`, `ess_bulk`, `ess_tail` and `r_hat` columns of `az.summary`,
+/// with three quantiles (`numpy.quantile`) in place of its HDI.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Summary {
     /// Mean over all draws of all chains.
@@ -87,7 +100,7 @@ impl Summary {
 /// any `NaN` draw or chains of unequal length. Values near 1 indicate
 /// convergence; 1.01 is the customary threshold.
 pub fn rhat(chains: &[&[f64]]) -> f64 {
-    let Some(draws) = Draws::validated(chains, 2) else {
+    let Some(draws) = DrawMatrix::validated(chains, 2) else {
         return f64::NAN;
     };
     let split = draws.split();
@@ -104,7 +117,7 @@ pub fn rhat(chains: &[&[f64]]) -> f64 {
 /// Returns `NaN` with fewer than four draws per chain, any `NaN` draw or
 /// chains of unequal length.
 pub fn ess_bulk(chains: &[&[f64]]) -> f64 {
-    let Some(draws) = Draws::validated(chains, 1) else {
+    let Some(draws) = DrawMatrix::validated(chains, 1) else {
         return f64::NAN;
     };
     let split = draws.split();
@@ -118,7 +131,7 @@ pub fn ess_bulk(chains: &[&[f64]]) -> f64 {
 /// Returns `NaN` with fewer than four draws per chain, any `NaN` draw or
 /// chains of unequal length.
 pub fn ess_tail(chains: &[&[f64]]) -> f64 {
-    let Some(draws) = Draws::validated(chains, 1) else {
+    let Some(draws) = DrawMatrix::validated(chains, 1) else {
         return f64::NAN;
     };
     ess_tail_of(&draws)
@@ -130,7 +143,7 @@ pub fn ess_tail(chains: &[&[f64]]) -> f64 {
 /// Returns `NaN` with fewer than four draws per chain, any `NaN` draw or
 /// chains of unequal length.
 pub fn ess_mean(chains: &[&[f64]]) -> f64 {
-    let Some(draws) = Draws::validated(chains, 1) else {
+    let Some(draws) = DrawMatrix::validated(chains, 1) else {
         return f64::NAN;
     };
     ess_basic(&draws.split())
@@ -143,7 +156,7 @@ pub fn ess_mean(chains: &[&[f64]]) -> f64 {
 /// Returns `NaN` with fewer than four draws per chain, any `NaN` draw or
 /// chains of unequal length.
 pub fn mcse_mean(chains: &[&[f64]]) -> f64 {
-    let Some(draws) = Draws::validated(chains, 1) else {
+    let Some(draws) = DrawMatrix::validated(chains, 1) else {
         return f64::NAN;
     };
     let ess = ess_basic(&draws.split());
@@ -158,7 +171,7 @@ pub fn mcse_mean(chains: &[&[f64]]) -> f64 {
 /// Returns `NaN` with fewer than four draws per chain, any `NaN` draw or
 /// chains of unequal length (and for constant draws, where it is `0 / 0`).
 pub fn mcse_sd(chains: &[&[f64]]) -> f64 {
-    let Some(draws) = Draws::validated(chains, 1) else {
+    let Some(draws) = DrawMatrix::validated(chains, 1) else {
         return f64::NAN;
     };
     let squared = squared_deviations(&draws);
@@ -192,7 +205,7 @@ pub fn quantile(values: &[f64], p: f64) -> f64 {
 /// of *all* draws before splitting; [`rhat`] follows `az.rhat`, which splits
 /// first. The two differ only when the number of draws per chain is odd.
 pub fn summarise(chains: &[&[f64]]) -> Summary {
-    let Some(draws) = Draws::from_chains(chains) else {
+    let Some(draws) = DrawMatrix::from_chains(chains) else {
         return Summary::NAN;
     };
     let all = &draws.values;
@@ -214,7 +227,7 @@ pub fn summarise(chains: &[&[f64]]) -> Summary {
         q95,
         ..Summary::NAN
     };
-    let Some(draws) = Draws::validated(chains, 1) else {
+    let Some(draws) = DrawMatrix::validated(chains, 1) else {
         return summary;
     };
 
@@ -231,7 +244,7 @@ pub fn summarise(chains: &[&[f64]]) -> Summary {
 
     let ess_of_mean = ess_basic(&split);
     let squared = squared_deviations(&draws);
-    let sum_squared: f64 = squared.values.iter().sum();
+    let sum_squared = pairwise_sum(&squared.values);
     let size = squared.values.len() as f64;
     summary.mcse_mean = (sum_squared / (size - 1.0) / ess_of_mean).sqrt();
     summary.ess_bulk = ess_basic(&z_split);
@@ -242,13 +255,13 @@ pub fn summarise(chains: &[&[f64]]) -> Summary {
 
 /// Draws of one quantity, stored chain after chain.
 #[derive(Clone, Debug)]
-struct Draws {
+struct DrawMatrix {
     n_chains: usize,
     n_draws: usize,
     values: Vec<f64>,
 }
 
-impl Draws {
+impl DrawMatrix {
     /// Copies equal-length chains; `None` for no chains or unequal lengths.
     fn from_chains(chains: &[&[f64]]) -> Option<Self> {
         let n_draws = chains.first()?.len();
@@ -262,7 +275,7 @@ impl Draws {
         })
     }
 
-    /// As [`Draws::from_chains`], also refusing `NaN` draws, fewer than
+    /// As [`DrawMatrix::from_chains`], also refusing `NaN` draws, fewer than
     /// [`MIN_DRAWS`] draws per chain or fewer than `min_chains` chains.
     fn validated(chains: &[&[f64]], min_chains: usize) -> Option<Self> {
         let draws = Self::from_chains(chains)?;
@@ -280,10 +293,7 @@ impl Draws {
     /// The same shape holding `values`.
     fn with_values(&self, values: Vec<f64>) -> Self {
         debug_assert_eq!(values.len(), self.values.len());
-        Self {
-            values,
-            ..*self
-        }
+        Self { values, ..*self }
     }
 
     /// Each draw mapped through `f`.
@@ -334,33 +344,61 @@ fn python_min(a: f64, b: f64) -> f64 {
     }
 }
 
+/// Sum in `numpy`'s order: blocks of at most 128 values, each summed with
+/// eight interleaved accumulators, combined pairwise. Matching the order
+/// keeps means and variances bit-identical to `ArviZ`'s, which matters where
+/// its formulas cancel (the MCSE of the standard deviation).
+fn pairwise_sum(values: &[f64]) -> f64 {
+    const BLOCK: usize = 128;
+    let n = values.len();
+    if n < 8 {
+        values.iter().fold(0.0, |acc, x| acc + x)
+    } else if n <= BLOCK {
+        let mut r = [0.0; 8];
+        r.copy_from_slice(&values[..8]);
+        let whole = n - n % 8;
+        for chunk in values[8..whole].chunks_exact(8) {
+            for (acc, x) in r.iter_mut().zip(chunk) {
+                *acc += x;
+            }
+        }
+        let mut total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for x in &values[whole..] {
+            total += x;
+        }
+        total
+    } else {
+        let half = n / 2;
+        let half = half - half % 8;
+        pairwise_sum(&values[..half]) + pairwise_sum(&values[half..])
+    }
+}
+
 fn mean(values: &[f64]) -> f64 {
-    values.iter().sum::<f64>() / values.len() as f64
+    pairwise_sum(values) / values.len() as f64
 }
 
 /// Variance with divisor `n - 1`.
 fn sample_variance(values: &[f64]) -> f64 {
     let m = mean(values);
-    let ss: f64 = values.iter().map(|x| (x - m) * (x - m)).sum();
+    let squares: Vec<f64> = values.iter().map(|x| (x - m) * (x - m)).collect();
+    let ss = pairwise_sum(&squares);
     ss / (values.len() as f64 - 1.0)
 }
 
 /// Squared deviations of every draw from the mean of all draws.
-fn squared_deviations(draws: &Draws) -> Draws {
+fn squared_deviations(draws: &DrawMatrix) -> DrawMatrix {
     let m = mean(&draws.values);
     draws.map(|x| (x - m) * (x - m))
 }
 
 /// The delta-method MCSE of the standard deviation, given the squared
 /// deviations, their mean `evar` and their ESS.
-fn mcse_sd_from(squared: &Draws, evar: f64, ess: f64) -> f64 {
-    let mean_fourth = mean_of(squared.values.iter().map(|s| s * s), squared.values.len());
+fn mcse_sd_from(squared: &DrawMatrix, evar: f64, ess: f64) -> f64 {
+    let fourth: Vec<f64> = squared.values.iter().map(|s| s * s).collect();
+    let mean_fourth = mean(&fourth);
     let varvar = (mean_fourth - evar * evar) / ess;
     (varvar / evar / 4.0).sqrt()
-}
-
-fn mean_of(values: impl Iterator<Item = f64>, len: usize) -> f64 {
-    values.sum::<f64>() / len as f64
 }
 
 /// A sorted copy (no `NaN` expected).
@@ -463,7 +501,7 @@ fn z_scale(values: &[f64]) -> Vec<f64> {
 }
 
 /// The tail ESS of validated (unsplit) draws.
-fn ess_tail_of(draws: &Draws) -> f64 {
+fn ess_tail_of(draws: &DrawMatrix) -> f64 {
     let s = sorted(&draws.values);
     let low = ess_quantile(draws, tail_quantile(&s, 0.05));
     let high = ess_quantile(draws, tail_quantile(&s, 0.95));
@@ -471,22 +509,22 @@ fn ess_tail_of(draws: &Draws) -> f64 {
 }
 
 /// ESS of the indicator `draw <= q` on split chains.
-fn ess_quantile(draws: &Draws, q: f64) -> f64 {
+fn ess_quantile(draws: &DrawMatrix, q: f64) -> f64 {
     ess_basic(&draws.map(|x| f64::from(u8::from(x <= q))).split())
 }
 
 /// Potential scale reduction of (already split and possibly normalised)
 /// chains: `sqrt(((n - 1) / n W + B / n) / W)`.
-fn rhat_basic(draws: &Draws) -> f64 {
+fn rhat_basic(draws: &DrawMatrix) -> f64 {
     if draws.values.iter().any(|x| x.is_nan()) {
         return f64::NAN;
     }
     let n = draws.n_draws as f64;
     let means = draws.chain_means();
-    let within = mean_of(
-        (0..draws.n_chains).map(|c| sample_variance(draws.chain(c))),
-        draws.n_chains,
-    );
+    let variances: Vec<f64> = (0..draws.n_chains)
+        .map(|c| sample_variance(draws.chain(c)))
+        .collect();
+    let within = mean(&variances);
     let between = n * sample_variance(&means);
     ((between / within + n - 1.0) / n).sqrt()
 }
@@ -511,7 +549,7 @@ struct Autocovariance {
 }
 
 impl Autocovariance {
-    fn new(draws: &Draws) -> Self {
+    fn new(draws: &DrawMatrix) -> Self {
         let means = draws.chain_means();
         let centred = (0..draws.n_chains)
             .flat_map(|c| {
@@ -540,12 +578,12 @@ impl Autocovariance {
     /// One lag, summed directly.
     fn direct(&self, lag: usize) -> f64 {
         let n = self.n_draws;
-        let total: f64 = self
+        let per_chain: Vec<f64> = self
             .centred
             .chunks_exact(n)
             .map(|chain| lagged_dot(chain, lag) / n as f64)
-            .sum();
-        total / self.n_chains as f64
+            .collect();
+        mean(&per_chain)
     }
 
     /// Every lag, from the inverse transform of each chain's zero-padded
@@ -554,10 +592,11 @@ impl Autocovariance {
         let n = self.n_draws;
         let fft = Fft::new((2 * n).next_power_of_two());
         let size = fft.size as f64;
-        let mut total = vec![0.0; n];
+        // Lag-major: the chains' autocovariances at lag 0, then at lag 1, ...
+        let mut by_lag = vec![0.0; n * self.n_chains];
         let mut re = vec![0.0; fft.size];
         let mut im = vec![0.0; fft.size];
-        for chain in self.centred.chunks_exact(n) {
+        for (c, chain) in self.centred.chunks_exact(n).enumerate() {
             re.fill(0.0);
             im.fill(0.0);
             re[..n].copy_from_slice(chain);
@@ -567,14 +606,11 @@ impl Autocovariance {
                 *i = 0.0;
             }
             fft.transform(&mut re, &mut im, true);
-            for (t, r) in total.iter_mut().zip(&re) {
-                *t += r / size / n as f64;
+            for (lag, r) in re[..n].iter().enumerate() {
+                by_lag[lag * self.n_chains + c] = r / size / n as f64;
             }
         }
-        for t in &mut total {
-            *t /= self.n_chains as f64;
-        }
-        total
+        by_lag.chunks_exact(self.n_chains).map(mean).collect()
     }
 }
 
@@ -666,7 +702,7 @@ fn lagged_dot(x: &[f64], lag: usize) -> f64 {
 /// Effective sample size of (already split and possibly transformed) chains,
 /// with Geyer's initial positive and initial monotone sequences and the
 /// autocorrelation time clamped below by `1 / log10(size)`.
-fn ess_basic(draws: &Draws) -> f64 {
+fn ess_basic(draws: &DrawMatrix) -> f64 {
     let values = &draws.values;
     if values.iter().any(|x| x.is_nan()) {
         return f64::NAN;
@@ -727,10 +763,8 @@ fn ess_basic(draws: &Draws) -> f64 {
         t += 2;
     }
 
-    let head: f64 = rho_hat[..max_t_plus_1].iter().sum();
-    let next: f64 = rho_hat[max_t_plus_1..(max_t_plus_1 + 1).min(n_draws)]
-        .iter()
-        .sum();
+    let head = pairwise_sum(&rho_hat[..max_t_plus_1]);
+    let next = pairwise_sum(&rho_hat[max_t_plus_1..(max_t_plus_1 + 1).min(n_draws)]);
     let tau = python_max(-1.0 + 2.0 * head + next, 1.0 / (size as f64).log10());
     if rho_hat.iter().any(|r| r.is_nan()) {
         return f64::NAN;
@@ -1219,7 +1253,7 @@ mod tests {
     #[test]
     fn transform_and_direct_autocovariances_agree() {
         let chains = make_chains(12, 3, 777, 0.9, 0.0);
-        let draws = Draws::validated(&slices(&chains), 1).unwrap();
+        let draws = DrawMatrix::validated(&slices(&chains), 1).unwrap();
         let acov = Autocovariance::new(&draws);
         let all = acov.by_transform();
         assert_eq!(all.len(), 777);
@@ -1234,11 +1268,29 @@ mod tests {
     }
 
     #[test]
+    fn sums_follow_numpy_order() {
+        // np.sum(np.array([1e16] + [1.0] * 200 + [-1e16])) == 188.0
+        let mut values = vec![1e16];
+        values.extend([1.0; 200]);
+        values.push(-1e16);
+        assert_eq!(pairwise_sum(&values), 188.0);
+        // np.sum(np.array([1.0] * 9 + [1e16] + [1.0] * 9)) == 1.0000000000000016e16
+        let mut values = vec![1.0; 9];
+        values.push(1e16);
+        values.extend([1.0; 9]);
+        assert_eq!(pairwise_sum(&values), 1.0000000000000016e16);
+        assert_eq!(pairwise_sum(&[1.0, 2.0, 3.5]), 6.5);
+        assert_eq!(pairwise_sum(&[]), 0.0);
+    }
+
+    #[test]
     fn split_drops_the_middle_draw() {
         let a = [1.0, 2.0, 3.0, 4.0, 5.0];
         let b = [6.0, 7.0, 8.0, 9.0, 10.0];
-        let draws = Draws::validated(&[&a, &b], 1).map(|d| d.split());
-        let draws = draws.as_ref().map(|d| (d.n_chains, d.n_draws, d.values.clone()));
+        let draws = DrawMatrix::validated(&[&a, &b], 1).map(|d| d.split());
+        let draws = draws
+            .as_ref()
+            .map(|d| (d.n_chains, d.n_draws, d.values.clone()));
         assert_eq!(
             draws,
             Some((4, 2, vec![1.0, 2.0, 6.0, 7.0, 4.0, 5.0, 9.0, 10.0]))

@@ -467,7 +467,13 @@ mod tests {
     fn invalid_parameters_name_the_distribution_and_parameter() {
         let cases = [
             (Distribution::Normal { mean: 0.0, sd: 0.0 }, "sd"),
-            (Distribution::Normal { mean: 0.0, sd: -1.0 }, "sd"),
+            (
+                Distribution::Normal {
+                    mean: 0.0,
+                    sd: -1.0,
+                },
+                "sd",
+            ),
             (
                 Distribution::Uniform {
                     lower: 2.0,

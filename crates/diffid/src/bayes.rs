@@ -57,7 +57,11 @@ pub fn attach_priors(
     params
         .iter()
         .map(|p| {
-            let d = named.iter().rev().find(|(n, _)| n == p.name()).map(|(_, d)| *d);
+            let d = named
+                .iter()
+                .rev()
+                .find(|(n, _)| n == p.name())
+                .map(|(_, d)| *d);
             resolve_prior(p, d)
         })
         .collect()

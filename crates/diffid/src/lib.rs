@@ -26,10 +26,10 @@ mod objective;
 mod problem;
 mod space;
 
+pub use bayes::{attach_priors, likelihood_of, require_priors, resolve_prior, split_noise};
 pub use builder::{DiffsolBuilder, Parallelism};
 pub use error::Error;
 pub use objective::FitObjective;
-pub use bayes::{attach_priors, likelihood_of, require_priors, resolve_prior, split_noise};
 pub use problem::{Problem, SamplingResult};
 pub use space::SearchSpace;
 
@@ -41,16 +41,17 @@ pub use diffid_core::{
 };
 pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Noise, Rmse, Sse};
 pub use diffid_exec::{
-    drive, evaluate_gradients, evaluate_one, evaluate_one_with_gradient, result_of, run, Control, Drive,
-    Delegated, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
+    drive, evaluate_gradients, evaluate_one, evaluate_one_with_gradient, result_of, run, Control,
+    Delegated, Drive, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions,
+    Sequential,
 };
 pub use diffid_ode::{
     Backend, DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverKind,
 };
+pub use diffid_optim::{
+    Adam, AdamState, CmaEs, CmaEsState, Lbfgsb, LbfgsbState, NelderMead, NelderMeadState, Restarts,
+};
 pub use diffid_sample::{
     diagnostics, log_prior, Chains, Distribution, EnsembleSampler, EnsembleState,
     MetropolisHastings, MhState, Prior, SampleError, Sampler, SamplerState,
-};
-pub use diffid_optim::{
-    Adam, AdamState, CmaEs, CmaEsState, Lbfgsb, LbfgsbState, NelderMead, NelderMeadState, Restarts,
 };

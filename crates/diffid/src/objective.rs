@@ -50,7 +50,8 @@ impl FitObjective {
         noise_index: Vec<usize>,
     ) -> Self {
         self.n_outputs = n_outputs.max(1);
-        let identity = noise_index.is_empty() && model_index.iter().enumerate().all(|(i, &j)| i == j);
+        let identity =
+            noise_index.is_empty() && model_index.iter().enumerate().all(|(i, &j)| i == j);
         self.model_index = (!identity).then_some(model_index);
         self.noise_index = noise_index;
         self
@@ -102,7 +103,10 @@ impl Objective for FitObjective {
 
     fn evaluate(&self, x: &[f64]) -> Outcome {
         let mut predictions = vec![0.0; self.simulator.n_predictions()];
-        match self.simulator.simulate(&self.model_params(x), &mut predictions) {
+        match self
+            .simulator
+            .simulate(&self.model_params(x), &mut predictions)
+        {
             Ok(()) => self.score(&predictions, x),
             Err(reason) => Outcome::Failed(reason),
         }
@@ -137,10 +141,11 @@ impl Objective for FitObjective {
         let p = params.len();
         let mut predictions = vec![0.0; n];
         let mut sensitivities = vec![0.0; n * p];
-        if let Err(reason) =
-            self.simulator
-                .simulate_with_sensitivities(&params, &mut predictions, &mut sensitivities)
-        {
+        if let Err(reason) = self.simulator.simulate_with_sensitivities(
+            &params,
+            &mut predictions,
+            &mut sensitivities,
+        ) {
             return GradientOutcome::Failed(reason);
         }
         let noise = self.noise(x);

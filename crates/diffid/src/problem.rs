@@ -9,9 +9,9 @@ use diffid_exec::{
     drive, evaluate_gradients, evaluate_one_with_gradient, run, Delegated, Evaluator, Observer,
     Progress, RayonEvaluator, RunOptions, Sequential,
 };
-use diffid_sample::{log_prior, Chains, MetropolisHastings, Prior, Sampler};
 use diffid_ode::OdeSimulator;
 use diffid_optim::NelderMead;
+use diffid_sample::{log_prior, Chains, MetropolisHastings, Prior, Sampler};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -347,7 +347,10 @@ impl Problem {
 
     /// Whether the objective is a negative log-likelihood, or why not.
     pub fn likelihood(&self) -> Result<(), &str> {
-        self.likelihood.as_ref().map(|()| ()).map_err(String::as_str)
+        self.likelihood
+            .as_ref()
+            .map(|()| ())
+            .map_err(String::as_str)
     }
 
     /// The log-prior density at `x` (`-inf` outside the prior's support).
@@ -471,10 +474,11 @@ impl Problem {
             what: "this problem has no ODE model to simulate",
         })?;
         let mut out = vec![0.0; data.observations().len()];
-        sim.solve(&self.model_parameters(x), &mut out).map_err(|e| Error::Evaluation {
-            point: x.to_vec(),
-            reason: e.to_string(),
-        })?;
+        sim.solve(&self.model_parameters(x), &mut out)
+            .map_err(|e| Error::Evaluation {
+                point: x.to_vec(),
+                reason: e.to_string(),
+            })?;
         Ok(out)
     }
 

@@ -16,6 +16,11 @@ problem::
     )
     print(result.x, result.value)
 
+Bayesian inference: give parameters priors (``with_parameter(..., prior=diffid.Normal(0, 1))``),
+use a likelihood cost (``GaussianNLL``, with ``sigma="..."`` naming an estimated noise parameter)
+and call ``problem.sample(sampler=diffid.MetropolisHastings()...)`` for ``Samples`` with R-hat,
+ESS and ``to_arviz()``.
+
 Plots are in ``diffid.plotting``: ``contour``, ``convergence``, ``ode_fit``,
 ``compare_models``, ``parameter_traces`` and ``parameter_distributions``. The submodule is
 loaded on first access (``diffid.plotting`` or ``import diffid.plotting``) and matplotlib only
@@ -24,6 +29,16 @@ when a plot is drawn, so neither ``import diffid`` nor ``import diffid.plotting`
 
 from ._diffid import (
     CMAES,
+    Beta,
+    EnsembleSampler,
+    Gamma,
+    HalfNormal,
+    LogNormal,
+    MetropolisHastings,
+    Normal,
+    Prior,
+    SamplerState,
+    Uniform,
     LBFGSB,
     RMSE,
     SSE,
@@ -48,6 +63,7 @@ from ._diffid import (
     __version__,
 )
 from . import errors
+from ._samples import Samples, Summary
 
 _LAZY_SUBMODULES = ("plotting",)
 
@@ -65,6 +81,18 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 __all__ = [
+    "Beta",
+    "EnsembleSampler",
+    "Gamma",
+    "HalfNormal",
+    "LogNormal",
+    "MetropolisHastings",
+    "Normal",
+    "Prior",
+    "Samples",
+    "SamplerState",
+    "Summary",
+    "Uniform",
     "CMAES",
     "LBFGSB",
     "RMSE",

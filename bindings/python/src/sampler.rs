@@ -1,0 +1,571 @@
+//! Priors, the MCMC samplers and their ask/tell states, and the diagnostics behind `Samples`.
+
+use crate::asktell::{value_outcomes, PyDone, PyEvaluate};
+use crate::errors::{tell_to_py, to_py};
+use crate::problem::{PyProblem, RunControls};
+use diffid::{
+    diagnostics, Ask, Distribution, EnsembleSampler, Error, MetropolisHastings, Prior, SampleError,
+    Sampler, SamplerState, SamplingResult, Termination,
+};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn value_error(e: &SampleError) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// A prior distribution for one parameter: `diffid.Uniform`, `Normal`, `LogNormal`,
+/// `HalfNormal`, `Gamma` or `Beta`. Given to `with_parameter(..., prior=...)`, it is truncated
+/// to the parameter's bounds.
+#[pyclass(module = "diffid._diffid", name = "Prior", frozen)]
+#[derive(Clone)]
+pub struct PyPrior {
+    pub distribution: Distribution,
+    prior: Prior,
+}
+
+impl PyPrior {
+    fn make(distribution: Distribution) -> PyResult<Self> {
+        let prior = Prior::new(distribution).map_err(|e| value_error(&e))?;
+        Ok(Self {
+            distribution,
+            prior,
+        })
+    }
+
+    /// The constructor's name and arguments, for `repr` and pickling.
+    fn parts(&self) -> (&'static str, Vec<(&'static str, f64)>) {
+        match self.distribution {
+            Distribution::Uniform { lower, upper } => {
+                ("Uniform", vec![("lower", lower), ("upper", upper)])
+            }
+            Distribution::Normal { mean, sd } => ("Normal", vec![("mean", mean), ("sd", sd)]),
+            Distribution::LogNormal { mu, sigma } => {
+                ("LogNormal", vec![("mu", mu), ("sigma", sigma)])
+            }
+            Distribution::HalfNormal { sd } => ("HalfNormal", vec![("sd", sd)]),
+            Distribution::Gamma { shape, rate } => {
+                ("Gamma", vec![("shape", shape), ("rate", rate)])
+            }
+            Distribution::Beta { alpha, beta } => ("Beta", vec![("alpha", alpha), ("beta", beta)]),
+            // The enum is non-exhaustive; every family above has a constructor.
+            _ => ("Prior", Vec::new()),
+        }
+    }
+}
+
+#[pymethods]
+impl PyPrior {
+    /// The log-density at `x` (untruncated; `-inf` outside the support).
+    fn log_pdf(&self, x: f64) -> f64 {
+        self.prior.log_density(x)
+    }
+
+    /// The cumulative distribution function at `x`.
+    fn cdf(&self, x: f64) -> f64 {
+        self.prior.cdf(x)
+    }
+
+    /// The quantile function: the point below which the prior holds mass `u`.
+    fn quantile(&self, u: f64) -> PyResult<f64> {
+        if !(0.0..=1.0).contains(&u) {
+            return Err(PyValueError::new_err(format!(
+                "quantile expects u in [0, 1], got {u}"
+            )));
+        }
+        Ok(self.prior.quantile(u))
+    }
+
+    /// The family's name (`"normal"`, ...).
+    #[getter]
+    fn name(&self) -> &'static str {
+        self.distribution.name()
+    }
+
+    /// The distribution's parameters as a dict.
+    #[getter]
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in self.parts().1 {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .downcast::<Self>()
+            .is_ok_and(|o| o.get().distribution == self.distribution)
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let (name, args) = self.parts();
+        name.hash(&mut h);
+        for (_, v) in args {
+            v.to_bits().hash(&mut h);
+        }
+        h.finish()
+    }
+
+    fn __repr__(&self) -> String {
+        let (name, args) = self.parts();
+        let a: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{name}({})", a.join(", "))
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Vec<f64>)> {
+        let (name, args) = self.parts();
+        let f = py.import("diffid._diffid")?.getattr(name)?;
+        Ok((f, args.into_iter().map(|(_, v)| v).collect()))
+    }
+}
+
+/// Uniform prior on `[lower, upper]`.
+#[pyfunction]
+#[pyo3(name = "Uniform")]
+pub fn uniform(lower: f64, upper: f64) -> PyResult<PyPrior> {
+    PyPrior::make(Distribution::Uniform { lower, upper })
+}
+
+/// Normal prior with mean `mean` and standard deviation `sd`.
+#[pyfunction]
+#[pyo3(name = "Normal", signature = (mean = 0.0, sd = 1.0))]
+pub fn normal(mean: f64, sd: f64) -> PyResult<PyPrior> {
+    PyPrior::make(Distribution::Normal { mean, sd })
+}
+
+/// Log-normal prior: `ln x` is normal with mean `mu` and standard deviation `sigma`.
+#[pyfunction]
+#[pyo3(name = "LogNormal", signature = (mu = 0.0, sigma = 1.0))]
+pub fn log_normal(mu: f64, sigma: f64) -> PyResult<PyPrior> {
+    PyPrior::make(Distribution::LogNormal { mu, sigma })
+}
+
+/// Half-normal prior on `[0, ∞)` with scale `sd` (the standard deviation of the normal it
+/// folds).
+#[pyfunction]
+#[pyo3(name = "HalfNormal", signature = (sd = 1.0))]
+pub fn half_normal(sd: f64) -> PyResult<PyPrior> {
+    PyPrior::make(Distribution::HalfNormal { sd })
+}
+
+/// Gamma prior with shape `shape` and rate `rate` (mean `shape / rate`).
+#[pyfunction]
+#[pyo3(name = "Gamma", signature = (shape, rate = 1.0))]
+pub fn gamma(shape: f64, rate: f64) -> PyResult<PyPrior> {
+    PyPrior::make(Distribution::Gamma { shape, rate })
+}
+
+/// Beta prior on `[0, 1]` with shapes `alpha` and `beta`.
+#[pyfunction]
+#[pyo3(name = "Beta")]
+pub fn beta(alpha: f64, beta: f64) -> PyResult<PyPrior> {
+    PyPrior::make(Distribution::Beta { alpha, beta })
+}
+
+/// The Python prior object of `distribution`.
+pub fn prior_object(py: Python<'_>, distribution: Distribution) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, PyPrior::make(distribution)?)?.into_any())
+}
+
+/// A prior given from Python, checked to be a `diffid` prior.
+pub fn extract_prior(obj: &Bound<'_, PyAny>) -> PyResult<Distribution> {
+    obj.downcast::<PyPrior>()
+        .map(|p| p.get().distribution)
+        .map_err(|_| {
+            PyTypeError::new_err(format!(
+                "prior must be a diffid prior (diffid.Normal(0, 1), diffid.Uniform(0, 1), ...), got {}",
+                obj.get_type()
+                    .name()
+                    .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+            ))
+        })
+}
+
+/// The priors of a hand-driven sampler: `priors`, else uniform priors on `bounds`.
+fn hand_priors(
+    dim: usize,
+    priors: Option<Vec<Bound<'_, PyAny>>>,
+    bounds: Option<Vec<(f64, f64)>>,
+) -> PyResult<Vec<Prior>> {
+    let priors: Vec<Prior> = match (priors, bounds) {
+        (Some(p), _) => p
+            .iter()
+            .map(|o| extract_prior(o).and_then(|d| Prior::new(d).map_err(|e| value_error(&e))))
+            .collect::<PyResult<_>>()?,
+        (None, Some(b)) => b
+            .iter()
+            .map(|&(lo, hi)| Prior::uniform(lo, hi).map_err(|e| value_error(&e)))
+            .collect::<PyResult<_>>()?,
+        (None, None) => {
+            return Err(PyValueError::new_err(
+                "a sampler needs a prior for every parameter: pass priors=[...] or finite bounds=[(lower, upper), ...]",
+            ))
+        }
+    };
+    if priors.len() != dim {
+        return Err(PyValueError::new_err(format!(
+            "{} priors for {dim} parameters; give one per parameter",
+            priors.len()
+        )));
+    }
+    Ok(priors)
+}
+
+/// Builds the Python `Samples` of a run.
+pub fn samples_to_py(
+    py: Python<'_>,
+    result: &SamplingResult,
+    names: &[String],
+    sampler: &str,
+) -> PyResult<Py<PyAny>> {
+    let c = &result.chains;
+    let (n, d, w) = (
+        c.n_draws(),
+        c.dim,
+        c.warmup_draws.first().map_or(0, Vec::len) / c.dim.max(1),
+    );
+    let flat = |v: &[Vec<f64>]| v.concat();
+    let chains = PyArray1::from_vec(py, flat(&c.draws)).reshape([c.n_chains, n, d])?;
+    let warmup = PyArray1::from_vec(py, flat(&c.warmup_draws)).reshape([c.n_chains, w, d])?;
+    let lp = PyArray1::from_vec(py, flat(&c.log_posterior)).reshape([c.n_chains, n])?;
+    let ll = PyArray1::from_vec(py, flat(&c.log_likelihood)).reshape([c.n_chains, n])?;
+    let kw = PyDict::new(py);
+    kw.set_item("chains", chains)?;
+    kw.set_item("log_posterior", lp)?;
+    kw.set_item("log_likelihood", ll)?;
+    kw.set_item("parameter_names", names.to_vec())?;
+    kw.set_item(
+        "acceptance_rate",
+        PyArray1::from_vec(py, c.acceptance_rates()),
+    )?;
+    kw.set_item("warmup", c.warmup)?;
+    kw.set_item("warmup_chains", warmup)?;
+    kw.set_item("thin", c.thin)?;
+    kw.set_item("time", result.time)?;
+    kw.set_item("iterations", result.iterations)?;
+    kw.set_item("evaluations", result.evaluations)?;
+    kw.set_item("failed_evaluations", result.failed_evaluations)?;
+    kw.set_item("outside_support", c.outside_support)?;
+    kw.set_item("termination_reason", result.termination.name())?;
+    kw.set_item("sampler", sampler)?;
+    let cls = py.import("diffid._samples")?.getattr("Samples")?;
+    Ok(cls.call((), Some(&kw))?.unbind())
+}
+
+/// The summary statistics of one parameter's draws, `(chains, draws)`: mean, sd, q5, q50,
+/// q95, mcse_mean, mcse_sd, ess_bulk, ess_tail, rhat.
+#[pyfunction]
+#[pyo3(name = "_summarise")]
+pub fn summarise(values: PyReadonlyArray2<'_, f64>) -> PyResult<[f64; 10]> {
+    let a = values.as_array();
+    let rows: Vec<Vec<f64>> = a.rows().into_iter().map(|r| r.to_vec()).collect();
+    let chains: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
+    let s = diagnostics::summarise(&chains);
+    Ok([
+        s.mean,
+        s.sd,
+        s.q5,
+        s.q50,
+        s.q95,
+        s.mcse_mean,
+        s.mcse_sd,
+        s.ess_bulk,
+        s.ess_tail,
+        s.rhat,
+    ])
+}
+
+/// Declares a Python sampler class wrapping the Rust configuration `$rust`, with `init`,
+/// `run`, `with_seed` and the class's own `{ ... }`.
+macro_rules! sampler_class {
+    (
+        $(#[$doc:meta])*
+        $py:ident($rust:ty), $pyname:literal,
+        { $($extra:tt)* }
+    ) => {
+        $(#[$doc])*
+        #[pyclass(module = "diffid._diffid", name = $pyname, frozen)]
+        #[derive(Clone, Default)]
+        pub struct $py(pub $rust);
+
+        impl $py {
+            fn set(&self, f: impl FnOnce($rust) -> Result<$rust, SampleError>) -> PyResult<Self> {
+                f(self.0.clone()).map(Self).map_err(|e| value_error(&e))
+            }
+
+            /// The configuration as a shareable sampler.
+            pub fn sampler(&self) -> Arc<dyn Sampler> {
+                Arc::new(self.0.clone())
+            }
+        }
+
+        #[pymethods]
+        impl $py {
+            #[new]
+            fn new() -> Self {
+                Self::default()
+            }
+
+            /// The random seed (default: a fresh one per run).
+            fn with_seed(&self, seed: u64) -> Self {
+                Self(self.0.clone().with_seed(seed))
+            }
+
+            /// Starts a hand-driven state at `initial`: `ask()` → `Evaluate(points)`, evaluate
+            /// the negative log-likelihood at each point, `tell(values)`, until `Done(samples)`.
+            /// The priors are `priors` (one diffid prior per parameter), else uniform on
+            /// `bounds`.
+            #[pyo3(signature = (initial, priors = None, bounds = None))]
+            fn init(
+                &self,
+                initial: Vec<f64>,
+                priors: Option<Vec<Bound<'_, PyAny>>>,
+                bounds: Option<Vec<(f64, f64)>>,
+            ) -> PyResult<PySamplerState> {
+                let priors = hand_priors(initial.len(), priors, bounds)?;
+                let state = Sampler::init(&self.0, &initial, &priors)
+                    .map_err(|e| to_py(Error::Sample(e)))?;
+                Ok(PySamplerState {
+                    names: (0..initial.len()).map(|i| format!("x{i}")).collect(),
+                    state,
+                    started: Instant::now(),
+                    sampler: Sampler::name(&self.0),
+                })
+            }
+
+            /// Samples `problem`'s posterior from `initial` (default: its parameters' initial
+            /// values): the same as `problem.sample(initial, self, ...)`.
+            #[pyo3(signature = (problem, initial = None, *, callback = None, progress = false))]
+            fn run(
+                &self,
+                py: Python<'_>,
+                problem: &PyProblem,
+                initial: Option<&Bound<'_, PyAny>>,
+                callback: Option<Py<PyAny>>,
+                progress: bool,
+            ) -> PyResult<Py<PyAny>> {
+                problem.run_sampler(py, initial, Some(&self.sampler()), RunControls { callback, progress })
+            }
+
+            $($extra)*
+        }
+    };
+}
+
+sampler_class!(
+    /// Adaptive random-walk Metropolis–Hastings: independent chains advanced together (one
+    /// batch of proposals per iteration, evaluated in parallel), the proposal covariance
+    /// adapted during warm-up (Haario–Bardenet, scale 2.38²/d, acceptance tuned towards 0.234)
+    /// and frozen after it. Proposals outside the prior's support are rejected, never clamped.
+    PyMetropolisHastings(MetropolisHastings), "MetropolisHastings",
+    {
+        /// Number of independent chains (default 1; use 4 or more for R-hat).
+        fn with_num_chains(&self, n: usize) -> PyResult<Self> {
+            self.set(|c| c.with_num_chains(n))
+        }
+
+        /// Iterations per chain, warm-up included (default 1000).
+        fn with_iterations(&self, n: usize) -> PyResult<Self> {
+            self.set(|c| c.with_iterations(n))
+        }
+
+        /// Warm-up iterations, adapted and discarded (default: half the iterations).
+        fn with_warmup(&self, n: usize) -> PyResult<Self> {
+            self.set(|c| c.with_warmup(n))
+        }
+
+        /// Keep every `n`-th draw after warm-up (default 1).
+        fn with_thin(&self, n: usize) -> PyResult<Self> {
+            self.set(|c| c.with_thin(n))
+        }
+
+        /// The first proposals' standard deviation relative to each prior's spread
+        /// (default 0.1); also how far the chains' starts are dispersed.
+        fn with_step_size(&self, step: f64) -> PyResult<Self> {
+            self.set(|c| c.with_step_size(step))
+        }
+
+        /// Whether warm-up adapts the proposal (default True).
+        fn with_adaptation(&self, flag: bool) -> Self {
+            Self(self.0.clone().with_adaptation(flag))
+        }
+
+        fn __repr__(&self) -> String {
+            let c = &self.0;
+            format!(
+                "MetropolisHastings(num_chains={}, iterations={}, warmup={}, thin={}, step_size={}, adaptation={}, seed={:?})",
+                c.num_chains(), c.iterations(), c.warmup(), c.thin(), c.step_size(),
+                if c.adaptation() { "True" } else { "False" }, c.seed()
+            )
+        }
+    }
+);
+
+sampler_class!(
+    /// The affine-invariant ensemble sampler (Goodman & Weare stretch move, as emcee): walkers
+    /// in two halves, each half's proposals one parallel batch. Needs at least 2·d walkers
+    /// (default max(4·d, 8)); no tuning.
+    PyEnsembleSampler(EnsembleSampler), "EnsembleSampler",
+    {
+        /// Number of walkers (at least twice the number of parameters).
+        fn with_walkers(&self, n: usize) -> PyResult<Self> {
+            self.set(|c| c.with_walkers(n))
+        }
+
+        /// Iterations, warm-up included (default 1000); each moves every walker once.
+        fn with_iterations(&self, n: usize) -> PyResult<Self> {
+            self.set(|c| c.with_iterations(n))
+        }
+
+        /// Warm-up iterations to discard (default: half the iterations).
+        fn with_warmup(&self, n: usize) -> PyResult<Self> {
+            self.set(|c| c.with_warmup(n))
+        }
+
+        /// Keep every `n`-th iteration after warm-up (default 1).
+        fn with_thin(&self, n: usize) -> PyResult<Self> {
+            self.set(|c| c.with_thin(n))
+        }
+
+        /// The stretch scale `a` (default 2).
+        fn with_stretch(&self, a: f64) -> PyResult<Self> {
+            self.set(|c| c.with_stretch(a))
+        }
+
+        /// How far the walkers' starts spread around the initial point, relative to each
+        /// prior's spread (default 0.1).
+        fn with_step_size(&self, step: f64) -> PyResult<Self> {
+            self.set(|c| c.with_step_size(step))
+        }
+
+        fn __repr__(&self) -> String {
+            let c = &self.0;
+            format!(
+                "EnsembleSampler(walkers={}, iterations={}, warmup={}, thin={}, stretch={}, step_size={}, seed={:?})",
+                c.walkers().map_or_else(|| "max(4·d, 8)".to_owned(), |w| w.to_string()),
+                c.iterations(), c.warmup(), c.thin(), c.stretch(), c.step_size(), c.seed()
+            )
+        }
+    }
+);
+
+/// Extracts a sampler configuration.
+pub fn extract_sampler(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Sampler>> {
+    if let Ok(s) = obj.downcast::<PyMetropolisHastings>() {
+        return Ok(s.get().sampler());
+    }
+    if let Ok(s) = obj.downcast::<PyEnsembleSampler>() {
+        return Ok(s.get().sampler());
+    }
+    Err(PyTypeError::new_err(format!(
+        "expected a sampler (diffid.MetropolisHastings() or diffid.EnsembleSampler()), got {}",
+        obj.get_type().name()?
+    )))
+}
+
+/// A running sampler driven by hand: `ask()`, evaluate the negative log-likelihood,
+/// `tell(values)`, until `Done(samples)`.
+#[pyclass(module = "diffid._diffid", name = "SamplerState")]
+pub struct PySamplerState {
+    state: Box<dyn SamplerState>,
+    started: Instant,
+    names: Vec<String>,
+    sampler: &'static str,
+}
+
+#[pymethods]
+impl PySamplerState {
+    /// The next step: `Evaluate(points)` (tell the negative log-likelihood at each), or
+    /// `Done(samples)` once the iterations are complete.
+    fn ask(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.state.ask() {
+            Ask::Evaluate(points) | Ask::EvaluateWithGradient(points) => {
+                Ok(Py::new(py, PyEvaluate::values(points))?.into_any())
+            }
+            Ask::Done(termination) => {
+                if let Some((point, reason)) = self.state.start_failure() {
+                    return Err(to_py(Error::Evaluation { point, reason }));
+                }
+                let result = self.result(termination);
+                let samples = samples_to_py(py, &result, &self.names, self.sampler)?;
+                Ok(Py::new(py, PyDone::new(samples))?.into_any())
+            }
+        }
+    }
+
+    /// The negative log-likelihoods at the points last asked for, in order: a list of
+    /// floats (or one float for one point). `None`, NaN or inf mark a failed evaluation (a
+    /// rejected proposal).
+    fn tell(&mut self, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.state
+            .tell(&value_outcomes(values)?)
+            .map_err(|e| tell_to_py(&e))
+    }
+
+    /// Completed iterations (warm-up included).
+    fn iterations(&self) -> usize {
+        self.state.iterations()
+    }
+
+    /// Values told so far.
+    fn evaluations(&self) -> usize {
+        self.state.evaluations()
+    }
+
+    /// The acceptance rate so far.
+    fn acceptance_rate(&self) -> f64 {
+        self.state.acceptance_rate()
+    }
+
+    /// The draws kept so far, as `Samples`.
+    fn samples(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let result = self.result(Termination::Cancelled);
+        samples_to_py(py, &result, &self.names, self.sampler)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SamplerState({}, iterations={}, evaluations={}, acceptance_rate={:.3})",
+            self.sampler,
+            self.state.iterations(),
+            self.state.evaluations(),
+            self.state.acceptance_rate()
+        )
+    }
+}
+
+impl PySamplerState {
+    fn result(&self, termination: Termination) -> SamplingResult {
+        SamplingResult {
+            chains: self.state.chains().clone(),
+            termination,
+            time: self.started.elapsed(),
+            evaluations: self.state.evaluations(),
+            failed_evaluations: self.state.failed_evaluations(),
+            iterations: self.state.iterations(),
+        }
+    }
+}
+
+/// Registers this module's classes and functions.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyPrior>()?;
+    m.add_class::<PyMetropolisHastings>()?;
+    m.add_class::<PyEnsembleSampler>()?;
+    m.add_class::<PySamplerState>()?;
+    m.add_function(wrap_pyfunction!(uniform, m)?)?;
+    m.add_function(wrap_pyfunction!(normal, m)?)?;
+    m.add_function(wrap_pyfunction!(log_normal, m)?)?;
+    m.add_function(wrap_pyfunction!(half_normal, m)?)?;
+    m.add_function(wrap_pyfunction!(gamma, m)?)?;
+    m.add_function(wrap_pyfunction!(beta, m)?)?;
+    m.add_function(wrap_pyfunction!(summarise, m)?)?;
+    Ok(())
+}
