@@ -689,21 +689,24 @@ impl PyVectorBuilder {
         };
         cost.check_outputs(data.n_outputs())
             .map_err(|e| BuildError::new_err(e.to_string()))?;
-        let (model_names, model_index, noise_index) =
-            split_noise(&self.params, &cost).map_err(to_py)?;
+        let layout = split_noise(&self.params, &cost).map_err(to_py)?;
         let priors = attach_priors(&self.params, &self.priors).map_err(to_py)?;
         let likelihood = likelihood_of(&cost);
         let errors = Arc::new(CallbackError::default());
         let simulator = PySimulator {
             f: f.clone_ref(py),
             executor: self.executor.clone(),
-            n_params: model_names.len(),
+            n_params: layout.model_names.len(),
             n_times: data.len(),
             n_outputs: data.n_outputs(),
             errors: errors.clone(),
         };
         let objective = FitObjective::new(Arc::new(simulator), cost, data.observations().into())
-            .with_noise(data.n_outputs(), model_index.clone(), noise_index);
+            .with_noise(
+                data.n_outputs(),
+                layout.model_index.clone(),
+                layout.noise_index,
+            );
         let problem = Problem::new(
             Arc::new(objective),
             self.params.clone(),
@@ -712,7 +715,7 @@ impl PyVectorBuilder {
         .with_optimiser(self.optimiser.clone())
         .with_priors(priors)
         .with_likelihood(likelihood)
-        .with_model_index(model_index);
+        .with_model_index(layout.model_index);
         Ok(PyProblem::with_callback(Arc::new(problem), errors).with_extra(self.config.clone()))
     }
 

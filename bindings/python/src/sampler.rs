@@ -259,16 +259,17 @@ pub fn samples_to_py(
     Ok(cls.call((), Some(&kw))?.unbind())
 }
 
-/// The summary statistics of one parameter's draws, `(chains, draws)`: mean, sd, q5, q50,
-/// q95, mcse_mean, mcse_sd, ess_bulk, ess_tail, rhat.
+/// The summary statistics of one parameter's draws, `(chains, draws)`: `mean`, `sd`, `q5`,
+/// `q50`, `q95`, `mcse_mean`, `mcse_sd`, `ess_bulk`, `ess_tail`, `rhat`.
 #[pyfunction]
 #[pyo3(name = "_summarise")]
-pub fn summarise(values: PyReadonlyArray2<'_, f64>) -> PyResult<[f64; 10]> {
+#[allow(clippy::needless_pass_by_value)] // PyO3 hands the array view over by value.
+pub fn summarise(values: PyReadonlyArray2<'_, f64>) -> [f64; 10] {
     let a = values.as_array();
     let rows: Vec<Vec<f64>> = a.rows().into_iter().map(|r| r.to_vec()).collect();
     let chains: Vec<&[f64]> = rows.iter().map(Vec::as_slice).collect();
     let s = diagnostics::summarise(&chains);
-    Ok([
+    [
         s.mean,
         s.sd,
         s.q5,
@@ -279,7 +280,7 @@ pub fn summarise(values: PyReadonlyArray2<'_, f64>) -> PyResult<[f64; 10]> {
         s.ess_bulk,
         s.ess_tail,
         s.rhat,
-    ])
+    ]
 }
 
 /// Declares a Python sampler class wrapping the Rust configuration `$rust`, with `init`,

@@ -501,8 +501,10 @@ impl CostSum {
         self.metrics.iter().map(|m| m.cost(predictions, data)).sum()
     }
 
-    /// Whether every member is a negative log-likelihood; otherwise the name of the first
-    /// member that is not.
+    /// Whether every member is a negative log-likelihood.
+    ///
+    /// # Errors
+    /// The name of the first member that is not (or "an empty cost").
     pub fn likelihood(&self) -> Result<(), &'static str> {
         match self.metrics.iter().find(|m| !m.is_likelihood()) {
             Some(m) => Err(m.name()),

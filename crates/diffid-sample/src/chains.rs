@@ -151,6 +151,31 @@ impl Walker {
     }
 }
 
+/// The walker a proposal would become: `None` when it left the prior's support (no
+/// evaluation was asked) or when its evaluation, the next of `told`, failed; both are counted
+/// in `chains`.
+pub(crate) fn candidate<'a>(
+    chains: &mut Chains,
+    priors: &[Prior],
+    point: Option<Vec<f64>>,
+    told: &mut impl Iterator<Item = &'a Outcome>,
+) -> Option<Walker> {
+    let Some(x) = point else {
+        chains.outside_support += 1;
+        return None;
+    };
+    if let Some(Outcome::Value(nll)) = told.next() {
+        Some(Walker {
+            log_prior: log_prior(priors, &x),
+            log_likelihood: -nll,
+            x,
+        })
+    } else {
+        chains.failed += 1;
+        None
+    }
+}
+
 /// The log-prior of `x`: the sum of the coordinates' log-densities (`-inf` outside the
 /// support).
 pub fn log_prior(priors: &[Prior], x: &[f64]) -> f64 {

@@ -1,6 +1,8 @@
 //! The affine-invariant ensemble sampler (Goodman & Weare 2010) with the stretch move.
 
-use crate::chains::{check_schedule, check_start, check_step, log_prior, Starts, Walker};
+use crate::chains::{
+    candidate, check_schedule, check_start, check_step, log_prior, Starts, Walker,
+};
 use crate::mh::check_count;
 use crate::{Chains, Prior, SampleError, Sampler, SamplerState};
 use diffid_core::{Ask, AskTell, Outcome, TellError, Termination};
@@ -301,31 +303,17 @@ impl EnsembleState {
             .zip(moves.z)
             .zip(moves.uniforms)
         {
-            let accepted = match point {
-                None => {
-                    self.chains.outside_support += 1;
-                    false
+            let accepted = match candidate(&mut self.chains, &self.priors, point, &mut told) {
+                Some(c) => {
+                    let log_ratio =
+                        (d - 1.0) * z.ln() + c.log_posterior() - self.walkers[k].log_posterior();
+                    let accept = u.ln() < log_ratio;
+                    if accept {
+                        self.walkers[k] = c;
+                    }
+                    accept
                 }
-                Some(y) => match told.next() {
-                    Some(Outcome::Value(nll)) => {
-                        let candidate = Walker {
-                            log_prior: log_prior(&self.priors, &y),
-                            log_likelihood: -nll,
-                            x: y,
-                        };
-                        let log_ratio = (d - 1.0) * z.ln() + candidate.log_posterior()
-                            - self.walkers[k].log_posterior();
-                        let accept = u.ln() < log_ratio;
-                        if accept {
-                            self.walkers[k] = candidate;
-                        }
-                        accept
-                    }
-                    _ => {
-                        self.chains.failed += 1;
-                        false
-                    }
-                },
+                None => false,
             };
             self.chains.count(t, k, accepted);
             self.proposed_all += 1;

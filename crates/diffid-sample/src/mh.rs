@@ -1,6 +1,8 @@
 //! Adaptive random-walk Metropolis–Hastings, one or more independent chains.
 
-use crate::chains::{check_schedule, check_start, check_step, log_prior, Starts, Walker};
+use crate::chains::{
+    candidate, check_schedule, check_start, check_step, log_prior, Starts, Walker,
+};
 use crate::{Chains, Prior, SampleError, Sampler, SamplerState};
 use diffid_core::{Ask, AskTell, Outcome, TellError, Termination};
 use rand::{Rng, SeedableRng};
@@ -446,32 +448,18 @@ impl MhState {
             .enumerate()
         {
             let walker = &mut self.walkers[c];
-            let (accept, alpha) = match point {
-                None => {
-                    self.chains.outside_support += 1;
-                    (None, 0.0)
+            let (accept, alpha) = match candidate(&mut self.chains, &self.priors, point, &mut told)
+            {
+                Some(cand) => {
+                    let log_ratio = cand.log_posterior() - walker.log_posterior();
+                    let alpha = log_ratio.exp().min(1.0);
+                    // u ∈ [0, 1): accept with probability min(1, e^{log_ratio}).
+                    (
+                        (u.ln() < log_ratio).then_some(cand),
+                        if alpha.is_nan() { 0.0 } else { alpha },
+                    )
                 }
-                Some(y) => match told.next() {
-                    Some(Outcome::Value(nll)) => {
-                        let lp = log_prior(&self.priors, &y);
-                        let candidate = Walker {
-                            x: y,
-                            log_likelihood: -nll,
-                            log_prior: lp,
-                        };
-                        let log_ratio = candidate.log_posterior() - walker.log_posterior();
-                        let alpha = log_ratio.exp().min(1.0);
-                        // u ∈ [0, 1): accept with probability min(1, e^{log_ratio}).
-                        (
-                            (u.ln() < log_ratio).then_some(candidate),
-                            if alpha.is_nan() { 0.0 } else { alpha },
-                        )
-                    }
-                    _ => {
-                        self.chains.failed += 1;
-                        (None, 0.0)
-                    }
-                },
+                None => (None, 0.0),
             };
             let accepted = accept.is_some();
             if let Some(candidate) = accept {

@@ -410,7 +410,7 @@ mod tests {
         .collect()
     }
 
-    /// ∫ exp(log_density) over the support by the trapezoid rule on the quantile grid.
+    /// ∫ `exp(log_density)` over the support by the trapezoid rule on the quantile grid.
     fn mass(p: &Prior) -> f64 {
         let n = 20_000;
         let xs: Vec<f64> = (0..=n)

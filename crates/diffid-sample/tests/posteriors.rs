@@ -144,7 +144,7 @@ fn correlated() -> (Vec<f64>, impl Fn(&[f64]) -> f64) {
         .map(|k| if k / d == k % d { 1.0 } else { rho })
         .collect();
     // Σ = (1 − ρ) I + ρ 11ᵀ, so Σ⁻¹ = (I − ρ/(1 + (d − 1)ρ) 11ᵀ) / (1 − ρ).
-    let c = rho / (1.0 + (d as f64 - 1.0) * rho);
+    let c = rho / (1.0 + (f64::from(d) - 1.0) * rho);
     let nll = move |x: &[f64]| {
         let s: f64 = x.iter().sum();
         let q = x.iter().map(|v| v * v).sum::<f64>() - c * s * s;

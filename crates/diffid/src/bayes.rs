@@ -83,16 +83,22 @@ pub fn require_priors(params: &Parameters, priors: &[Option<Prior>]) -> Result<V
         .collect()
 }
 
-/// Which parameters feed the model and which the cost's noise: the model's parameter names,
-/// their positions, and the positions of the cost's noise parameters
-/// ([`CostSum::noise_parameters`] order).
+/// Which parameters feed the model and which the cost's noise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoiseLayout {
+    /// The model's parameter names, in declaration order.
+    pub model_names: Vec<String>,
+    /// Their positions in a point.
+    pub model_index: Vec<usize>,
+    /// The positions of the cost's noise parameters ([`CostSum::noise_parameters`] order).
+    pub noise_index: Vec<usize>,
+}
+
+/// Splits `params` into the model's and the cost's noise parameters.
 ///
 /// # Errors
 /// [`Error::UnknownNoiseParameter`] when the cost names a σ parameter that is not declared.
-pub fn split_noise(
-    params: &Parameters,
-    cost: &CostSum,
-) -> Result<(Vec<String>, Vec<usize>, Vec<usize>), Error> {
+pub fn split_noise(params: &Parameters, cost: &CostSum) -> Result<NoiseLayout, Error> {
     let names = params.names();
     let noise = cost.noise_parameters();
     let mut noise_index = Vec::with_capacity(noise.len());
@@ -112,10 +118,17 @@ pub fn split_noise(
         .filter(|(i, _)| !noise_index.contains(i))
         .map(|(i, n)| (n.clone(), i))
         .unzip();
-    Ok((model_names, model_index, noise_index))
+    Ok(NoiseLayout {
+        model_names,
+        model_index,
+        noise_index,
+    })
 }
 
-/// Why a cost is not a likelihood, or `Ok` when it is.
+/// `Ok` when a cost is a likelihood.
+///
+/// # Errors
+/// Why it is not, and what to use instead.
 pub fn likelihood_of(cost: &CostSum) -> Result<(), String> {
     cost.likelihood().map_err(|name| {
         format!("the cost is {name}, which is not a likelihood; sampling needs a negative log-likelihood: use GaussianNLL(variance=...) for known noise, or GaussianNLL(sigma=\"sigma\") with a parameter sigma for unknown noise")

@@ -256,18 +256,26 @@ impl DiffsolBuilder {
             CostSum::new(self.costs)
         };
         cost.check_outputs(data.n_outputs())?;
-        let (model_names, model_index, noise_index) = split_noise(&params, &cost)?;
-        let simulator =
-            OdeSimulator::new(model, data.times().to_vec(), &model_names, self.options)?;
+        let layout = split_noise(&params, &cost)?;
+        let simulator = OdeSimulator::new(
+            model,
+            data.times().to_vec(),
+            &layout.model_names,
+            self.options,
+        )?;
         let likelihood = likelihood_of(&cost);
         let simulator = Arc::new(simulator);
         let objective = FitObjective::new(simulator.clone(), cost, data.observations().into())
-            .with_noise(data.n_outputs(), model_index.clone(), noise_index);
+            .with_noise(
+                data.n_outputs(),
+                layout.model_index.clone(),
+                layout.noise_index,
+            );
         Ok(Problem::new(Arc::new(objective), params, self.parallelism)
             .with_optimiser(self.optimiser)
             .with_priors(priors)
             .with_likelihood(likelihood)
-            .with_model_index(model_index)
+            .with_model_index(layout.model_index)
             .with_ode(simulator, data))
     }
 }

@@ -26,7 +26,9 @@ mod objective;
 mod problem;
 mod space;
 
-pub use bayes::{attach_priors, likelihood_of, require_priors, resolve_prior, split_noise};
+pub use bayes::{
+    attach_priors, likelihood_of, require_priors, resolve_prior, split_noise, NoiseLayout,
+};
 pub use builder::{DiffsolBuilder, Parallelism};
 pub use error::Error;
 pub use objective::FitObjective;

@@ -345,12 +345,12 @@ impl Problem {
         require_priors(&self.params, &self.priors())
     }
 
-    /// Whether the objective is a negative log-likelihood, or why not.
+    /// Whether the objective is a negative log-likelihood.
+    ///
+    /// # Errors
+    /// Why it is not.
     pub fn likelihood(&self) -> Result<(), &str> {
-        self.likelihood
-            .as_ref()
-            .map(|()| ())
-            .map_err(String::as_str)
+        self.likelihood.as_ref().copied().map_err(String::as_str)
     }
 
     /// The log-prior density at `x` (`-inf` outside the prior's support).
