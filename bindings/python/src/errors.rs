@@ -1,6 +1,6 @@
 //! The Python exception hierarchy and the one place Rust errors are mapped onto it.
 
-use diffid::{CoreError, Error, ExecError, TellError as RustTellError};
+use diffid::{CoreError, Error, ExecError, SampleError, TellError as RustTellError};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
@@ -49,9 +49,12 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Evaluation { point, .. } => evaluation_error(msg, Some(point)),
         Error::Tell(t) | Error::Exec(ExecError::Tell(t)) => tell_to_py(&t),
         Error::Exec(ExecError::NoSuccessfulEvaluation { .. }) => evaluation_error(msg, None),
-        Error::Core(CoreError::InvalidSetting { .. } | CoreError::DimensionMismatch { .. }) => {
-            PyValueError::new_err(msg)
-        }
+        Error::Core(CoreError::InvalidSetting { .. } | CoreError::DimensionMismatch { .. })
+        | Error::Sample(
+            SampleError::InvalidSetting { .. }
+            | SampleError::DimensionMismatch { .. }
+            | SampleError::InvalidPrior { .. },
+        ) => PyValueError::new_err(msg),
         _ => BuildError::new_err(msg),
     }
 }

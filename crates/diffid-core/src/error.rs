@@ -114,7 +114,7 @@ pub enum CoreError {
 #[non_exhaustive]
 pub enum TellError {
     /// The state has already terminated; it accepts no more results.
-    #[error("the optimiser has already terminated; start a new state to continue")]
+    #[error("the optimiser or sampler has already terminated; start a new state to continue")]
     AlreadyTerminated,
     /// A number of results that does not match the points asked for.
     #[error("expected {expected} results (one per asked point), received {received}")]

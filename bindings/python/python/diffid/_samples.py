@@ -194,24 +194,28 @@ class Samples:
     # -- ArviZ -----------------------------------------------------------------------------
     def to_arviz(self) -> Any:
         """The draws as ArviZ data: ``posterior`` with dims ``chain``/``draw`` and one variable
-        per parameter, ``sample_stats`` with ``lp`` (log-posterior), ``log_likelihood`` and
-        ``acceptance_rate`` (per chain, repeated over draws)."""
+        per parameter, ``sample_stats`` with ``lp`` (log-posterior) and ``acceptance_rate`` (per
+        chain, repeated over draws)."""
         try:
             import arviz as az
         except ImportError as e:  # pragma: no cover - exercised only without arviz
             raise ImportError("to_arviz() needs ArviZ: pip install arviz") from e
         posterior = {name: self.chains[:, :, j] for j, name in enumerate(self.parameter_names)}
         rate = np.repeat(self.acceptance_rate[:, None], self.n_draws, axis=1)
-        stats = {"lp": self.log_posterior, "log_likelihood": self.log_likelihood, "acceptance_rate": rate}
+        stats = {"lp": self.log_posterior, "acceptance_rate": rate}
         return az.from_dict(posterior=posterior, sample_stats=stats)
 
     def __repr__(self) -> str:
         return (
             f"Samples({self.sampler or 'mcmc'}: {self.n_chains} chains × {self.n_draws} draws of "
             f"{self.parameter_names}, warmup={self.warmup}, thin={self.thin}, "
-            f"acceptance={np.nanmean(self.acceptance_rate) if self.acceptance_rate.size else float('nan'):.3f}, "
+            f"acceptance={self._mean_acceptance():.3f}, "
             f"termination={self.termination_reason!r})"
         )
+
+    def _mean_acceptance(self) -> float:
+        rates = self.acceptance_rate[np.isfinite(self.acceptance_rate)]
+        return float(rates.mean()) if rates.size else float("nan")
 
     def __str__(self) -> str:
         return repr(self) + "\n" + str(self.summary())
