@@ -62,8 +62,8 @@ def test_diffsl_gradients_with_three_outputs_match_central_differences(metric):
 def test_lbfgsb_and_adam_recover_the_decay_truth_with_exact_gradients(decay_problem):
     lbfgsb = decay_problem.optimise(optimiser=diffid.LBFGSB())
     assert lbfgsb.success, lbfgsb.message
-    # The default threshold (1e-6) stops this noise-free fit early.
-    assert lbfgsb.termination_reason == "threshold_reached"
+    # No threshold by default: the fit ends on a convergence criterion of its own.
+    assert lbfgsb.termination_reason in {"function_tolerance", "gradient_tolerance"}
     np.testing.assert_allclose(lbfgsb.x, [0.7, 3.0], rtol=1e-3)
     tight = decay_problem.optimise(
         optimiser=diffid.LBFGSB()
