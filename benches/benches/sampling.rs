@@ -8,8 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use diffid::{
-    DiffsolBuilder, Distribution, GaussianNll, MetropolisHastings, Parallelism, Problem,
-    RunOptions,
+    DiffsolBuilder, Distribution, GaussianNll, MetropolisHastings, Parallelism, Problem, RunOptions,
 };
 use diffid_benches::{load_seed_data, SEED_MODEL, SEED_PARAMETERS};
 

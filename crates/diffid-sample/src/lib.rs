@@ -41,10 +41,14 @@ pub mod diagnostics;
 mod ensemble;
 mod error;
 mod mh;
+pub mod nested;
 mod prior;
 
 pub use chains::{log_prior, Chains, Sampler, SamplerState};
 pub use ensemble::{EnsembleSampler, EnsembleState};
 pub use error::SampleError;
 pub use mh::{MetropolisHastings, MhState};
+pub use nested::{
+    BoundKind, DynamicNestedSampler, NestedPoint, NestedResult, NestedState, Sampling,
+};
 pub use prior::{Distribution, Prior};
