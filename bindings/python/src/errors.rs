@@ -48,7 +48,9 @@ pub fn to_py(err: Error) -> PyErr {
     match err {
         Error::Evaluation { point, .. } => evaluation_error(msg, Some(point)),
         Error::Tell(t) | Error::Exec(ExecError::Tell(t)) => tell_to_py(&t),
-        Error::Exec(ExecError::NoSuccessfulEvaluation { .. }) => evaluation_error(msg, None),
+        Error::Exec(ExecError::NoSuccessfulEvaluation { .. }) | Error::NoLikelihoodMass { .. } => {
+            evaluation_error(msg, None)
+        }
         Error::Core(CoreError::InvalidSetting { .. } | CoreError::DimensionMismatch { .. })
         | Error::Sample(
             SampleError::InvalidSetting { .. }

@@ -5,7 +5,7 @@ use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
 use crate::optimiser::{PyAdam, PyCmaEs, PyLbfgsb, PyNelderMead};
 use crate::results::PyOptimisationResults;
-use crate::sampler::{extract_prior, extract_sampler, samples_to_py};
+use crate::sampler::{extract_prior, extract_sampler, nested_to_py, samples_to_py, SamplerChoice};
 use diffid::{
     resolve_prior, Backend, Control, DiffsolBuilder, Distribution, Observer, Optimiser,
     Parallelism, Parameter, Problem, Progress, RunOptions, Sampler, SolverKind, TimeSeries,
@@ -814,9 +814,14 @@ impl PyProblem {
         &self,
         py: Python<'_>,
         initial: Option<&Bound<'_, PyAny>>,
-        sampler: Option<&Arc<dyn Sampler>>,
+        sampler: Option<&SamplerChoice>,
         controls: RunControls,
     ) -> PyResult<Py<PyAny>> {
+        let sampler: Option<&Arc<dyn Sampler>> = match sampler {
+            Some(SamplerChoice::Nested(n)) => return self.run_nested(py, initial, n, controls),
+            Some(SamplerChoice::Mcmc(s)) => Some(s),
+            None => None,
+        };
         let initial = initial.map(vector).transpose()?;
         let problem = self.inner.clone();
         let names = problem.parameters().names();
@@ -840,6 +845,31 @@ impl PyProblem {
         }
         let r = result.map_err(to_py)?;
         samples_to_py(py, &r, &names, name)
+    }
+
+    fn run_nested(
+        &self,
+        py: Python<'_>,
+        initial: Option<&Bound<'_, PyAny>>,
+        sampler: &diffid::DynamicNestedSampler,
+        controls: RunControls,
+    ) -> PyResult<Py<PyAny>> {
+        let initial = initial.map(vector).transpose()?;
+        let problem = self.inner.clone();
+        let names = problem.parameters().names();
+        let options = self.run_options();
+        let (result, raised) = Self::observed(py, controls, |observer| {
+            problem.nested_sample_observed(initial.as_deref(), sampler, &options, observer)
+        });
+        if let Some(err) = self.callback_error(py).or(raised) {
+            if let Ok(r) = &result {
+                let partial = nested_to_py(py, r, &names)?;
+                let _ = err.value(py).setattr("result", partial);
+            }
+            return Err(err);
+        }
+        let r = result.map_err(to_py)?;
+        nested_to_py(py, &r, &names)
     }
 
     fn run_options(&self) -> RunOptions {

@@ -4,8 +4,9 @@ use crate::asktell::{value_outcomes, PyDone, PyEvaluate};
 use crate::errors::{tell_to_py, to_py};
 use crate::problem::{PyProblem, RunControls};
 use diffid::{
-    diagnostics, Ask, Distribution, EnsembleSampler, Error, MetropolisHastings, Prior, SampleError,
-    Sampler, SamplerState, SamplingResult, Termination,
+    diagnostics, Ask, AskTell, BoundKind, Distribution, DynamicNestedSampler, EnsembleSampler,
+    Error, MetropolisHastings, NestedResult, NestedState, Prior, SampleError, Sampler,
+    SamplerState, Sampling, SamplingResult, Termination,
 };
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -338,7 +339,7 @@ macro_rules! sampler_class {
                     .map_err(|e| to_py(Error::Sample(e)))?;
                 Ok(PySamplerState {
                     names: (0..initial.len()).map(|i| format!("x{i}")).collect(),
-                    state,
+                    state: HandState::Mcmc(state),
                     started: Instant::now(),
                     sampler: Sampler::name(&self.0),
                 })
@@ -355,7 +356,12 @@ macro_rules! sampler_class {
                 callback: Option<Py<PyAny>>,
                 progress: bool,
             ) -> PyResult<Py<PyAny>> {
-                problem.run_sampler(py, initial, Some(&self.sampler()), RunControls { callback, progress })
+                problem.run_sampler(
+                    py,
+                    initial,
+                    Some(&SamplerChoice::Mcmc(self.sampler())),
+                    RunControls { callback, progress },
+                )
             }
 
             $($extra)*
@@ -460,25 +466,242 @@ sampler_class!(
     }
 );
 
+/// A sampler given from Python: an MCMC sampler or the nested sampler.
+#[derive(Clone)]
+pub enum SamplerChoice {
+    /// Metropolis–Hastings or the ensemble.
+    Mcmc(Arc<dyn Sampler>),
+    /// Dynamic nested sampling.
+    Nested(DynamicNestedSampler),
+}
+
 /// Extracts a sampler configuration.
-pub fn extract_sampler(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Sampler>> {
+pub fn extract_sampler(obj: &Bound<'_, PyAny>) -> PyResult<SamplerChoice> {
     if let Ok(s) = obj.downcast::<PyMetropolisHastings>() {
-        return Ok(s.get().sampler());
+        return Ok(SamplerChoice::Mcmc(s.get().sampler()));
     }
     if let Ok(s) = obj.downcast::<PyEnsembleSampler>() {
-        return Ok(s.get().sampler());
+        return Ok(SamplerChoice::Mcmc(s.get().sampler()));
+    }
+    if let Ok(s) = obj.downcast::<PyDynamicNestedSampler>() {
+        return Ok(SamplerChoice::Nested(s.get().0.clone()));
     }
     Err(PyTypeError::new_err(format!(
-        "expected a sampler (diffid.MetropolisHastings() or diffid.EnsembleSampler()), got {}",
+        "expected a sampler (diffid.MetropolisHastings(), diffid.EnsembleSampler() or diffid.DynamicNestedSampler()), got {}",
         obj.get_type().name()?
     )))
+}
+
+/// Builds the Python `NestedSamples` of a run.
+pub fn nested_to_py(py: Python<'_>, r: &NestedResult, names: &[String]) -> PyResult<Py<PyAny>> {
+    let d = names.len();
+    let n = r.points.len();
+    let kw = PyDict::new(py);
+    kw.set_item(
+        "positions",
+        PyArray1::from_vec(py, r.points.concat()).reshape([n, d])?,
+    )?;
+    kw.set_item(
+        "log_likelihoods",
+        PyArray1::from_slice(py, &r.log_likelihood),
+    )?;
+    kw.set_item("log_weights", PyArray1::from_slice(py, &r.log_weight))?;
+    kw.set_item("log_volumes", PyArray1::from_slice(py, &r.log_volume))?;
+    kw.set_item(
+        "n_live",
+        PyArray1::from_vec(py, r.n_live.iter().map(|&v| v as u64).collect()),
+    )?;
+    kw.set_item("parameter_names", names.to_vec())?;
+    kw.set_item("log_evidence", r.log_evidence)?;
+    kw.set_item("log_evidence_error", r.log_evidence_error)?;
+    kw.set_item("information", r.information)?;
+    kw.set_item("ess", r.ess)?;
+    kw.set_item("evaluations", r.evaluations)?;
+    kw.set_item("failed_evaluations", r.failed_evaluations)?;
+    kw.set_item("batches", r.batches)?;
+    kw.set_item("termination_reason", r.termination.name())?;
+    kw.set_item("time", r.time)?;
+    kw.set_item("seed", r.seed)?;
+    let cls = py.import("diffid._samples")?.getattr("NestedSamples")?;
+    Ok(cls.call((), Some(&kw))?.unbind())
+}
+
+/// Dynamic nested sampling: the model evidence `ln Z` with a calibrated error, and weighted
+/// posterior samples. Live points replaced by draws from the constrained prior inside
+/// multi-ellipsoid bounds (uniform up to 10 parameters, random walks above), evaluated in
+/// fixed batches of candidates (bit-identical at any thread count); then dynamic batches of
+/// live points where the posterior (or the evidence) needs them.
+#[pyclass(module = "diffid._diffid", name = "DynamicNestedSampler", frozen)]
+#[derive(Clone, Default)]
+pub struct PyDynamicNestedSampler(pub DynamicNestedSampler);
+
+impl PyDynamicNestedSampler {
+    fn set(
+        &self,
+        f: impl FnOnce(DynamicNestedSampler) -> Result<DynamicNestedSampler, SampleError>,
+    ) -> PyResult<Self> {
+        f(self.0.clone()).map(Self).map_err(|e| value_error(&e))
+    }
+}
+
+#[pymethods]
+impl PyDynamicNestedSampler {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Live points of the baseline run (default 64; more than the number of parameters).
+    fn with_live_points(&self, n: usize) -> PyResult<Self> {
+        self.set(|c| c.with_live_points(n))
+    }
+
+    /// The baseline's stopping rule `dlogz`: stop when the live points could add less than
+    /// this to `ln Z` (default 1e-3).
+    fn with_termination_tolerance(&self, dlogz: f64) -> PyResult<Self> {
+        self.set(|c| c.with_termination_tolerance(dlogz))
+    }
+
+    /// The bounding ellipsoids' fractional volume enlargement (default 0.25: 25 % larger);
+    /// the earlier release's expansion factor scaled a heuristic proposal instead.
+    fn with_expansion_factor(&self, factor: f64) -> PyResult<Self> {
+        self.set(|c| c.with_expansion_factor(factor))
+    }
+
+    /// `"multi"` (default), `"single"` or `"none"`.
+    fn with_bound(&self, bound: &str) -> PyResult<Self> {
+        let b: BoundKind = bound.parse().map_err(|e: SampleError| value_error(&e))?;
+        Ok(Self(self.0.clone().with_bound(b)))
+    }
+
+    /// `"auto"` (default: uniform up to 10 parameters, random walks above), `"uniform"` or
+    /// `"rwalk"`.
+    fn with_sampling(&self, sampling: &str) -> PyResult<Self> {
+        let s: Sampling = sampling.parse().map_err(|e: SampleError| value_error(&e))?;
+        Ok(Self(self.0.clone().with_sampling(s)))
+    }
+
+    /// How the dynamic batches split their effort: 1 posterior only, 0 evidence only
+    /// (default 0.8).
+    fn with_posterior_fraction(&self, f: f64) -> PyResult<Self> {
+        self.set(|c| c.with_posterior_fraction(f))
+    }
+
+    /// Live points of each dynamic batch (default: the baseline's).
+    fn with_batch_size(&self, n: usize) -> PyResult<Self> {
+        self.set(|c| c.with_batch_size(n))
+    }
+
+    /// A budget of likelihood evaluations for the whole run (default none).
+    fn with_max_evaluations(&self, n: usize) -> PyResult<Self> {
+        self.set(|c| c.with_max_evaluations(n))
+    }
+
+    /// At most this many dynamic batches (0: a static run).
+    fn with_max_batches(&self, n: usize) -> Self {
+        Self(self.0.clone().with_max_batches(n))
+    }
+
+    /// The posterior effective sample size the batches aim for (default 1000).
+    fn with_target_ess(&self, n: f64) -> PyResult<Self> {
+        self.set(|c| c.with_target_ess(n))
+    }
+
+    /// The `ln Z` error the batches aim for (default 0.1).
+    fn with_target_error(&self, e: f64) -> PyResult<Self> {
+        self.set(|c| c.with_target_error(e))
+    }
+
+    /// Candidates per batch of evaluations (default 16).
+    fn with_queue_size(&self, n: usize) -> PyResult<Self> {
+        self.set(|c| c.with_queue_size(n))
+    }
+
+    /// The random seed (default: a fresh one per run).
+    fn with_seed(&self, seed: u64) -> Self {
+        Self(self.0.clone().with_seed(seed))
+    }
+
+    /// Samples `problem` (the same as `problem.sample(initial, self, ...)`).
+    #[pyo3(signature = (problem, initial = None, *, callback = None, progress = false))]
+    fn run(
+        &self,
+        py: Python<'_>,
+        problem: &PyProblem,
+        initial: Option<&Bound<'_, PyAny>>,
+        callback: Option<Py<PyAny>>,
+        progress: bool,
+    ) -> PyResult<Py<PyAny>> {
+        problem.run_sampler(
+            py,
+            initial,
+            Some(&SamplerChoice::Nested(self.0.clone())),
+            RunControls { callback, progress },
+        )
+    }
+
+    /// Starts a hand-driven state: `ask()` → `Evaluate(points)`, tell the negative
+    /// log-likelihoods, until `Done(nested_samples)`. Priors as for the MCMC samplers.
+    #[pyo3(signature = (initial, priors = None, bounds = None))]
+    fn init(
+        &self,
+        initial: Vec<f64>,
+        priors: Option<Vec<Bound<'_, PyAny>>>,
+        bounds: Option<Vec<(f64, f64)>>,
+    ) -> PyResult<PySamplerState> {
+        let priors = hand_priors(initial.len(), priors, bounds)?;
+        let state = self
+            .0
+            .start(&initial, &priors)
+            .map_err(|e| to_py(Error::Sample(e)))?;
+        Ok(PySamplerState {
+            names: (0..initial.len()).map(|i| format!("x{i}")).collect(),
+            state: HandState::Nested(Box::new(state)),
+            started: Instant::now(),
+            sampler: "dynamic_nested",
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let c = &self.0;
+        format!(
+            "DynamicNestedSampler(live_points={}, termination_tolerance={}, expansion_factor={}, bound={:?}, sampling={:?}, posterior_fraction={}, batch_size={}, target_ess={}, target_error={}, max_evaluations={:?}, max_batches={:?}, seed={:?})",
+            c.live_points(), c.termination_tolerance(), c.expansion_factor(), c.bound(), c.sampling(),
+            c.posterior_fraction(), c.batch_size(), c.target_ess(), c.target_error(),
+            c.max_evaluations(), c.max_batches(), c.seed()
+        )
+    }
+}
+
+/// The state behind a hand-driven sampler.
+pub enum HandState {
+    /// An MCMC state.
+    Mcmc(Box<dyn SamplerState>),
+    /// A nested-sampling state.
+    Nested(Box<NestedState>),
+}
+
+impl HandState {
+    fn ask_tell(&mut self) -> &mut dyn AskTell {
+        match self {
+            Self::Mcmc(s) => s.as_mut(),
+            Self::Nested(s) => s.as_mut(),
+        }
+    }
+
+    fn view(&self) -> &dyn AskTell {
+        match self {
+            Self::Mcmc(s) => s.as_ref(),
+            Self::Nested(s) => s.as_ref(),
+        }
+    }
 }
 
 /// A running sampler driven by hand: `ask()`, evaluate the negative log-likelihood,
 /// `tell(values)`, until `Done(samples)`.
 #[pyclass(module = "diffid._diffid", name = "SamplerState")]
 pub struct PySamplerState {
-    state: Box<dyn SamplerState>,
+    state: HandState,
     started: Instant,
     names: Vec<String>,
     sampler: &'static str,
@@ -487,19 +710,15 @@ pub struct PySamplerState {
 #[pymethods]
 impl PySamplerState {
     /// The next step: `Evaluate(points)` (tell the negative log-likelihood at each), or
-    /// `Done(samples)` once the iterations are complete.
+    /// `Done(result)` once finished (`Samples`, or `NestedSamples` for nested sampling).
     fn ask(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match self.state.ask() {
+        match self.state.ask_tell().ask() {
             Ask::Evaluate(points) | Ask::EvaluateWithGradient(points) => {
                 Ok(Py::new(py, PyEvaluate::values(points))?.into_any())
             }
             Ask::Done(termination) => {
-                if let Some((point, reason)) = self.state.start_failure() {
-                    return Err(to_py(Error::Evaluation { point, reason }));
-                }
-                let result = self.result(termination);
-                let samples = samples_to_py(py, &result, &self.names, self.sampler)?;
-                Ok(Py::new(py, PyDone::new(samples))?.into_any())
+                let result = self.result(py, termination)?;
+                Ok(Py::new(py, PyDone::new(result))?.into_any())
             }
         }
     }
@@ -509,51 +728,71 @@ impl PySamplerState {
     /// rejected proposal).
     fn tell(&mut self, values: &Bound<'_, PyAny>) -> PyResult<()> {
         self.state
+            .ask_tell()
             .tell(&value_outcomes(values)?)
             .map_err(|e| tell_to_py(&e))
     }
 
-    /// Completed iterations (warm-up included).
+    /// Completed iterations (MCMC: warm-up included; nested: dead points).
     fn iterations(&self) -> usize {
-        self.state.iterations()
+        self.state.view().iterations()
     }
 
     /// Values told so far.
     fn evaluations(&self) -> usize {
-        self.state.evaluations()
+        self.state.view().evaluations()
     }
 
-    /// The acceptance rate so far.
+    /// MCMC: the acceptance rate so far (NaN for nested sampling).
     fn acceptance_rate(&self) -> f64 {
-        self.state.acceptance_rate()
+        match &self.state {
+            HandState::Mcmc(s) => s.acceptance_rate(),
+            HandState::Nested(_) => f64::NAN,
+        }
     }
 
-    /// The draws kept so far, as `Samples`.
+    /// The result so far (`Samples` or `NestedSamples`).
     fn samples(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let result = self.result(Termination::Cancelled);
-        samples_to_py(py, &result, &self.names, self.sampler)
+        self.result(py, Termination::Cancelled)
     }
 
     fn __repr__(&self) -> String {
+        let s = self.state.view();
         format!(
-            "SamplerState({}, iterations={}, evaluations={}, acceptance_rate={:.3})",
+            "SamplerState({}, iterations={}, evaluations={})",
             self.sampler,
-            self.state.iterations(),
-            self.state.evaluations(),
-            self.state.acceptance_rate()
+            s.iterations(),
+            s.evaluations(),
         )
     }
 }
 
 impl PySamplerState {
-    fn result(&self, termination: Termination) -> SamplingResult {
-        SamplingResult {
-            chains: self.state.chains().clone(),
-            termination,
-            time: self.started.elapsed(),
-            evaluations: self.state.evaluations(),
-            failed_evaluations: self.state.failed_evaluations(),
-            iterations: self.state.iterations(),
+    fn result(&self, py: Python<'_>, termination: Termination) -> PyResult<Py<PyAny>> {
+        match &self.state {
+            HandState::Mcmc(s) => {
+                if let Some((point, reason)) = s.start_failure() {
+                    return Err(to_py(Error::Evaluation { point, reason }));
+                }
+                let r = SamplingResult {
+                    chains: s.chains().clone(),
+                    termination,
+                    time: self.started.elapsed(),
+                    evaluations: s.evaluations(),
+                    failed_evaluations: s.failed_evaluations(),
+                    iterations: s.iterations(),
+                };
+                samples_to_py(py, &r, &self.names, self.sampler)
+            }
+            HandState::Nested(s) => {
+                if s.failed_everywhere() {
+                    return Err(to_py(Error::NoLikelihoodMass {
+                        points: s.all_points().len(),
+                    }));
+                }
+                let r = NestedResult::of(s, termination, self.started.elapsed());
+                nested_to_py(py, &r, &self.names)
+            }
         }
     }
 }
@@ -564,6 +803,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMetropolisHastings>()?;
     m.add_class::<PyEnsembleSampler>()?;
     m.add_class::<PySamplerState>()?;
+    m.add_class::<PyDynamicNestedSampler>()?;
     m.add_function(wrap_pyfunction!(uniform, m)?)?;
     m.add_function(wrap_pyfunction!(normal, m)?)?;
     m.add_function(wrap_pyfunction!(log_normal, m)?)?;

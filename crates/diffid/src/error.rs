@@ -46,6 +46,12 @@ pub enum Error {
         /// Why, and what to use instead.
         reason: String,
     },
+    /// A likelihood that failed (or was `-inf`) at every point drawn from the prior.
+    #[error("the likelihood is -inf or fails at all {points} points drawn from the prior, so the evidence is zero or undefined; check the model, the data and the priors' ranges")]
+    NoLikelihoodMass {
+        /// Points drawn.
+        points: usize,
+    },
     /// A cost naming a noise parameter that is not declared.
     #[error("the cost names the noise parameter '{name}', which is not a declared parameter (known: {known:?}); declare it with with_parameter('{name}', initial, bounds, prior)")]
     UnknownNoiseParameter {

@@ -54,6 +54,7 @@ pub use diffid_optim::{
     Adam, AdamState, CmaEs, CmaEsState, Lbfgsb, LbfgsbState, NelderMead, NelderMeadState, Restarts,
 };
 pub use diffid_sample::{
-    diagnostics, log_prior, Chains, Distribution, EnsembleSampler, EnsembleState,
-    MetropolisHastings, MhState, Prior, SampleError, Sampler, SamplerState,
+    diagnostics, log_prior, nested, BoundKind, Chains, Distribution, DynamicNestedSampler,
+    EnsembleSampler, EnsembleState, MetropolisHastings, MhState, NestedPoint, NestedResult,
+    NestedState, Prior, SampleError, Sampler, SamplerState, Sampling,
 };

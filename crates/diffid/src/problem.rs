@@ -11,7 +11,9 @@ use diffid_exec::{
 };
 use diffid_ode::OdeSimulator;
 use diffid_optim::NelderMead;
-use diffid_sample::{log_prior, Chains, MetropolisHastings, Prior, Sampler};
+use diffid_sample::{
+    log_prior, Chains, DynamicNestedSampler, MetropolisHastings, NestedResult, Prior, Sampler,
+};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -452,6 +454,45 @@ impl Problem {
             failed_evaluations: state.failed_evaluations(),
             iterations: state.iterations(),
         })
+    }
+
+    /// Nested sampling of the posterior and the evidence with `sampler`. `initial` (default:
+    /// the parameters' initial values) is only checked against the priors.
+    ///
+    /// # Errors
+    /// As [`Problem::sample`]; [`Error::NoLikelihoodMass`] when the likelihood fails (or is
+    /// `-inf`) at every initial point drawn from the prior.
+    pub fn nested_sample_observed(
+        &self,
+        initial: Option<&[f64]>,
+        sampler: &DynamicNestedSampler,
+        options: &RunOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<NestedResult, Error> {
+        if self.params.is_empty() {
+            return Err(diffid_core::CoreError::NoParameters.into());
+        }
+        self.check_likelihood()?;
+        let priors = self.require_priors()?;
+        let x0 = initial.map_or_else(|| self.params.initial(), <[f64]>::to_vec);
+        self.check_len(&x0, "initial vector")?;
+        let mut state = sampler.start(&x0, &priors)?;
+        let evaluator = self.evaluator()?;
+        let ended = drive(
+            &mut state,
+            self.objective.as_ref(),
+            evaluator.as_ref(),
+            options,
+            observer,
+            None,
+            |_, _| {},
+        )?;
+        if state.failed_everywhere() {
+            return Err(Error::NoLikelihoodMass {
+                points: sampler.live_points(),
+            });
+        }
+        Ok(NestedResult::of(&state, ended.termination, ended.time))
     }
 
     /// The model's parameters within a full point (noise parameters dropped).

@@ -236,3 +236,66 @@ fn a_failed_solve_at_the_start_is_an_error_naming_the_point() {
         "{err}"
     );
 }
+
+#[test]
+fn nested_runs_are_bit_identical_at_one_two_and_three_threads() {
+    let sampler = diffid::DynamicNestedSampler::new()
+        .with_live_points(30)
+        .and_then(|s| s.with_termination_tolerance(0.5))
+        .expect("valid")
+        .with_max_batches(1)
+        .with_seed(2);
+    let runs: Vec<_> = [
+        Parallelism::Sequential,
+        Parallelism::Threads(2),
+        Parallelism::Threads(3),
+    ]
+    .into_iter()
+    .map(|p| {
+        decay(Box::new(GaussianNll::new(0.01, 1.0).expect("valid")))
+            .with_parameter("k", 0.5, Some((0.0, 2.0)))
+            .with_parameter("y0", 2.0, Some((0.0, 5.0)))
+            .with_parallelism(p)
+            .build()
+            .expect("builds")
+            .nested_sample_observed(None, &sampler, &RunOptions::default(), &mut ())
+            .expect("runs")
+    })
+    .collect();
+    for r in &runs[1..] {
+        assert_eq!(r.points, runs[0].points);
+        assert_eq!(r.log_evidence.to_bits(), runs[0].log_evidence.to_bits());
+        assert_eq!(r.evaluations, runs[0].evaluations);
+    }
+    // The posterior sits at the generating values.
+    let mean = runs[0].mean();
+    assert!(
+        (mean[0] - 0.7).abs() < 0.01 && (mean[1] - 3.0).abs() < 0.05,
+        "{mean:?}"
+    );
+}
+
+#[test]
+fn a_likelihood_failing_everywhere_is_an_error() {
+    let blowup = "in_i { c = 0.1 } u_i { y = 1.0 } F_i { c * y * y }";
+    let data: Vec<f64> = (0..11).flat_map(|i| [f64::from(i) * 0.5, 1.0]).collect();
+    let p = DiffsolBuilder::new()
+        .with_diffsl(blowup)
+        .with_data(11, 2, &data)
+        // The solution blows up before t = 5 for every c in the prior.
+        .with_parameter("c", 0.5, Some((0.3, 1.0)))
+        .with_cost(Box::new(GaussianNll::new(1.0, 1.0).expect("valid")))
+        .build()
+        .expect("builds");
+    let sampler = diffid::DynamicNestedSampler::new()
+        .with_live_points(10)
+        .expect("valid")
+        .with_seed(1);
+    let err = p
+        .nested_sample_observed(None, &sampler, &RunOptions::default(), &mut ())
+        .expect_err("no mass");
+    assert!(
+        matches!(err, Error::NoLikelihoodMass { points: 10 }),
+        "{err}"
+    );
+}

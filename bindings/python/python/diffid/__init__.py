@@ -48,6 +48,7 @@ from ._diffid import (
     DiffidError,
     DiffsolBuilder,
     Done,
+    DynamicNestedSampler,
     Evaluate,
     EvaluationError,
     GaussianNLL,
@@ -63,7 +64,7 @@ from ._diffid import (
     __version__,
 )
 from . import errors
-from ._samples import Samples, Summary
+from ._samples import NestedSamples, Samples, Summary, bayes_factor
 
 _LAZY_SUBMODULES = ("plotting",)
 
@@ -91,6 +92,9 @@ __all__ = [
     "Prior",
     "Samples",
     "SamplerState",
+    "NestedSamples",
+    "DynamicNestedSampler",
+    "bayes_factor",
     "Summary",
     "Uniform",
     "CMAES",

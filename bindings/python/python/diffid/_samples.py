@@ -219,3 +219,203 @@ class Samples:
 
     def __str__(self) -> str:
         return repr(self) + "\n" + str(self.summary())
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    v, w = values[order], weights[order]
+    c = np.cumsum(w) - 0.5 * w
+    c /= w.sum()
+    return float(np.interp(q, c, v))
+
+
+class NestedSamples:
+    """The result of dynamic nested sampling: every point with its posterior weight, and the
+    model evidence.
+
+    Attributes
+    ----------
+    positions : ndarray, shape (n, dim)
+        Every point of the merged run, in increasing likelihood, natural units.
+    log_likelihoods, log_weights : ndarray, shape (n,)
+        Each point's log-likelihood and normalised log posterior weight (``ln(w_i / Z)``).
+    log_volumes : ndarray, shape (n,)
+        ``ln X``, the prior volume left above each point (expected).
+    n_live : ndarray, shape (n,)
+        Live points when each point died (varies in a dynamic run).
+    log_evidence, log_evidence_error : float
+        ``ln Z`` and its standard deviation (re-drawn volume shrinkages of the merged run).
+    information : float
+        ``H``, the information gain from prior to posterior, in nats.
+    ess : float
+        Kish's effective sample size of the weights.
+    evaluations, failed_evaluations, batches : int
+    termination_reason : str
+    time : datetime.timedelta
+    seed : int
+        The run's seed; it also seeds :meth:`samples`.
+    """
+
+    def __init__(
+        self,
+        positions: Any,
+        log_likelihoods: Any,
+        log_weights: Any,
+        parameter_names: list[str],
+        log_evidence: float,
+        log_evidence_error: float,
+        information: float = float("nan"),
+        ess: float = float("nan"),
+        log_volumes: Any = None,
+        n_live: Any = None,
+        evaluations: int = 0,
+        failed_evaluations: int = 0,
+        batches: int = 0,
+        termination_reason: str = "completed",
+        time: datetime.timedelta | float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.positions = np.asarray(positions, dtype=float)
+        self.log_likelihoods = np.asarray(log_likelihoods, dtype=float)
+        self.log_weights = np.asarray(log_weights, dtype=float)
+        self.parameter_names = list(parameter_names)
+        n = self.positions.shape[0]
+        self.log_volumes = np.asarray(log_volumes if log_volumes is not None else np.full(n, np.nan), dtype=float)
+        self.n_live = np.asarray(n_live if n_live is not None else np.zeros(n), dtype=np.int64)
+        self.log_evidence = float(log_evidence)
+        self.log_evidence_error = float(log_evidence_error)
+        self.information = float(information)
+        self.ess = float(ess)
+        self.evaluations = int(evaluations)
+        self.failed_evaluations = int(failed_evaluations)
+        self.batches = int(batches)
+        self.termination_reason = termination_reason
+        self.time = time if isinstance(time, datetime.timedelta) else datetime.timedelta(seconds=float(time))
+        self.seed = int(seed)
+
+    # -- the earlier release's fields ------------------------------------------------------
+    @property
+    def posterior(self) -> list[tuple[np.ndarray, float, float]]:
+        """``(position, log-likelihood, log-weight)`` of every point."""
+        return list(zip(self.positions, self.log_likelihoods.tolist(), self.log_weights.tolist()))
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The normalised posterior weights (they sum to 1)."""
+        w = np.exp(self.log_weights - np.max(self.log_weights)) if self.draws else np.zeros(0)
+        return w / w.sum() if w.size else w
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The posterior mean of each parameter."""
+        return self.weights @ self.positions
+
+    @property
+    def draws(self) -> int:
+        """Points in the run."""
+        return self.positions.shape[0]
+
+    def __len__(self) -> int:
+        return self.draws
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, float, float]]:
+        return iter(self.posterior)
+
+    def __getitem__(self, key: Any) -> Any:
+        """``nested["k"]``: every point's value of parameter ``k``; ``nested[i]``: the i-th
+        ``(position, log-likelihood, log-weight)``."""
+        if isinstance(key, str):
+            try:
+                return self.positions[:, self.parameter_names.index(key)]
+            except ValueError:
+                raise KeyError(f"no parameter {key!r}; the parameters are {self.parameter_names}") from None
+        return self.posterior[key]
+
+    # -- posterior draws -------------------------------------------------------------------
+    def samples(self, n: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Equally weighted posterior draws, shape (n, dim), by systematic resampling of the
+        weighted points. ``n`` defaults to the effective sample size, ``seed`` to the run's
+        seed (so the same run gives the same draws)."""
+        n = int(np.ceil(self.ess)) if n is None else int(n)
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        cumulative = np.cumsum(self.weights)
+        cumulative[-1] = 1.0
+        idx = np.searchsorted(cumulative, (rng.random() + np.arange(n)) / n)
+        out = self.positions[idx]
+        return out[rng.permutation(n)]
+
+    def to_samples(self, n: int | None = None) -> Samples:
+        """The equally weighted draws as a one-chain :class:`Samples`."""
+        draws = self.samples(n)
+        zeros = np.zeros((1, draws.shape[0]))
+        return Samples(
+            chains=draws[None, :, :],
+            log_posterior=zeros * np.nan,
+            log_likelihood=zeros * np.nan,
+            parameter_names=self.parameter_names,
+            acceptance_rate=np.array([np.nan]),
+            time=self.time,
+            evaluations=self.evaluations,
+            failed_evaluations=self.failed_evaluations,
+            termination_reason=self.termination_reason,
+            sampler="dynamic_nested",
+        )
+
+    def summary(self) -> Summary:
+        """Weighted mean, sd and 5/50/95 % quantiles per parameter, with the effective sample
+        size of the weights (``ess``); MCMC-only statistics (R-hat, MCSE) are NaN."""
+        out = Summary()
+        w = self.weights
+        for j, name in enumerate(self.parameter_names):
+            v = self.positions[:, j]
+            m = float(w @ v)
+            sd = float(np.sqrt(w @ (v - m) ** 2))
+            out[name] = {
+                "mean": m,
+                "sd": sd,
+                "q5": _weighted_quantile(v, w, 0.05),
+                "q50": _weighted_quantile(v, w, 0.5),
+                "q95": _weighted_quantile(v, w, 0.95),
+                "mcse_mean": sd / np.sqrt(self.ess) if self.ess > 0 else float("nan"),
+                "mcse_sd": float("nan"),
+                "ess_bulk": self.ess,
+                "ess_tail": float("nan"),
+                "rhat": float("nan"),
+            }
+        return out
+
+    def to_arviz(self) -> Any:
+        """The equally weighted draws as ArviZ data (one chain), with the evidence in the
+        posterior's attributes."""
+        try:
+            import arviz as az
+        except ImportError as e:  # pragma: no cover - exercised only without arviz
+            raise ImportError("to_arviz() needs ArviZ: pip install arviz") from e
+        draws = self.samples()
+        posterior = {name: draws[None, :, j] for j, name in enumerate(self.parameter_names)}
+        return az.from_dict(
+            posterior=posterior,
+            attrs={"log_evidence": self.log_evidence, "log_evidence_error": self.log_evidence_error},
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"NestedSamples(log_evidence={self.log_evidence:.4f} ± {self.log_evidence_error:.4f}, "
+            f"information={self.information:.3f}, points={self.draws}, ess={self.ess:.0f}, "
+            f"evaluations={self.evaluations}, batches={self.batches}, "
+            f"termination={self.termination_reason!r})"
+        )
+
+    def __str__(self) -> str:
+        return repr(self) + "\n" + str(self.summary())
+
+
+def bayes_factor(a: NestedSamples, b: NestedSamples) -> tuple[float, float]:
+    """The log Bayes factor ``ln(Z_a / Z_b)`` of model ``a`` over model ``b`` and its error
+    (the two runs' ``ln Z`` errors added in quadrature). Positive favours ``a``."""
+    for name, r in (("a", a), ("b", b)):
+        if not isinstance(r, NestedSamples):
+            raise TypeError(f"bayes_factor expects NestedSamples (from DynamicNestedSampler), got {type(r).__name__} for {name}")
+    return (a.log_evidence - b.log_evidence, float(np.hypot(a.log_evidence_error, b.log_evidence_error)))

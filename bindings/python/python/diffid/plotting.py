@@ -22,7 +22,9 @@ out a whole grid of subplots.)
 * :func:`corner` — the one- and two-parameter marginals of (weighted) posterior draws, with
   credible-region contours and optional true values;
 * :func:`posterior_predictive` — the median and credible band of the model's outputs over
-  posterior draws, against the data.
+  posterior draws, against the data;
+* :func:`run_plot` — a nested-sampling run (``diffid.NestedSamples``): the log-likelihood and
+  the evidence accumulated against the prior volume ``ln X``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "parameter_distributions",
     "parameter_traces",
     "posterior_predictive",
+    "run_plot",
     "trace",
 ]
 
@@ -980,3 +983,85 @@ def posterior_predictive(problem, samples, *, n_draws: int = 200, level: float =
     ax.legend()
     _finish(plt, show)
     return fig, ax
+
+
+# --------------------------------------------------------------------------------------------
+# nested sampling
+
+
+def run_plot(nested, *, axes=None, show: bool = False):
+    """A nested-sampling run against the prior volume: where the likelihood and the evidence
+    come from.
+
+    ``nested`` is a ``diffid.NestedSamples`` (anything with ``log_volumes``,
+    ``log_likelihoods`` and ``weights``; ``log_evidence`` and ``log_evidence_error`` for the
+    title). The horizontal axis of both panels is ``ln X``, the expected log prior volume
+    above each point, inverted so that the run reads from left (``ln X = 0``, the whole prior)
+    to right (the posterior's peak):
+
+    * left, the log-likelihood ``ln L`` of each point against ``ln X`` — it rises as the run
+      climbs into the posterior (points whose likelihood failed, ``-inf``, are left out);
+    * right, the cumulative evidence fraction: the running sum of the normalised posterior
+      weights, from 0 to 1, against ``ln X``. The steep part is where the posterior mass lies;
+      a curve that is still rising at the right-hand end means the run stopped early. Its
+      title is the final ``ln Z ± error``.
+
+    ``axes`` is a sequence (or array) of two axes to draw into; by default a new figure with
+    two side-by-side panels is created.
+
+    Returns ``(fig, axes)`` with ``axes`` a 1-D array of the two axes.
+    """
+    plt = _pyplot()
+    missing = [a for a in ("log_volumes", "log_likelihoods", "weights") if not hasattr(nested, a)]
+    if missing:
+        raise TypeError(
+            "run_plot needs a nested-sampling result (diffid.NestedSamples, from "
+            f"DynamicNestedSampler), got {type(nested).__name__} without {', '.join(missing)}"
+        )
+    log_x = np.asarray(nested.log_volumes, dtype=float).ravel()
+    log_l = np.asarray(nested.log_likelihoods, dtype=float).ravel()
+    weights = np.asarray(nested.weights, dtype=float).ravel()
+    n = log_x.size
+    if n == 0:
+        raise ValueError("the nested-sampling result holds no points: nothing to plot")
+    if log_l.size != n or weights.size != n:
+        raise ValueError(
+            f"log_volumes, log_likelihoods and weights differ in length: {n}, {log_l.size} "
+            f"and {weights.size}"
+        )
+
+    if axes is None:
+        fig, axs = plt.subplots(1, 2, squeeze=False, figsize=(10.0, 4.0), layout="constrained")
+        axs = axs[0]
+    else:
+        axs = np.asarray(axes, dtype=object).ravel()
+        if axs.size < 2:
+            raise ValueError(f"need 2 axes (log-likelihood, cumulative evidence), got {axs.size}")
+        axs = axs[:2]
+        fig = axs[0].figure
+    ax_l, ax_z = axs
+
+    keep = np.isfinite(log_x) & np.isfinite(log_l)
+    ax_l.plot(log_x[keep], log_l[keep], "-", color="C0", linewidth=1.2)
+    ax_l.set_xlabel("ln X (prior volume)")
+    ax_l.set_ylabel("ln L")
+    ax_l.set_title("log-likelihood")
+
+    cumulative = np.cumsum(np.where(np.isfinite(weights), weights, 0.0))
+    total = cumulative[-1] if cumulative.size else 0.0
+    if total > 0:
+        cumulative = cumulative / total
+    finite_x = np.isfinite(log_x)
+    ax_z.plot(log_x[finite_x], cumulative[finite_x], "-", color="C1", linewidth=1.2)
+    ax_z.set_ylim(-0.02, 1.02)
+    ax_z.set_xlabel("ln X (prior volume)")
+    ax_z.set_ylabel("cumulative evidence fraction")
+    log_z = float(getattr(nested, "log_evidence", np.nan))
+    error = float(getattr(nested, "log_evidence_error", np.nan))
+    ax_z.set_title(f"ln Z = {log_z:.3f} ± {error:.3f}")
+
+    for ax in (ax_l, ax_z):
+        if finite_x.any() and not ax.xaxis_inverted():
+            ax.invert_xaxis()
+    _finish(plt, show)
+    return fig, axs

@@ -211,15 +211,8 @@ impl Bound {
         })
     }
 
-    /// `ln` of the summed volume of the ellipsoids.
-    pub fn log_volume_total(&self) -> f64 {
-        self.ellipsoids
-            .iter()
-            .map(Ellipsoid::log_volume)
-            .fold(f64::NEG_INFINITY, log_add)
-    }
-
     /// Number of ellipsoids.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.ellipsoids.len()
     }

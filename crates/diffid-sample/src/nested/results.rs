@@ -41,6 +41,8 @@ pub struct NestedResult {
     pub termination: Termination,
     /// Wall-clock time.
     pub time: Duration,
+    /// The seed the run drew from (also seeds the equal-weight resampling by default).
+    pub seed: u64,
 }
 
 impl NestedResult {
@@ -71,6 +73,7 @@ impl NestedResult {
             batches: state.batches(),
             termination,
             time,
+            seed: state.seed(),
         }
     }
 
