@@ -643,6 +643,7 @@ impl PyDynamicNestedSampler {
     /// Starts a hand-driven state: `ask()` → `Evaluate(points)`, tell the negative
     /// log-likelihoods, until `Done(nested_samples)`. Priors as for the MCMC samplers.
     #[pyo3(signature = (initial, priors = None, bounds = None))]
+    #[allow(clippy::needless_pass_by_value)] // PyO3 extracts the sequence as a Vec.
     fn init(
         &self,
         initial: Vec<f64>,

@@ -70,7 +70,7 @@ fn analytic_evidences_are_recovered_within_four_errors() {
 /// Over 10 seeds, the spread of ln Z matches the mean reported error within a factor 1.5.
 #[test]
 fn reported_errors_are_calibrated() {
-    let problems: [(&str, usize, f64, f64, fn(&[f64]) -> f64, f64); 2] = [
+    let problems: [common::Problem; 2] = [
         (
             "3-D correlated",
             3,

@@ -31,7 +31,7 @@ pub(crate) struct Ellipsoid {
 }
 
 impl Ellipsoid {
-    fn from_shape(centre: DVector<f64>, shape: DMatrix<f64>) -> Option<Self> {
+    fn from_shape(centre: DVector<f64>, shape: &DMatrix<f64>) -> Option<Self> {
         let d = centre.len();
         let chol = shape.clone().cholesky()?;
         let factor = chol.l();
@@ -81,7 +81,7 @@ impl Ellipsoid {
         if !(far.is_finite() && far > 0.0) {
             return None;
         }
-        Self::from_shape(centre, cov * far)
+        Self::from_shape(centre, &(cov * far))
     }
 
     pub fn log_volume(&self) -> f64 {

@@ -598,8 +598,8 @@ impl NestedState {
             .is_none_or(|m| self.evaluations < m)
     }
 
-    /// Candidates for the next ask, or `None` when nothing needs evaluating.
-    fn next_ask(&mut self) -> Option<Vec<Vec<f64>>> {
+    /// Sets the candidates of the next ask.
+    fn next_ask(&mut self) {
         let d = self.priors.len();
         let remaining = self
             .config
@@ -612,18 +612,18 @@ impl NestedState {
             let c: Vec<Vec<f64>> = (0..n)
                 .map(|_| (0..d).map(|_| self.rng.random::<f64>()).collect())
                 .collect();
-            self.pending = Pending::Candidates(c.clone());
-            return Some(c);
+            self.pending = Pending::Candidates(c);
+            return;
         }
         if self.sampling == Sampling::RandomWalk && self.run.bound.is_some() {
             let walks: Vec<Walk> = (0..width).filter_map(|_| self.start_walk()).collect();
             if !walks.is_empty() {
-                return Some(self.step_walks(walks));
+                self.step_walks(walks);
+                return;
             }
         }
         let c: Vec<Vec<f64>> = (0..width).map(|_| self.uniform_candidate()).collect();
-        self.pending = Pending::Candidates(c.clone());
-        Some(c)
+        self.pending = Pending::Candidates(c);
     }
 
     fn uniform_candidate(&mut self) -> Vec<f64> {
@@ -663,9 +663,9 @@ impl NestedState {
         })
     }
 
-    fn step_walks(&mut self, walks: Vec<Walk>) -> Vec<Vec<f64>> {
+    fn step_walks(&mut self, walks: Vec<Walk>) {
         let Some(bound) = self.run.bound.clone() else {
-            return Vec::new();
+            return;
         };
         let proposals: Vec<Option<Vec<f64>>> = walks
             .iter()
@@ -676,9 +676,7 @@ impl NestedState {
                 y.iter().all(|v| (0.0..=1.0).contains(v)).then_some(y)
             })
             .collect();
-        let points: Vec<Vec<f64>> = proposals.iter().flatten().cloned().collect();
         self.pending = Pending::Walks(walks, proposals);
-        points
     }
 
     /// The current run's threshold: its worst live point once full, else its floor.
@@ -927,9 +925,7 @@ impl AskTell for NestedState {
                 self.done = Some(Termination::MaxEvaluations);
                 continue;
             }
-            if self.next_ask().is_none() {
-                self.done = Some(Termination::Completed);
-            }
+            self.next_ask();
         }
     }
 
@@ -1022,7 +1018,7 @@ impl NestedState {
             }
         }
         if walks[0].steps < self.config.walks {
-            let _ = self.step_walks(walks);
+            self.step_walks(walks);
             return;
         }
         // Adapt the scale towards half the steps accepted.

@@ -46,6 +46,9 @@ pub fn correlated_3d(x: &[f64]) -> f64 {
 }
 pub const CORRELATED_3D_LOG_Z: f64 = -8.987_196_820_661_973; // −3 ln 20
 
+/// A test problem: `(name, dimension, lower, upper, negative log-likelihood, ln Z)`.
+pub type Problem = (&'static str, usize, f64, f64, fn(&[f64]) -> f64, f64);
+
 /// Two Gaussian shells (radius 2, width 0.1, centres ±3.5 on the first axis).
 pub fn shells(x: &[f64]) -> f64 {
     let (r, w) = (2.0, 0.1);
@@ -68,7 +71,7 @@ pub fn eggbox(x: &[f64]) -> f64 {
     -(2.0 + (x[0] / 2.0).cos() * (x[1] / 2.0).cos()).powi(5)
 }
 
-/// LogGamma in 2-D on U(0, 1)²: the first coordinate a half–half mixture of log-gamma
+/// The `LogGamma` problem in 2-D on U(0, 1)²: the first coordinate a half–half mixture of log-gamma
 /// densities (c = 1, scale 1/30) at 1/3 and 2/3, the second the same mixture of normals
 /// (sd 1/30); ln Z = 0 (up to tails outside the cube, ~1e-4).
 pub fn loggamma_2d(x: &[f64]) -> f64 {
