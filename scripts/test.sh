@@ -25,4 +25,9 @@ python -m pytest bindings/python/tests -q
 echo "==> tutorial smoke run"
 DIFFID_TUTORIAL_OUT="$ROOT/target/tutorial-output" python docs/tutorials/parallel_optimisation.py > target/tutorial.log
 grep -q "Final SSE" target/tutorial.log
+echo "==> sampling tutorials smoke run"
+DIFFID_TUTORIAL_OUT="$ROOT/target/tutorial-output" python docs/tutorials/sampling.py > target/sampling.log
+grep -q "Posterior summary" target/sampling.log
+DIFFID_TUTORIAL_OUT="$ROOT/target/tutorial-output" python docs/tutorials/model_comparison.py > target/model_comparison.log
+grep -q "Bayes factor" target/model_comparison.log
 echo "==> all checks passed"
