@@ -562,7 +562,7 @@ impl PyDynamicNestedSampler {
         self.set(|c| c.with_termination_tolerance(dlogz))
     }
 
-    /// The bounding ellipsoids' fractional volume enlargement (default 0.25: 25 % larger);
+    /// The bounding ellipsoids' fractional volume enlargement (default 0.5: 50 % larger);
     /// the earlier release's expansion factor scaled a heuristic proposal instead.
     fn with_expansion_factor(&self, factor: f64) -> PyResult<Self> {
         self.set(|c| c.with_expansion_factor(factor))
@@ -610,6 +610,12 @@ impl PyDynamicNestedSampler {
     /// The `ln Z` error the batches aim for (default 0.1).
     fn with_target_error(&self, e: f64) -> PyResult<Self> {
         self.set(|c| c.with_target_error(e))
+    }
+
+    /// Bootstrap resamples behind an expansion estimate of the bound (default 0: only the
+    /// fixed enlargement); safer for curved posteriors, slower for thin ones.
+    fn with_bootstraps(&self, n: usize) -> Self {
+        Self(self.0.clone().with_bootstraps(n))
     }
 
     /// Candidates per batch of evaluations (default 16).
@@ -788,7 +794,7 @@ impl PySamplerState {
             HandState::Nested(s) => {
                 if s.failed_everywhere() {
                     return Err(to_py(Error::NoLikelihoodMass {
-                        points: s.all_points().len(),
+                        points: s.live_points(),
                     }));
                 }
                 let r = NestedResult::of(s, termination, self.started.elapsed());

@@ -387,18 +387,20 @@ class NestedSamples:
         return out
 
     def to_arviz(self) -> Any:
-        """The equally weighted draws as ArviZ data (one chain), with the evidence in the
-        posterior's attributes."""
+        """The equally weighted draws as ArviZ data (one chain), with ``log_evidence`` and
+        ``log_evidence_error`` in the posterior's attributes (``idata.posterior.attrs``)."""
         try:
             import arviz as az
         except ImportError as e:  # pragma: no cover - exercised only without arviz
             raise ImportError("to_arviz() needs ArviZ: pip install arviz") from e
         draws = self.samples()
         posterior = {name: draws[None, :, j] for j, name in enumerate(self.parameter_names)}
-        return az.from_dict(
-            posterior=posterior,
-            attrs={"log_evidence": self.log_evidence, "log_evidence_error": self.log_evidence_error},
-        )
+        evidence = {"log_evidence": self.log_evidence, "log_evidence_error": self.log_evidence_error}
+        idata = az.from_dict(posterior=posterior, attrs=evidence)
+        # ArviZ versions differ in where from_dict puts attrs (each group, or the whole data):
+        # set them on the posterior explicitly.
+        idata.posterior.attrs.update(evidence)
+        return idata
 
     def __repr__(self) -> str:
         return (

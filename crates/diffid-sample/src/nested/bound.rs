@@ -101,8 +101,15 @@ impl Ellipsoid {
     }
 
     pub fn contains(&self, x: &[f64]) -> bool {
+        self.distance(x) <= 1.0
+    }
+
+    /// `√((x − c)ᵀ A⁻¹ (x − c))`: 1 on the surface.
+    pub fn distance(&self, x: &[f64]) -> f64 {
         let r = DVector::from_column_slice(x) - &self.centre;
-        (r.transpose() * &self.precision * &r)[(0, 0)] <= 1.0
+        (r.transpose() * &self.precision * &r)[(0, 0)]
+            .max(0.0)
+            .sqrt()
     }
 
     /// A point drawn uniformly inside.
@@ -158,6 +165,8 @@ pub(crate) struct BoundSettings {
     pub vol_dec: f64,
     /// `ln` of the volume enlargement applied to every ellipsoid.
     pub log_enlarge: f64,
+    /// Bootstrap resamples for the expansion estimate (0: none).
+    pub bootstraps: usize,
     /// Several ellipsoids (true) or one.
     pub multi: bool,
 }
@@ -173,20 +182,47 @@ pub(crate) struct Bound {
 impl Bound {
     /// Builds a bound around `points` (unit-cube coordinates), which are expected to fill a
     /// prior volume `e^{log_volume}`; `None` when no ellipsoid can be fitted.
-    pub fn build(points: &[&[f64]], log_volume: f64, settings: &BoundSettings) -> Option<Self> {
-        let root = Ellipsoid::bounding(points)?;
-        let n = points.len() as f64;
-        let point_log_volume = log_volume - n.ln();
-        let root = at_least(root, point_log_volume + n.ln());
-        let mut ellipsoids = if settings.multi {
-            let mut out = Vec::new();
-            split(points, root, point_log_volume, settings, &mut out, 0);
-            out
-        } else {
-            vec![root]
-        };
+    ///
+    /// With `settings.bootstraps > 0` the ellipsoids are also expanded by a bootstrap estimate
+    /// of how far the true region reaches beyond the points (Buchner 2016; as dynesty): the
+    /// bound is refitted on `bootstraps` resamples (with replacement) of the points, and the
+    /// ellipsoids are scaled by the largest distance (in units of the nearest ellipsoid) of a
+    /// point left out of a resample.
+    pub fn build(
+        points: &[&[f64]],
+        log_volume: f64,
+        settings: &BoundSettings,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<Self> {
+        let mut ellipsoids = fit(points, log_volume, settings)?;
+        let n = points.len();
+        let d = points.first().map_or(0, |p| p.len());
+        let mut reach = 1.0f64;
+        for _ in 0..settings.bootstraps {
+            let mut chosen = vec![false; n];
+            let resample: Vec<&[f64]> = (0..n)
+                .map(|_| {
+                    let k = rng.random_range(0..n);
+                    chosen[k] = true;
+                    points[k]
+                })
+                .collect();
+            let Some(fitted) = fit(&resample, log_volume, settings) else {
+                continue;
+            };
+            for (p, _) in points.iter().zip(&chosen).filter(|(_, &c)| !c) {
+                let r = fitted
+                    .iter()
+                    .map(|e| e.distance(p))
+                    .fold(f64::INFINITY, f64::min);
+                if r.is_finite() {
+                    reach = reach.max(r);
+                }
+            }
+        }
+        let log_expand = d as f64 * reach.ln() + settings.log_enlarge;
         for e in &mut ellipsoids {
-            *e = e.scaled(settings.log_enlarge);
+            *e = e.scaled(log_expand);
         }
         let max = ellipsoids
             .iter()
@@ -254,6 +290,22 @@ impl Bound {
             .find(|e| e.contains(x))
             .unwrap_or(&self.ellipsoids[0])
     }
+}
+
+/// The ellipsoids bounding `points` (one, or several split by 2-means), each at least the
+/// prior volume its points are expected to fill, before any enlargement.
+fn fit(points: &[&[f64]], log_volume: f64, settings: &BoundSettings) -> Option<Vec<Ellipsoid>> {
+    let root = Ellipsoid::bounding(points)?;
+    let n = points.len() as f64;
+    let point_log_volume = log_volume - n.ln();
+    let root = at_least(root, point_log_volume + n.ln());
+    Some(if settings.multi {
+        let mut out = Vec::new();
+        split(points, root, point_log_volume, settings, &mut out, 0);
+        out
+    } else {
+        vec![root]
+    })
 }
 
 /// `e` enlarged (if needed) to at least volume `e^{log_min}`.
@@ -427,8 +479,9 @@ mod tests {
             vol_dec: 0.5,
             log_enlarge: 0.25f64.ln_1p(),
             multi: true,
+            bootstraps: 5,
         };
-        let b = Bound::build(&refs, (0.01f64).ln(), &settings).expect("fits");
+        let b = Bound::build(&refs, (0.01f64).ln(), &settings, &mut rng).expect("fits");
         assert_eq!(b.len(), 2);
         let x = b.sample(&mut rng, 1000).expect("draws");
         assert!(

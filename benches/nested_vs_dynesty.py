@@ -1,0 +1,124 @@
+"""The seed model's evidence: diffid's dynamic nested sampler (Rust, 1 and 2 threads) next to
+dynesty wrapping the same problem's ``evaluate`` from Python, in one run.
+
+Both sample the seed's Lotka–Volterra posterior with an unknown noise σ (rates uniform on
+[0, 2], σ uniform on [0.05, 3]) from 500 live points with a static run to dlogz 0.5 (multi-ellipsoid
+bound, uniform sampling), so the work is comparable; the runs are interleaved (ours on 1 thread,
+ours on 2 threads, dynesty; repeated) and the script reports the medians and the ratios of the
+rounds.
+
+Needs ``pip install dynesty`` in the environment that runs it (dynesty is not a dependency of
+diffid or of its tests). Run from the repository root::
+
+    python benches/nested_vs_dynesty.py [rounds]
+"""
+
+from __future__ import annotations
+
+import pathlib
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import diffid
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LIVE = 500
+DLOGZ = 0.5
+RATES = ("alpha", "beta", "delta", "gamma")
+BOUNDS = [(0.0, 2.0)] * 4 + [(0.05, 3.0)]
+
+
+def problem(threads: int) -> diffid.Problem:
+    data = np.loadtxt(ROOT / "data" / "lotka_volterra_seed.csv", delimiter=",", skiprows=1)
+    builder = (
+        diffid.DiffsolBuilder()
+        .with_diffsl((ROOT / "data" / "lotka_volterra_seed.ds").read_text())
+        .with_data(data)
+        .with_parallel(threads)
+        .with_cost(diffid.GaussianNLL(sigma="sigma"))
+    )
+    for name, start, b in zip((*RATES, "sigma"), (1.1, 0.4, 0.1, 0.4, 0.6), BOUNDS):
+        builder = builder.with_parameter(name, start, bounds=b)
+    return builder.build()
+
+
+def ours(threads: int, seed: int) -> tuple[float, float, float, int]:
+    p = problem(threads)
+    sampler = (
+        diffid.DynamicNestedSampler()
+        .with_live_points(LIVE)
+        .with_termination_tolerance(DLOGZ)
+        .with_max_batches(0)
+        .with_seed(seed)
+    )
+    t = time.perf_counter()
+    r = p.sample(sampler=sampler)
+    return time.perf_counter() - t, r.log_evidence, r.log_evidence_error, r.evaluations
+
+
+def theirs(seed: int) -> tuple[float, float, float, int]:
+    import dynesty
+
+    p = problem(1)
+    lo = np.array([b[0] for b in BOUNDS])
+    width = np.array([b[1] - b[0] for b in BOUNDS])
+
+    def loglike(x: np.ndarray) -> float:
+        try:
+            return -p.evaluate(x)
+        except diffid.EvaluationError:
+            return -np.inf
+
+    sampler = dynesty.NestedSampler(
+        loglike,
+        lambda u: lo + width * u,
+        len(BOUNDS),
+        nlive=LIVE,
+        bound="multi",
+        sample="unif",
+        rstate=np.random.default_rng(seed),
+    )
+    t = time.perf_counter()
+    sampler.run_nested(dlogz=DLOGZ, print_progress=False)
+    elapsed = time.perf_counter() - t
+    res = sampler.results
+    return elapsed, float(res.logz[-1]), float(res.logzerr[-1]), int(np.sum(res.ncall))
+
+
+def main() -> None:
+    # dynesty warns at every bound update when its bootstrap expansion grows large.
+    warnings.filterwarnings("ignore", category=UserWarning, module="dynesty")
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    rows: dict[str, list[tuple[float, float, float, int]]] = {"diffid, 1 thread": [], "diffid, 2 threads": [], "dynesty": []}
+    for k in range(rounds):
+        rows["diffid, 1 thread"].append(ours(1, k))
+        rows["diffid, 2 threads"].append(ours(2, k))
+        rows["dynesty"].append(theirs(k))
+        print(
+            f"round {k + 1}: "
+            + ", ".join(f"{n} {v[-1][0]:.2f} s (ln Z {v[-1][1]:.3f} ± {v[-1][2]:.3f}, {v[-1][3]} evaluations)" for n, v in rows.items()),
+            flush=True,
+        )
+    print()
+    print(f"Seed posterior (5 parameters), {LIVE} live points, static to dlogz {DLOGZ}, {rounds} interleaved rounds")
+    print()
+    print("| run | median time | ln Z (first round) | evaluations (median) | time per evaluation |")
+    print("|---|---:|---:|---:|---:|")
+    for name, v in rows.items():
+        t = statistics.median(r[0] for r in v)
+        n = statistics.median(r[3] for r in v)
+        print(f"| {name} | {t:.2f} s | {v[0][1]:.3f} ± {v[0][2]:.3f} | {n:.0f} | {1e6 * t / n:.0f} µs |")
+    speed = [d[0] / o[0] for o, d in zip(rows["diffid, 1 thread"], rows["dynesty"])]
+    speed2 = [d[0] / o[0] for o, d in zip(rows["diffid, 2 threads"], rows["dynesty"])]
+    threads = [a[0] / b[0] for a, b in zip(rows["diffid, 1 thread"], rows["diffid, 2 threads"])]
+    print()
+    print(f"dynesty time / diffid time, median of rounds: 1 thread {statistics.median(speed):.2f}x, 2 threads {statistics.median(speed2):.2f}x")
+    print(f"diffid 1 thread / 2 threads, median of rounds: {statistics.median(threads):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
