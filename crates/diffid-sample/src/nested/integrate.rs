@@ -185,6 +185,10 @@ mod tests {
         assert!(r.log_evidence.abs() < 0.02, "{}", r.log_evidence);
         // H = Σ p (ln L − ln Z) = −ln Z when ln L ≈ 0 everywhere: the trapezoid's first
         // half-step is all the information there is.
-        assert!((r.information + r.log_evidence).abs() < 1e-5, "{}", r.information);
+        assert!(
+            (r.information + r.log_evidence).abs() < 1e-5,
+            "{}",
+            r.information
+        );
     }
 }
