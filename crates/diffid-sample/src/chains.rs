@@ -1,7 +1,7 @@
 //! What every MCMC state shares: the sampler traits, the draws kept, and the dispersed starts.
 
 use crate::{Prior, SampleError};
-use diffid_core::{AskTell, Outcome};
+use diffid_core::{Ask, AskTell, Outcome, TellError, Termination};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -365,3 +365,193 @@ pub(crate) fn check_step(step_size: f64) -> Result<(), SampleError> {
         ))
     }
 }
+
+/// What every MCMC state keeps: priors, the random stream, the starts, the walkers (chains),
+/// the draws and the counts.
+#[derive(Clone, Debug)]
+pub(crate) struct Mcmc {
+    pub priors: Vec<Prior>,
+    pub rng: ChaCha8Rng,
+    pub seed: u64,
+    pub starts: Starts,
+    pub walkers: Vec<Walker>,
+    pub chains: Chains,
+    pub iteration: usize,
+    pub evaluations: usize,
+    pub failed: usize,
+    pub accepted_all: usize,
+    pub proposed_all: usize,
+    pub done: Option<Termination>,
+}
+
+impl Mcmc {
+    pub fn new(priors: &[Prior], seed: u64, starts: Starts, chains: Chains) -> Self {
+        Self {
+            priors: priors.to_vec(),
+            rng: <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed),
+            seed,
+            starts,
+            walkers: Vec::new(),
+            chains,
+            iteration: 0,
+            evaluations: 0,
+            failed: 0,
+            accepted_all: 0,
+            proposed_all: 0,
+            done: None,
+        }
+    }
+
+    /// Counts one settled proposal.
+    pub fn tally(&mut self, accepted: bool) {
+        self.proposed_all += 1;
+        self.accepted_all += usize::from(accepted);
+    }
+
+    fn count(&mut self, outcomes: &[Outcome]) {
+        self.evaluations += outcomes.len();
+        self.failed += outcomes.iter().filter(|o| o.is_failed()).count();
+    }
+
+    pub fn acceptance_rate(&self) -> f64 {
+        if self.proposed_all == 0 {
+            f64::NAN
+        } else {
+            self.accepted_all as f64 / self.proposed_all as f64
+        }
+    }
+}
+
+/// A batch of proposals: per walker, the point (`None` outside the prior's support).
+pub(crate) trait Proposed {
+    fn points(&self) -> &[Option<Vec<f64>>];
+}
+
+/// The part of an MCMC state that differs between samplers: proposing a batch and settling
+/// it. The ask/tell protocol around it ([`ask`], [`tell`]) is shared.
+pub(crate) trait Moves {
+    type Batch: Proposed;
+    fn core(&self) -> &Mcmc;
+    fn core_mut(&mut self) -> &mut Mcmc;
+    fn pending(&mut self) -> &mut Option<Self::Batch>;
+    /// Draws the next batch (all random numbers of an iteration are drawn here).
+    fn propose(&mut self) -> Self::Batch;
+    /// Accepts or rejects the batch given the outcomes of its points inside the support.
+    fn settle(&mut self, batch: Self::Batch, outcomes: &[Outcome]);
+}
+
+/// [`AskTell::ask`] of an MCMC state: the starts first, then batches of proposals (a batch
+/// entirely outside the support is settled at once, without evaluation).
+pub(crate) fn ask<M: Moves>(m: &mut M) -> Ask {
+    let core = m.core_mut();
+    if let Some(done) = &core.done {
+        return Ask::Done(done.clone());
+    }
+    if core.walkers.is_empty() {
+        if let Some(points) = core.starts.ask(&mut core.rng, &core.priors) {
+            return Ask::Evaluate(points);
+        }
+        core.walkers = core.starts.walkers();
+    }
+    loop {
+        if let Some(b) = m.pending() {
+            return Ask::Evaluate(b.points().iter().flatten().cloned().collect());
+        }
+        let batch = m.propose();
+        if batch.points().iter().any(Option::is_some) {
+            *m.pending() = Some(batch);
+        } else {
+            m.settle(batch, &[]);
+            if let Some(done) = &m.core().done {
+                return Ask::Done(done.clone());
+            }
+        }
+    }
+}
+
+/// [`AskTell::tell`] of an MCMC state.
+pub(crate) fn tell<M: Moves>(m: &mut M, outcomes: &[Outcome]) -> Result<(), TellError> {
+    let core = m.core_mut();
+    if core.done.is_some() {
+        return Err(TellError::AlreadyTerminated);
+    }
+    if core.walkers.is_empty() {
+        let expected = core.starts.pending();
+        if expected == 0 {
+            return Err(TellError::NothingAsked);
+        }
+        check_count(expected, outcomes.len())?;
+        core.count(outcomes);
+        core.starts.tell(outcomes, &core.priors);
+        if let Some((x, reason)) = core.starts.failure() {
+            core.done = Some(Termination::Stalled(format!(
+                "the log-likelihood failed at the initial point {x:?}: {reason}"
+            )));
+        }
+        return Ok(());
+    }
+    let Some(batch) = m.pending().take() else {
+        return Err(TellError::NothingAsked);
+    };
+    let expected = batch.points().iter().flatten().count();
+    if let Err(e) = check_count(expected, outcomes.len()) {
+        *m.pending() = Some(batch);
+        return Err(e);
+    }
+    m.core_mut().count(outcomes);
+    m.settle(batch, outcomes);
+    Ok(())
+}
+
+pub(crate) fn check_count(expected: usize, received: usize) -> Result<(), TellError> {
+    if expected == received {
+        Ok(())
+    } else {
+        Err(TellError::ResultCountMismatch { expected, received })
+    }
+}
+
+/// Implements [`AskTell`] and [`SamplerState`] for an MCMC state through its [`Moves`].
+macro_rules! mcmc_state {
+    ($state:ty) => {
+        impl diffid_core::AskTell for $state {
+            fn ask(&mut self) -> diffid_core::Ask {
+                crate::chains::ask(self)
+            }
+
+            fn tell(
+                &mut self,
+                outcomes: &[diffid_core::Outcome],
+            ) -> Result<(), diffid_core::TellError> {
+                crate::chains::tell(self, outcomes)
+            }
+
+            fn iterations(&self) -> usize {
+                crate::chains::Moves::core(self).iteration
+            }
+
+            fn evaluations(&self) -> usize {
+                crate::chains::Moves::core(self).evaluations
+            }
+
+            fn failed_evaluations(&self) -> usize {
+                crate::chains::Moves::core(self).failed
+            }
+        }
+
+        impl crate::SamplerState for $state {
+            fn chains(&self) -> &crate::Chains {
+                &crate::chains::Moves::core(self).chains
+            }
+
+            fn start_failure(&self) -> Option<(Vec<f64>, String)> {
+                crate::chains::Moves::core(self).starts.failure().cloned()
+            }
+
+            fn acceptance_rate(&self) -> f64 {
+                crate::chains::Moves::core(self).acceptance_rate()
+            }
+        }
+    };
+}
+pub(crate) use mcmc_state;

@@ -1,13 +1,12 @@
 //! The affine-invariant ensemble sampler (Goodman & Weare 2010) with the stretch move.
 
 use crate::chains::{
-    candidate, check_schedule, check_start, check_step, log_prior, Starts, Walker,
+    candidate, check_schedule, check_start, check_step, log_prior, mcmc_state, Mcmc, Moves,
+    Proposed, Starts,
 };
-use crate::mh::check_count;
 use crate::{Chains, Prior, SampleError, Sampler, SamplerState};
-use diffid_core::{Ask, AskTell, Outcome, TellError, Termination};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use diffid_core::{Outcome, Termination};
+use rand::Rng;
 
 /// The affine-invariant ensemble sampler with the stretch move of Goodman & Weare (2010), in
 /// the parallel red/blue form of Foreman-Mackey et al. (2013, emcee).
@@ -186,20 +185,14 @@ impl EnsembleSampler {
         let seed = self.seed.unwrap_or_else(rand::random);
         Ok(EnsembleState {
             config: self.clone(),
-            priors: priors.to_vec(),
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            seed,
-            starts: Starts::new(initial, priors, self.step_size, n),
-            walkers: Vec::new(),
-            chains: Chains::new(n, d, self.warmup(), self.thin),
+            core: Mcmc::new(
+                priors,
+                seed,
+                Starts::new(initial, priors, self.step_size, n),
+                Chains::new(n, d, self.warmup(), self.thin),
+            ),
             half: 0,
             pending: None,
-            iteration: 0,
-            evaluations: 0,
-            failed: 0,
-            accepted_all: 0,
-            proposed_all: 0,
-            done: None,
         })
     }
 }
@@ -221,7 +214,7 @@ impl Sampler for EnsembleSampler {
 /// One half-step's proposals: per walker of the half, its proposal (or `None` outside the
 /// support), `z` and the uniform that decides acceptance.
 #[derive(Clone, Debug)]
-struct Moves {
+pub(crate) struct Stretch {
     walkers: Vec<usize>,
     points: Vec<Option<Vec<f64>>>,
     z: Vec<f64>,
@@ -232,32 +225,21 @@ struct Moves {
 #[derive(Clone, Debug)]
 pub struct EnsembleState {
     config: EnsembleSampler,
-    priors: Vec<Prior>,
-    rng: ChaCha8Rng,
-    seed: u64,
-    starts: Starts,
-    walkers: Vec<Walker>,
-    chains: Chains,
+    core: Mcmc,
     /// The half moved next (0: the first, 1: the second).
     half: usize,
-    pending: Option<Moves>,
-    iteration: usize,
-    evaluations: usize,
-    failed: usize,
-    accepted_all: usize,
-    proposed_all: usize,
-    done: Option<Termination>,
+    pending: Option<Stretch>,
 }
 
 impl EnsembleState {
     /// The seed this state draws from.
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.core.seed
     }
 
     /// The walkers of half `h`.
     fn half_range(&self, h: usize) -> std::ops::Range<usize> {
-        let n = self.walkers.len();
+        let n = self.core.walkers.len();
         let mid = n / 2;
         if h == 0 {
             0..mid
@@ -266,25 +248,25 @@ impl EnsembleState {
         }
     }
 
-    fn propose(&mut self) -> Moves {
+    fn draw(&mut self) -> Stretch {
         let a = self.config.stretch;
         let moving = self.half_range(self.half);
         let others = self.half_range(1 - self.half);
-        let mut m = Moves {
+        let mut m = Stretch {
             walkers: moving.clone().collect(),
             points: Vec::with_capacity(moving.len()),
             z: Vec::with_capacity(moving.len()),
             uniforms: Vec::with_capacity(moving.len()),
         };
         for k in moving {
-            let j = others.start + self.rng.random_range(0..others.len());
+            let j = others.start + self.core.rng.random_range(0..others.len());
             // Inverse-CDF draw from g(z) ∝ 1/√z on [1/a, a].
-            let u: f64 = self.rng.random();
+            let u: f64 = self.core.rng.random();
             let z = ((a - 1.0) * u + 1.0).powi(2) / a;
-            let accept_u: f64 = self.rng.random();
-            let (xk, xj) = (&self.walkers[k].x, &self.walkers[j].x);
+            let accept_u: f64 = self.core.rng.random();
+            let (xk, xj) = (&self.core.walkers[k].x, &self.core.walkers[j].x);
             let y: Vec<f64> = xk.iter().zip(xj).map(|(k, j)| j + z * (k - j)).collect();
-            let inside = log_prior(&self.priors, &y) > f64::NEG_INFINITY;
+            let inside = log_prior(&self.core.priors, &y) > f64::NEG_INFINITY;
             m.points.push(inside.then_some(y));
             m.z.push(z);
             m.uniforms.push(accept_u);
@@ -292,9 +274,9 @@ impl EnsembleState {
         m
     }
 
-    fn settle(&mut self, moves: Moves, outcomes: &[Outcome]) {
-        let d = self.chains.dim as f64;
-        let t = self.iteration + 1;
+    fn apply(&mut self, moves: Stretch, outcomes: &[Outcome]) {
+        let d = self.core.chains.dim as f64;
+        let t = self.core.iteration + 1;
         let mut told = outcomes.iter();
         for (((k, point), z), u) in moves
             .walkers
@@ -303,126 +285,63 @@ impl EnsembleState {
             .zip(moves.z)
             .zip(moves.uniforms)
         {
-            let accepted = match candidate(&mut self.chains, &self.priors, point, &mut told) {
-                Some(c) => {
-                    let log_ratio =
-                        (d - 1.0) * z.ln() + c.log_posterior() - self.walkers[k].log_posterior();
-                    let accept = u.ln() < log_ratio;
-                    if accept {
-                        self.walkers[k] = c;
+            let accepted =
+                match candidate(&mut self.core.chains, &self.core.priors, point, &mut told) {
+                    Some(c) => {
+                        let log_ratio = (d - 1.0) * z.ln() + c.log_posterior()
+                            - self.core.walkers[k].log_posterior();
+                        let accept = u.ln() < log_ratio;
+                        if accept {
+                            self.core.walkers[k] = c;
+                        }
+                        accept
                     }
-                    accept
-                }
-                None => false,
-            };
-            self.chains.count(t, k, accepted);
-            self.proposed_all += 1;
-            self.accepted_all += usize::from(accepted);
+                    None => false,
+                };
+            self.core.chains.count(t, k, accepted);
+            self.core.tally(accepted);
         }
         if self.half == 0 {
             self.half = 1;
         } else {
             self.half = 0;
-            self.iteration = t;
-            self.chains.record(t, &self.walkers);
+            self.core.iteration = t;
+            self.core.chains.record(t, &self.core.walkers);
             if t >= self.config.iterations {
-                self.done = Some(Termination::Completed);
+                self.core.done = Some(Termination::Completed);
             }
         }
-    }
-
-    fn count(&mut self, outcomes: &[Outcome]) {
-        self.evaluations += outcomes.len();
-        self.failed += outcomes.iter().filter(|o| o.is_failed()).count();
     }
 }
 
-impl AskTell for EnsembleState {
-    fn ask(&mut self) -> Ask {
-        if let Some(done) = &self.done {
-            return Ask::Done(done.clone());
-        }
-        if self.walkers.is_empty() {
-            if let Some(points) = self.starts.ask(&mut self.rng, &self.priors) {
-                return Ask::Evaluate(points);
-            }
-            self.walkers = self.starts.walkers();
-        }
-        loop {
-            if let Some(m) = &self.pending {
-                return Ask::Evaluate(m.points.iter().flatten().cloned().collect());
-            }
-            let moves = self.propose();
-            if moves.points.iter().any(Option::is_some) {
-                self.pending = Some(moves);
-            } else {
-                self.settle(moves, &[]);
-                if let Some(done) = &self.done {
-                    return Ask::Done(done.clone());
-                }
-            }
-        }
-    }
-
-    fn tell(&mut self, outcomes: &[Outcome]) -> Result<(), TellError> {
-        if self.done.is_some() {
-            return Err(TellError::AlreadyTerminated);
-        }
-        if self.walkers.is_empty() {
-            let expected = self.starts.pending();
-            if expected == 0 {
-                return Err(TellError::NothingAsked);
-            }
-            check_count(expected, outcomes.len())?;
-            self.count(outcomes);
-            self.starts.tell(outcomes, &self.priors);
-            if let Some((x, reason)) = self.starts.failure() {
-                self.done = Some(Termination::Stalled(format!(
-                    "the log-likelihood failed at the initial point {x:?}: {reason}"
-                )));
-            }
-            return Ok(());
-        }
-        let Some(moves) = self.pending.take() else {
-            return Err(TellError::NothingAsked);
-        };
-        let expected = moves.points.iter().flatten().count();
-        if let Err(e) = check_count(expected, outcomes.len()) {
-            self.pending = Some(moves);
-            return Err(e);
-        }
-        self.count(outcomes);
-        self.settle(moves, outcomes);
-        Ok(())
-    }
-
-    fn iterations(&self) -> usize {
-        self.iteration
-    }
-
-    fn evaluations(&self) -> usize {
-        self.evaluations
-    }
-
-    fn failed_evaluations(&self) -> usize {
-        self.failed
+impl Proposed for Stretch {
+    fn points(&self) -> &[Option<Vec<f64>>] {
+        &self.points
     }
 }
 
-impl SamplerState for EnsembleState {
-    fn chains(&self) -> &Chains {
-        &self.chains
+impl Moves for EnsembleState {
+    type Batch = Stretch;
+
+    fn core(&self) -> &Mcmc {
+        &self.core
     }
 
-    fn start_failure(&self) -> Option<(Vec<f64>, String)> {
-        self.starts.failure().cloned()
+    fn core_mut(&mut self) -> &mut Mcmc {
+        &mut self.core
     }
 
-    fn acceptance_rate(&self) -> f64 {
-        if self.proposed_all == 0 {
-            f64::NAN
-        } else {
-            self.accepted_all as f64 / self.proposed_all as f64
-        }
+    fn pending(&mut self) -> &mut Option<Stretch> {
+        &mut self.pending
+    }
+
+    fn propose(&mut self) -> Stretch {
+        self.draw()
+    }
+
+    fn settle(&mut self, batch: Stretch, outcomes: &[Outcome]) {
+        self.apply(batch, outcomes);
     }
 }
+
+mcmc_state!(EnsembleState);

@@ -1,12 +1,12 @@
 //! Adaptive random-walk Metropolis–Hastings, one or more independent chains.
 
 use crate::chains::{
-    candidate, check_schedule, check_start, check_step, log_prior, Starts, Walker,
+    candidate, check_schedule, check_start, check_step, log_prior, mcmc_state, Mcmc, Moves,
+    Proposed, Starts,
 };
 use crate::{Chains, Prior, SampleError, Sampler, SamplerState};
-use diffid_core::{Ask, AskTell, Outcome, TellError, Termination};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use diffid_core::{Outcome, Termination};
+use rand::Rng;
 use rand_distr::StandardNormal;
 
 /// The optimal random-walk scale for a Gaussian target (Roberts, Gelman & Gilks 1997;
@@ -210,20 +210,14 @@ impl MetropolisHastings {
         let adaptation = Adaptation::new(initial, covariance);
         Ok(MhState {
             config: self.clone(),
-            priors: priors.to_vec(),
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            seed,
-            starts: Starts::new(initial, priors, self.step_size, self.chains),
-            walkers: Vec::new(),
+            core: Mcmc::new(
+                priors,
+                seed,
+                Starts::new(initial, priors, self.step_size, self.chains),
+                Chains::new(self.chains, d, self.warmup(), self.thin),
+            ),
             adaptation,
-            chains: Chains::new(self.chains, d, self.warmup(), self.thin),
             pending: None,
-            iteration: 0,
-            evaluations: 0,
-            failed: 0,
-            accepted_all: 0,
-            proposed_all: 0,
-            done: None,
         })
     }
 }
@@ -385,7 +379,7 @@ fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
 /// One iteration's proposals: per chain, the proposal (or `None` outside the support) and
 /// the uniform draw that decides acceptance.
 #[derive(Clone, Debug)]
-struct Proposals {
+pub(crate) struct Proposals {
     points: Vec<Option<Vec<f64>>>,
     uniforms: Vec<f64>,
 }
@@ -394,40 +388,29 @@ struct Proposals {
 #[derive(Clone, Debug)]
 pub struct MhState {
     config: MetropolisHastings,
-    priors: Vec<Prior>,
-    rng: ChaCha8Rng,
-    seed: u64,
-    starts: Starts,
-    walkers: Vec<Walker>,
+    core: Mcmc,
     adaptation: Adaptation,
-    chains: Chains,
     pending: Option<Proposals>,
-    iteration: usize,
-    evaluations: usize,
-    failed: usize,
-    accepted_all: usize,
-    proposed_all: usize,
-    done: Option<Termination>,
 }
 
 impl MhState {
     /// The seed this state draws from.
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.core.seed
     }
 
-    fn propose(&mut self) -> Proposals {
-        let d = self.chains.dim;
-        let mut points = Vec::with_capacity(self.walkers.len());
-        let mut uniforms = Vec::with_capacity(self.walkers.len());
+    fn draw(&mut self) -> Proposals {
+        let d = self.core.chains.dim;
+        let mut points = Vec::with_capacity(self.core.walkers.len());
+        let mut uniforms = Vec::with_capacity(self.core.walkers.len());
         let a = &self.adaptation;
-        for w in &self.walkers {
+        for w in &self.core.walkers {
             let z: Vec<f64> = (0..d)
-                .map(|_| self.rng.sample::<f64, _>(StandardNormal))
+                .map(|_| self.core.rng.sample::<f64, _>(StandardNormal))
                 .collect();
-            uniforms.push(self.rng.random::<f64>());
+            uniforms.push(self.core.rng.random::<f64>());
             let y = a.propose(&w.x, &z);
-            let inside = log_prior(&self.priors, &y) > f64::NEG_INFINITY;
+            let inside = log_prior(&self.core.priors, &y) > f64::NEG_INFINITY;
             points.push(inside.then_some(y));
         }
         Proposals { points, uniforms }
@@ -435,163 +418,88 @@ impl MhState {
 
     /// Accepts or rejects every chain's proposal given the outcomes of those inside the
     /// support, then records the iteration.
-    fn settle(&mut self, proposals: Proposals, outcomes: &[Outcome]) {
-        self.iteration += 1;
-        let t = self.iteration;
-        let adapting = self.config.adapt && t <= self.chains.warmup;
+    fn apply(&mut self, proposals: Proposals, outcomes: &[Outcome]) {
+        self.core.iteration += 1;
+        let t = self.core.iteration;
+        let adapting = self.config.adapt && t <= self.core.chains.warmup;
         let mut told = outcomes.iter();
-        let mut alphas = Vec::with_capacity(self.walkers.len());
+        let mut alphas = Vec::with_capacity(self.core.walkers.len());
         for (c, (point, u)) in proposals
             .points
             .into_iter()
             .zip(proposals.uniforms)
             .enumerate()
         {
-            let walker = &mut self.walkers[c];
-            let (accept, alpha) = match candidate(&mut self.chains, &self.priors, point, &mut told)
-            {
-                Some(cand) => {
-                    let log_ratio = cand.log_posterior() - walker.log_posterior();
-                    let alpha = log_ratio.exp().min(1.0);
-                    // u ∈ [0, 1): accept with probability min(1, e^{log_ratio}).
-                    (
-                        (u.ln() < log_ratio).then_some(cand),
-                        if alpha.is_nan() { 0.0 } else { alpha },
-                    )
-                }
-                None => (None, 0.0),
-            };
+            let walker = &mut self.core.walkers[c];
+            let (accept, alpha) =
+                match candidate(&mut self.core.chains, &self.core.priors, point, &mut told) {
+                    Some(cand) => {
+                        let log_ratio = cand.log_posterior() - walker.log_posterior();
+                        let alpha = log_ratio.exp().min(1.0);
+                        // u ∈ [0, 1): accept with probability min(1, e^{log_ratio}).
+                        (
+                            (u.ln() < log_ratio).then_some(cand),
+                            if alpha.is_nan() { 0.0 } else { alpha },
+                        )
+                    }
+                    None => (None, 0.0),
+                };
             let accepted = accept.is_some();
             if let Some(candidate) = accept {
                 *walker = candidate;
             }
-            self.chains.count(t, c, accepted);
-            self.proposed_all += 1;
-            self.accepted_all += usize::from(accepted);
+            self.core.chains.count(t, c, accepted);
+            self.core.tally(accepted);
             alphas.push(alpha);
         }
         if adapting {
-            let half = self.chains.warmup / 2;
+            let half = self.core.chains.warmup / 2;
             let acceptance = alphas.iter().sum::<f64>() / alphas.len() as f64;
             if t <= half {
-                let xs: Vec<&[f64]> = self.walkers.iter().map(|w| w.x.as_slice()).collect();
+                let xs: Vec<&[f64]> = self.core.walkers.iter().map(|w| w.x.as_slice()).collect();
                 self.adaptation.adapt(t, &xs, acceptance);
             } else {
                 self.adaptation.tune_scale(t - half, acceptance);
             }
         }
-        self.chains.record(t, &self.walkers);
-        if adapting && t == self.chains.warmup / 2 {
-            self.adaptation.restart_from(&self.chains, t);
+        self.core.chains.record(t, &self.core.walkers);
+        if adapting && t == self.core.chains.warmup / 2 {
+            self.adaptation.restart_from(&self.core.chains, t);
         }
         if t >= self.config.iterations {
-            self.done = Some(Termination::Completed);
+            self.core.done = Some(Termination::Completed);
         }
     }
 }
 
-impl AskTell for MhState {
-    fn ask(&mut self) -> Ask {
-        if let Some(done) = &self.done {
-            return Ask::Done(done.clone());
-        }
-        if self.walkers.is_empty() {
-            if let Some(points) = self.starts.ask(&mut self.rng, &self.priors) {
-                return Ask::Evaluate(points);
-            }
-            self.walkers = self.starts.walkers();
-        }
-        loop {
-            if let Some(p) = &self.pending {
-                return Ask::Evaluate(p.points.iter().flatten().cloned().collect());
-            }
-            let proposals = self.propose();
-            if proposals.points.iter().any(Option::is_some) {
-                self.pending = Some(proposals);
-            } else {
-                // Every proposal left the support: all rejected, nothing to evaluate.
-                self.settle(proposals, &[]);
-                if let Some(done) = &self.done {
-                    return Ask::Done(done.clone());
-                }
-            }
-        }
-    }
-
-    fn tell(&mut self, outcomes: &[Outcome]) -> Result<(), TellError> {
-        if self.done.is_some() {
-            return Err(TellError::AlreadyTerminated);
-        }
-        if self.walkers.is_empty() {
-            let expected = self.starts.pending();
-            if expected == 0 {
-                return Err(TellError::NothingAsked);
-            }
-            check_count(expected, outcomes.len())?;
-            self.count(outcomes);
-            self.starts.tell(outcomes, &self.priors);
-            if let Some((x, reason)) = self.starts.failure() {
-                self.done = Some(Termination::Stalled(format!(
-                    "the log-likelihood failed at the initial point {x:?}: {reason}"
-                )));
-            }
-            return Ok(());
-        }
-        let Some(proposals) = self.pending.take() else {
-            return Err(TellError::NothingAsked);
-        };
-        let expected = proposals.points.iter().flatten().count();
-        if let Err(e) = check_count(expected, outcomes.len()) {
-            self.pending = Some(proposals);
-            return Err(e);
-        }
-        self.count(outcomes);
-        self.settle(proposals, outcomes);
-        Ok(())
-    }
-
-    fn iterations(&self) -> usize {
-        self.iteration
-    }
-
-    fn evaluations(&self) -> usize {
-        self.evaluations
-    }
-
-    fn failed_evaluations(&self) -> usize {
-        self.failed
+impl Proposed for Proposals {
+    fn points(&self) -> &[Option<Vec<f64>>] {
+        &self.points
     }
 }
 
-impl MhState {
-    fn count(&mut self, outcomes: &[Outcome]) {
-        self.evaluations += outcomes.len();
-        self.failed += outcomes.iter().filter(|o| o.is_failed()).count();
+impl Moves for MhState {
+    type Batch = Proposals;
+
+    fn core(&self) -> &Mcmc {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Mcmc {
+        &mut self.core
+    }
+
+    fn pending(&mut self) -> &mut Option<Proposals> {
+        &mut self.pending
+    }
+
+    fn propose(&mut self) -> Proposals {
+        self.draw()
+    }
+
+    fn settle(&mut self, batch: Proposals, outcomes: &[Outcome]) {
+        self.apply(batch, outcomes);
     }
 }
 
-pub(crate) fn check_count(expected: usize, received: usize) -> Result<(), TellError> {
-    if expected == received {
-        Ok(())
-    } else {
-        Err(TellError::ResultCountMismatch { expected, received })
-    }
-}
-
-impl SamplerState for MhState {
-    fn chains(&self) -> &Chains {
-        &self.chains
-    }
-
-    fn start_failure(&self) -> Option<(Vec<f64>, String)> {
-        self.starts.failure().cloned()
-    }
-
-    fn acceptance_rate(&self) -> f64 {
-        if self.proposed_all == 0 {
-            f64::NAN
-        } else {
-            self.accepted_all as f64 / self.proposed_all as f64
-        }
-    }
-}
+mcmc_state!(MhState);

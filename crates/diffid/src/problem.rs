@@ -389,6 +389,18 @@ impl Problem {
         Ok(lp + self.log_likelihood(x)?)
     }
 
+    /// What every sampler starts from: the priors and the start point, checked.
+    fn sampling_start(&self, initial: Option<&[f64]>) -> Result<(Vec<Prior>, Vec<f64>), Error> {
+        if self.params.is_empty() {
+            return Err(diffid_core::CoreError::NoParameters.into());
+        }
+        self.check_likelihood()?;
+        let priors = self.require_priors()?;
+        let x0 = initial.map_or_else(|| self.params.initial(), <[f64]>::to_vec);
+        self.check_len(&x0, "initial vector")?;
+        Ok((priors, x0))
+    }
+
     fn check_likelihood(&self) -> Result<(), Error> {
         self.likelihood
             .clone()
@@ -423,13 +435,7 @@ impl Problem {
         options: &RunOptions,
         observer: &mut dyn Observer,
     ) -> Result<SamplingResult, Error> {
-        if self.params.is_empty() {
-            return Err(diffid_core::CoreError::NoParameters.into());
-        }
-        self.check_likelihood()?;
-        let priors = self.require_priors()?;
-        let x0 = initial.map_or_else(|| self.params.initial(), <[f64]>::to_vec);
-        self.check_len(&x0, "initial vector")?;
+        let (priors, x0) = self.sampling_start(initial)?;
         let default = MetropolisHastings::new();
         let sampler: &dyn Sampler = sampler.unwrap_or(&default);
         let mut state = sampler.init(&x0, &priors)?;
@@ -469,13 +475,7 @@ impl Problem {
         options: &RunOptions,
         observer: &mut dyn Observer,
     ) -> Result<NestedResult, Error> {
-        if self.params.is_empty() {
-            return Err(diffid_core::CoreError::NoParameters.into());
-        }
-        self.check_likelihood()?;
-        let priors = self.require_priors()?;
-        let x0 = initial.map_or_else(|| self.params.initial(), <[f64]>::to_vec);
-        self.check_len(&x0, "initial vector")?;
+        let (priors, x0) = self.sampling_start(initial)?;
         let mut state = sampler.start(&x0, &priors)?;
         let evaluator = self.evaluator()?;
         let ended = drive(
