@@ -444,8 +444,6 @@ struct Run {
     /// Evaluations made by this run, and at the last bound update.
     evaluations: usize,
     accepted: usize,
-    /// Evaluations and acceptances at the start of the current efficiency window.
-    window: (usize, usize),
     bound_at: usize,
     bound: Option<Bound>,
     /// Whether the bound is in use (after the first efficiency drop).
@@ -465,7 +463,6 @@ impl Run {
             baseline,
             evaluations: 0,
             accepted: 0,
-            window: (0, 0),
             bound_at: 0,
             bound: None,
             bounded: false,
@@ -768,13 +765,10 @@ impl NestedState {
         let k = self.run.size;
         let r = &self.run;
         if !r.bounded {
-            // The efficiency of the last live-point's worth of candidates.
-            let recent = r.evaluations - r.window.0;
-            let efficiency = (r.accepted - r.window.1) as f64 / recent.max(1) as f64;
-            if recent >= k {
-                self.run.window = (r.evaluations, r.accepted);
-            }
-            let r = &self.run;
+            // The run's efficiency so far (as dynesty's first update): the whole cube is used
+            // until uniform draws have become rare, which keeps narrow modes the first live
+            // points found from being cut off by an early bound.
+            let efficiency = r.accepted as f64 / r.evaluations.max(1) as f64;
             let first = r.evaluations >= FIRST_UPDATE_CALLS * k
                 && (efficiency < FIRST_UPDATE_EFFICIENCY || self.sampling == Sampling::RandomWalk);
             if !first {
