@@ -73,3 +73,43 @@ def fails_above_two(x) -> float:
     if x[0] > 2.0:
         raise RuntimeError(f"refusing x = {x[0]}")
     return float(np.sum(np.asarray(x) ** 2))
+
+
+def interrupt_script(script: pathlib.Path, wait: float) -> list[str]:
+    """Runs ``script`` in a subprocess, sends SIGINT ``wait`` seconds after it prints READY,
+    and returns the fields of the ``RESULT`` line it prints after catching the
+    ``KeyboardInterrupt``; fails the test when the run ends by itself, ignores SIGINT for 30 s,
+    exits with an error, or catches the interrupt without a ``.result`` (``NO RESULT``)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        time.sleep(wait)
+        assert proc.poll() is None, "the run ended before it was interrupted"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the run did not stop within 30 s of SIGINT\nstdout:\n{out}\nstderr:\n{err}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
+    assert "CAUGHT KeyboardInterrupt" in out, out + err
+    assert "NO RESULT" not in out, out
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
+    return line.split()

@@ -13,11 +13,7 @@ import concurrent.futures as cf
 import copy
 import math
 import pickle
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -25,6 +21,7 @@ import pytest
 import diffid
 from diffid import plotting
 from support import (
+    interrupt_script,
     BLOWUP_MODEL,
     BLOWUP_TIMES,
     BLOWUP_TRUE_C,
@@ -717,32 +714,7 @@ def test_ctrl_c_interrupts_nested_sampling_with_the_points_so_far(tmp_path, kind
     script = tmp_path / "interrupt_nested.py"
     tests = str(REPO_ROOT / "bindings" / "python" / "tests")
     script.write_text(INTERRUPT_SCRIPT.format(tests=tests, kind=kind))
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout.readline().strip() == "READY"
-        time.sleep(1.0)
-        assert proc.poll() is None, "the run ended before it was interrupted"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"the run did not stop within 30 s of SIGINT\nstdout:\n{out}\nstderr:\n{err}")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
-    assert "CAUGHT KeyboardInterrupt" in out, out + err
-    assert "NO RESULT" not in out, out
-    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
-    _, type_name, n_points, dim, batches, reason, finite_z, finite_x = line.split()
+    _, type_name, n_points, dim, batches, reason, finite_z, finite_x = interrupt_script(script, 1.0)
     assert type_name == "NestedSamples"
     assert int(dim) == 2
     assert int(n_points) > 20

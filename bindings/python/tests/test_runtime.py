@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import pytest
 
 import diffid
-from support import REPO_ROOT, SEED_CSV, SEED_MODEL
+from support import SEED_CSV, SEED_MODEL, interrupt_script
 
 INTERRUPT_SCRIPT = textwrap.dedent(
     """
@@ -69,32 +66,7 @@ def test_ctrl_c_interrupts_a_run_with_best_result(tmp_path, parallel):
     script.write_text(
         INTERRUPT_SCRIPT.format(model=SEED_MODEL, csv=str(SEED_CSV), parallel=parallel)
     )
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout.readline().strip() == "READY"
-        time.sleep(1.5)
-        assert proc.poll() is None, "the run ended before it was interrupted"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"the run did not stop within 30 s of SIGINT\nstdout:\n{out}\nstderr:\n{err}")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
-    assert "CAUGHT KeyboardInterrupt" in out, out + err
-    assert "NO RESULT" not in out, out
-    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
-    _, type_name, value, iterations, n, finite = line.split()
+    _, type_name, value, iterations, n, finite = interrupt_script(script, 1.5)
     assert type_name == "OptimisationResults"
     assert float(value) < float("inf") and float(value) == float(value)
     assert int(iterations) > 0

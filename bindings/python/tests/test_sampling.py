@@ -11,11 +11,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import copy
 import pickle
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import arviz as az
 import numpy as np
@@ -24,6 +20,7 @@ from scipy.optimize import least_squares
 
 import diffid
 from support import (
+    interrupt_script,
     BLOWUP_MODEL,
     BLOWUP_TIMES,
     BLOWUP_TRUE_C,
@@ -748,32 +745,7 @@ def test_ctrl_c_interrupts_sampling_with_the_draws_so_far(tmp_path, kind):
     script = tmp_path / "interrupt_sampling.py"
     tests = str(REPO_ROOT / "bindings" / "python" / "tests")
     script.write_text(INTERRUPT_SCRIPT.format(tests=tests, kind=kind))
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout.readline().strip() == "READY"
-        time.sleep(1.0)
-        assert proc.poll() is None, "the run ended before it was interrupted"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"the run did not stop within 30 s of SIGINT\nstdout:\n{out}\nstderr:\n{err}")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
-    assert "CAUGHT KeyboardInterrupt" in out, out + err
-    assert "NO RESULT" not in out, out
-    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
-    _, type_name, n_chains, n_draws, dim, iterations, reason, finite = line.split()
+    _, type_name, n_chains, n_draws, dim, iterations, reason, finite = interrupt_script(script, 1.0)
     assert type_name == "Samples"
     assert int(n_chains) == 4 and int(dim) == 2
     assert int(n_draws) > 0
