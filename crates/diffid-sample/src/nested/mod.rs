@@ -796,11 +796,15 @@ impl NestedState {
         let finished = std::mem::replace(&mut self.run, Run::new(2, 0.0, 0.0, 0.0, false));
         self.points.extend(finished.live);
         self.queue.clear();
-        if let Some(t) = self.stop_reason() {
+        if let Some(t) = self.limit_reached() {
             self.done = Some(t);
             return;
         }
         let (all, integrals) = self.integrals();
+        if self.targets_met(&all, &integrals) {
+            self.done = Some(Termination::Completed);
+            return;
+        }
         let Some((floor, ceiling, log_x0)) =
             batch_bounds(&all, &integrals, self.config.posterior_fraction)
         else {
@@ -830,15 +834,19 @@ impl NestedState {
         self.run = run;
     }
 
-    /// Why the whole run should stop now, if it should.
-    fn stop_reason(&self) -> Option<Termination> {
+    /// Why the whole run should stop now regardless of its targets (budget, batch limit).
+    fn limit_reached(&self) -> Option<Termination> {
         if !self.budget_left() {
             return Some(Termination::MaxEvaluations);
         }
-        if self.config.max_batches.is_some_and(|m| self.batches >= m) {
-            return Some(Termination::Completed);
-        }
-        let (all, integrals) = self.integrals();
+        self.config
+            .max_batches
+            .is_some_and(|m| self.batches >= m)
+            .then_some(Termination::Completed)
+    }
+
+    /// Whether the merged run meets the dynamic stage's targets (see the type's docs).
+    fn targets_met(&self, all: &[NestedPoint], integrals: &Integrals) -> bool {
         let f = self.config.posterior_fraction;
         // The blend of the two targets, weighted as the batches are: done when ≤ 1.
         let mut score = 0.0;
@@ -848,10 +856,10 @@ impl NestedState {
         }
         if f < 1.0 {
             let logl: Vec<f64> = all.iter().map(|p| p.log_likelihood).collect();
-            let err = simulated_error(&integrals, &logl, 100, self.seed);
+            let err = simulated_error(integrals, &logl, 100, self.seed);
             score += (1.0 - f) * err / self.config.target_error.max(f64::MIN_POSITIVE);
         }
-        (score <= 1.0).then_some(Termination::Completed)
+        score <= 1.0
     }
 }
 
