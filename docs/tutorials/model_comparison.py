@@ -147,7 +147,7 @@ problems = {
     "logistic prey": build(logistic, {"kappa": (0.005, KAPPA_PRIOR)}),
 }
 for label, problem in problems.items():
-    print(f"{label}: parameters {problem.parameters()}")
+    print(f"{label}: parameters {problem.parameter_names()}")
 
 # ------------------------------------------------------------------------------------------
 # 3. Dynamic nested sampling

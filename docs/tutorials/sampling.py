@@ -100,7 +100,7 @@ problem = (
     .with_parallel(True)  # each iteration's 4 proposals are solved on all cores
     .build()
 )
-names = problem.parameters()
+names = problem.parameter_names()
 print(f"Parameters: {names}")
 print(f"Priors: {problem.priors()}")
 

@@ -4,7 +4,7 @@ use crate::errors::{tell_to_py, to_py};
 use crate::results::PyOptimisationResults;
 use diffid::{
     result_of, AdamState, Ask, Bounds, CmaEsState, Error, GradientOutcome, LbfgsbState,
-    NelderMeadState, OptimiserState, Outcome, Termination,
+    NelderMeadState, OptimiserState, Outcome, StartOnly, Termination,
 };
 use numpy::PyArray2;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -96,6 +96,8 @@ pub enum Kind {
     Adam(Box<AdamState>),
     /// An L-BFGS-B state.
     Lbfgsb(Box<LbfgsbState>),
+    /// Any optimiser with `max_iter` 0: the start is evaluated once and returned.
+    Start(Box<StartOnly>),
 }
 
 impl Kind {
@@ -110,6 +112,7 @@ impl Kind {
             Self::NelderMead(s) => s.as_ref(),
             Self::Adam(s) => s.as_ref(),
             Self::Lbfgsb(s) => s.as_ref(),
+            Self::Start(s) => s.as_ref(),
         }
     }
 
@@ -119,6 +122,7 @@ impl Kind {
             Self::NelderMead(s) => s.as_mut(),
             Self::Adam(s) => s.as_mut(),
             Self::Lbfgsb(s) => s.as_mut(),
+            Self::Start(s) => s.as_mut(),
         }
     }
 }

@@ -4,7 +4,9 @@
 use crate::cost::extract_metric;
 use crate::errors::to_py;
 use crate::errors::{BuildError, EvaluationError};
-use crate::problem::{checked_prior, extract_optimiser, parameter, table, PyProblem};
+use crate::cluster::check_executor;
+use crate::pickling::Recipe;
+use crate::problem::{checked_prior, extract_optimiser, parameter, same_recipe, table, PyProblem};
 use diffid::{
     attach_priors, likelihood_of, split_noise, CostMetric, CostSum, Distribution, FitObjective,
     GradientOutcome, Objective, Optimiser, Outcome, Parallelism, Parameters, Problem, Simulator,
@@ -12,35 +14,55 @@ use diffid::{
 };
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use pyo3::BoundObject;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// What a Python objective raised, kept so the run can stop and re-raise it.
+/// What a Python objective (or an executor) raised, kept so the run can stop and re-raise it.
 #[derive(Default)]
 pub struct CallbackError {
-    /// The first exception raised (or the first bad return value), with the point.
-    error: Mutex<Option<(PyErr, Vec<f64>)>>,
+    /// The first exception raised (or the first bad return value), with the point, if one
+    /// point is to blame.
+    error: Mutex<Option<(PyErr, Option<Vec<f64>>)>>,
     /// Set when an error is recorded: the run loop stops at the next iteration.
     pub cancel: Arc<AtomicBool>,
 }
 
 impl CallbackError {
-    fn record(&self, err: PyErr, x: &[f64]) {
+    fn keep(&self, err: PyErr, x: Option<&[f64]>) {
         if let Ok(mut slot) = self.error.lock() {
             if slot.is_none() {
-                *slot = Some((err, x.to_vec()));
+                *slot = Some((err, x.map(<[f64]>::to_vec)));
             }
         }
         self.cancel.store(true, Ordering::SeqCst);
     }
 
+    fn record(&self, err: PyErr, x: &[f64]) {
+        self.keep(err, Some(x));
+    }
+
+    /// Records an error raised as it is (an executor's failure, already worded).
+    pub fn record_raw(&self, err: PyErr) {
+        self.keep(err, None);
+    }
+
+    /// Whether an error has been recorded and the run is stopping.
+    pub fn stopping(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+
     /// Takes the recorded error as an `EvaluationError` with the original exception as its
-    /// cause and the offending point on `.point`; resets the state for the next run.
-    /// An interruption (`KeyboardInterrupt`, `SystemExit`: anything not an `Exception`) is
-    /// returned as it is.
+    /// cause and the offending point on `.point` (one recorded without a point as it is);
+    /// resets the state for the next run. An interruption (`KeyboardInterrupt`, `SystemExit`:
+    /// anything not an `Exception`) is returned as it is.
     pub fn take(&self, py: Python<'_>) -> Option<PyErr> {
         self.cancel.store(false, Ordering::SeqCst);
         let (cause, point) = self.error.lock().ok()?.take()?;
+        let Some(point) = point else {
+            return Some(cause);
+        };
         if !cause.is_instance_of::<pyo3::exceptions::PyException>(py) {
             return Some(cause);
         }
@@ -56,6 +78,17 @@ impl CallbackError {
     }
 }
 
+/// `recipe` followed by `method(*args)`.
+fn step<'py>(
+    recipe: &Recipe,
+    py: Python<'py>,
+    method: &'static str,
+    args: impl IntoPyObject<'py, Target = PyTuple>,
+) -> PyResult<Recipe> {
+    let args = args.into_pyobject(py).map_err(Into::into)?.into_bound();
+    Ok(recipe.then(method, args, None))
+}
+
 /// Checks that `f` is callable (`what` names the builder method and `shape` describes the
 /// expected signature in the error).
 fn callable(f: &Bound<'_, PyAny>, what: &str, shape: &str) -> PyResult<Arc<Py<PyAny>>> {
@@ -66,18 +99,6 @@ fn callable(f: &Bound<'_, PyAny>, what: &str, shape: &str) -> PyResult<Arc<Py<Py
         )));
     }
     Ok(Arc::new(f.clone().unbind()))
-}
-
-/// Checks that `executor` looks like a `concurrent.futures` executor.
-fn executor(e: &Bound<'_, PyAny>) -> PyResult<Arc<Py<PyAny>>> {
-    let has = |name: &str| e.getattr(name).is_ok_and(|a| a.is_callable());
-    if !has("submit") && !has("map") {
-        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-            "with_executor expects a concurrent.futures-style executor (with submit(f, x) or map(f, xs)), got {}",
-            e.get_type().name()?
-        )));
-    }
-    Ok(Arc::new(e.clone().unbind()))
 }
 
 /// `params` plus a new parameter; bad bounds, a start outside them, a transform that does
@@ -195,6 +216,31 @@ fn executor_map(
     }
 }
 
+/// A float from what a callable returned: a Python or numpy number, or a 0-d or size-1
+/// numpy array (as the earlier release accepted).
+fn scalar(v: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let not_a_number = || pyo3::exceptions::PyTypeError::new_err("not a number");
+    if let Ok(arr) = v.downcast::<numpy::PyUntypedArray>() {
+        // Asked before `float(v)`, which numpy deprecates for arrays of one or more dimensions.
+        if arr.len() != 1 {
+            return Err(not_a_number());
+        }
+        return scalar(&v.call_method0("item")?);
+    }
+    if v.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(not_a_number());
+    }
+    v.extract::<f64>().map_err(|_| not_a_number())
+}
+
+/// The type of `v`, with the shape for an array.
+fn describe(v: &Bound<'_, PyAny>) -> String {
+    match v.downcast::<numpy::PyUntypedArray>() {
+        Ok(arr) => format!("a numpy array of shape {:?}", arr.shape()),
+        Err(_) => type_name(v),
+    }
+}
+
 fn type_name(v: &Bound<'_, PyAny>) -> String {
     v.get_type()
         .name()
@@ -216,10 +262,10 @@ impl PyObjective {
     /// recorded for the run to re-raise.
     fn outcome(&self, py: Python<'_>, value: PyResult<Py<PyAny>>, x: &[f64]) -> Outcome {
         let value = value.and_then(|v| {
-            v.extract::<f64>(py).map_err(|_| {
+            scalar(v.bind(py)).map_err(|_| {
                 pyo3::exceptions::PyTypeError::new_err(format!(
-                    "the objective must return a float, got {}",
-                    type_name(v.bind(py))
+                    "the objective must return a float (or a numpy scalar, 0-d or size-1 array), got {}",
+                    describe(v.bind(py))
                 ))
             })
         });
@@ -340,6 +386,7 @@ impl Objective for PyObjective {
 #[pyclass(module = "diffid._diffid", name = "ScalarBuilder", frozen)]
 #[derive(Clone, Default)]
 pub struct PyScalarBuilder {
+    recipe: Recipe,
     f: Option<Arc<Py<PyAny>>>,
     g: Option<Arc<Py<PyAny>>>,
     executor: Option<Arc<Py<PyAny>>>,
@@ -359,6 +406,7 @@ impl PyScalarBuilder {
     fn with_objective(&self, f: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
             f: Some(callable(f, "with_objective", "f(x) -> float")?),
+            recipe: step(&self.recipe, f.py(), "with_objective", (f,))?,
             ..self.clone()
         })
     }
@@ -369,6 +417,7 @@ impl PyScalarBuilder {
     fn with_gradient(&self, g: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
             g: Some(callable(g, "with_gradient", "g(x) -> array")?),
+            recipe: step(&self.recipe, g.py(), "with_gradient", (g,))?,
             ..self.clone()
         })
     }
@@ -379,7 +428,7 @@ impl PyScalarBuilder {
     /// must be picklable (a module-level function).
     fn with_executor(&self, executor: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
-            executor: Some(self::executor(executor)?),
+            executor: Some(check_executor(executor)?),
             ..self.clone()
         })
     }
@@ -392,12 +441,19 @@ impl PyScalarBuilder {
     #[pyo3(signature = (name, initial, bounds = None, transform = None, prior = None))]
     fn with_parameter(
         &self,
+        py: Python<'_>,
         name: String,
         initial: f64,
         bounds: Option<(f64, f64)>,
         transform: Option<&str>,
         prior: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let recipe = step(
+            &self.recipe,
+            py,
+            "with_parameter",
+            (name.clone(), initial, bounds, transform, prior),
+        )?;
         let (params, priors) = with_parameter(
             &self.params,
             &self.priors,
@@ -410,6 +466,7 @@ impl PyScalarBuilder {
         Ok(Self {
             params,
             priors,
+            recipe,
             ..self.clone()
         })
     }
@@ -418,6 +475,7 @@ impl PyScalarBuilder {
     fn with_optimiser(&self, optimiser: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
             optimiser: Some(extract_optimiser(optimiser)?),
+            recipe: step(&self.recipe, optimiser.py(), "with_optimiser", (optimiser,))?,
             ..self.clone()
         })
     }
@@ -445,7 +503,30 @@ impl PyScalarBuilder {
         )
         .with_optimiser(self.optimiser.clone())
         .with_priors(priors);
-        Ok(PyProblem::with_callback(Arc::new(problem), errors))
+        let plain = Self {
+            executor: None,
+            ..self.clone()
+        };
+        Ok(PyProblem::with_callback(Arc::new(problem), errors)
+            .with_builder(Py::new(py, plain)?.into_any()))
+    }
+
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, Bound<'py, PyList>))> {
+        slf.get().recipe.reduce(slf.py(), slf.get_type().into_any())
+    }
+
+    fn __copy__(&self) -> Self {
+        self.clone()
+    }
+
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+        self.clone()
+    }
+
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        same_recipe(slf.as_any(), other)
     }
 
     fn __repr__(&self) -> String {
@@ -562,6 +643,7 @@ impl Simulator for PySimulator {
 #[pyclass(module = "diffid._diffid", name = "VectorBuilder", frozen)]
 #[derive(Clone, Default)]
 pub struct PyVectorBuilder {
+    recipe: Recipe,
     f: Option<Arc<Py<PyAny>>>,
     executor: Option<Arc<Py<PyAny>>>,
     config: Vec<(String, Arc<Py<PyAny>>)>,
@@ -584,6 +666,7 @@ impl PyVectorBuilder {
     fn with_objective(&self, f: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
             f: Some(callable(f, "with_objective", "f(params) -> predictions")?),
+            recipe: step(&self.recipe, f.py(), "with_objective", (f,))?,
             ..self.clone()
         })
     }
@@ -593,18 +676,32 @@ impl PyVectorBuilder {
     /// `map`). With a process pool the model must be picklable (a module-level function).
     fn with_executor(&self, executor: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
-            executor: Some(self::executor(executor)?),
+            executor: Some(check_executor(executor)?),
             ..self.clone()
         })
     }
 
-    /// The data: a 2-D array, column 0 = time, then one column per predicted output.
+    /// The data: a 2-D array, column 0 = time, then one column per predicted output; or a
+    /// 1-D array of observations of one output (the model returns predictions of the same
+    /// length; their times are taken as 0, 1, 2, …).
     fn with_data(&self, data: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let (rows, columns, values) = table(data)?;
+        let np = data.py().import("numpy")?;
+        let arr = np.call_method1("asarray", (data,))?;
+        let (rows, columns, values) = if arr.getattr("ndim")?.extract::<usize>()? == 1 {
+            table(&np.call_method1(
+                "column_stack",
+                ((np.call_method1("arange", (arr.len()?,))?, &arr),),
+            )?)?
+        } else {
+            table(data)?
+        };
         let series = TimeSeries::from_row_major(rows, columns, &values)
             .map_err(|e| BuildError::new_err(e.to_string()))?;
+        // A copy of the table, so later changes to the caller's array do not change the recipe.
+        let copy = PyArray1::from_slice(data.py(), &values).reshape([rows, columns])?;
         Ok(Self {
             data: Some(Arc::new(series)),
+            recipe: step(&self.recipe, data.py(), "with_data", (copy,))?,
             ..self.clone()
         })
     }
@@ -616,12 +713,19 @@ impl PyVectorBuilder {
     #[pyo3(signature = (name, initial, bounds = None, transform = None, prior = None))]
     fn with_parameter(
         &self,
+        py: Python<'_>,
         name: String,
         initial: f64,
         bounds: Option<(f64, f64)>,
         transform: Option<&str>,
         prior: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let recipe = step(
+            &self.recipe,
+            py,
+            "with_parameter",
+            (name.clone(), initial, bounds, transform, prior),
+        )?;
         let (params, priors) = with_parameter(
             &self.params,
             &self.priors,
@@ -634,6 +738,7 @@ impl PyVectorBuilder {
         Ok(Self {
             params,
             priors,
+            recipe,
             ..self.clone()
         })
     }
@@ -642,31 +747,35 @@ impl PyVectorBuilder {
     fn with_cost(&self, metric: &Bound<'_, PyAny>) -> PyResult<Self> {
         let mut next = self.clone();
         next.costs.push(extract_metric(metric)?);
+        next.recipe = step(&self.recipe, metric.py(), "with_cost", (metric,))?;
         Ok(next)
     }
 
     /// Removes every cost metric.
-    fn remove_cost(&self) -> Self {
-        Self {
+    fn remove_cost(&self, py: Python<'_>) -> PyResult<Self> {
+        Ok(Self {
             costs: Vec::new(),
+            recipe: step(&self.recipe, py, "remove_cost", ())?,
             ..self.clone()
-        }
+        })
     }
 
     /// Records a setting `key = value` with the problem (a later value for the same key
     /// replaces the earlier); `Problem.config()` returns them, e.g. for the model's own
     /// bookkeeping.
-    fn with_config(&self, key: String, value: &Bound<'_, PyAny>) -> Self {
+    fn with_config(&self, key: String, value: &Bound<'_, PyAny>) -> PyResult<Self> {
         let mut next = self.clone();
+        next.recipe = step(&self.recipe, value.py(), "with_config", (key.clone(), value))?;
         next.config.retain(|(k, _)| *k != key);
         next.config.push((key, Arc::new(value.clone().unbind())));
-        next
+        Ok(next)
     }
 
     /// The optimiser `Problem.optimise()` uses by default.
     fn with_optimiser(&self, optimiser: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
             optimiser: Some(extract_optimiser(optimiser)?),
+            recipe: step(&self.recipe, optimiser.py(), "with_optimiser", (optimiser,))?,
             ..self.clone()
         })
     }
@@ -716,7 +825,31 @@ impl PyVectorBuilder {
         .with_priors(priors)
         .with_likelihood(likelihood)
         .with_model_index(layout.model_index);
-        Ok(PyProblem::with_callback(Arc::new(problem), errors).with_extra(self.config.clone()))
+        let plain = Self {
+            executor: None,
+            ..self.clone()
+        };
+        Ok(PyProblem::with_callback(Arc::new(problem), errors)
+            .with_extra(self.config.clone())
+            .with_builder(Py::new(py, plain)?.into_any()))
+    }
+
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, Bound<'py, PyList>))> {
+        slf.get().recipe.reduce(slf.py(), slf.get_type().into_any())
+    }
+
+    fn __copy__(&self) -> Self {
+        self.clone()
+    }
+
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+        self.clone()
+    }
+
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        same_recipe(slf.as_any(), other)
     }
 
     fn __repr__(&self) -> String {

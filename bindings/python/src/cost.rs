@@ -44,6 +44,17 @@ impl PySse {
     fn __repr__(&self) -> String {
         format!("SSE(weight={})", self.0.weight())
     }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+        crate::pickling::reduce(py, "SSE", &self.0)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.downcast::<Self>().is_ok_and(|o| o.get().0 == self.0)
+    }
 }
 
 #[pymethods]
@@ -63,6 +74,17 @@ impl PyRmse {
     }
     fn __repr__(&self) -> String {
         format!("RMSE(weight={})", self.0.weight())
+    }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+        crate::pickling::reduce(py, "RMSE", &self.0)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.downcast::<Self>().is_ok_and(|o| o.get().0 == self.0)
     }
 }
 
@@ -141,6 +163,17 @@ impl PyGaussianNll {
             }
             Noise::Sigma(s) => format!("GaussianNLL(sigma={s:?}, weight={})", self.0.weight()),
         }
+    }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+        crate::pickling::reduce(py, "GaussianNLL", &self.0)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.downcast::<Self>().is_ok_and(|o| o.get().0 == self.0)
     }
 }
 

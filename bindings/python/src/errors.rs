@@ -25,6 +25,12 @@ create_exception!(
 );
 create_exception!(
     diffid.errors,
+    ExecutorError,
+    DiffidError,
+    "An executor (Dask, Ray, MPI, a process pool) failed to evaluate a batch, or is not an executor."
+);
+create_exception!(
+    diffid.errors,
     TellError,
     DiffidError,
     "An ask/tell state refused the results it was told."
@@ -93,6 +99,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DiffidError", py.get_type::<DiffidError>())?;
     m.add("BuildError", py.get_type::<BuildError>())?;
     m.add("EvaluationError", py.get_type::<EvaluationError>())?;
+    m.add("ExecutorError", py.get_type::<ExecutorError>())?;
     m.add("TellError", py.get_type::<TellError>())?;
     m.add("ResultCountMismatch", py.get_type::<ResultCountMismatch>())?;
     m.add("AlreadyTerminated", py.get_type::<AlreadyTerminated>())?;

@@ -6,9 +6,11 @@
 
 mod asktell;
 mod callables;
+mod cluster;
 mod cost;
 mod errors;
 mod optimiser;
+mod pickling;
 mod problem;
 mod results;
 mod sampler;
@@ -37,6 +39,9 @@ fn _diffid(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<asktell::PyDone>()?;
     m.add_class::<asktell::PyOptimiserState>()?;
     sampler::register(m)?;
+    m.add_function(wrap_pyfunction!(pickling::restore, m)?)?;
+    m.add_function(wrap_pyfunction!(pickling::replay, m)?)?;
+    m.add_function(wrap_pyfunction!(problem::lazy_problem, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::problem::{PyProblem, RunControls};
 use crate::results::PyOptimisationResults;
 use diffid::{
     Adam, Bounds, CmaEs, CoreError, Error, Lbfgsb, NelderMead, Optimiser, Patience, Restarts,
+    StartOnly,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -27,37 +28,69 @@ fn start(
     Ok(PyOptimiserState::new(kind, initial.len()))
 }
 
-/// `with_patience(iterations=None, *, seconds=None)`: an int number of iterations, or
-/// `seconds=` of wall-clock time, without improvement; neither turns it off.
+/// `with_patience(value=None, *, iterations=None, seconds=None)`: `value` (a number or a
+/// `datetime.timedelta`) and `seconds=` are wall-clock seconds without improvement, as the
+/// earlier release spells it; `iterations=` counts iterations; none of them turns it off.
 fn patience(
+    value: Option<&Bound<'_, PyAny>>,
     iterations: Option<&Bound<'_, PyAny>>,
-    seconds: Option<f64>,
+    seconds: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Option<Patience>> {
-    match (iterations, seconds) {
-        (Some(_), Some(_)) => Err(PyValueError::new_err(
-            "with_patience takes a number of iterations or seconds=..., not both",
-        )),
-        (Some(v), None) => {
-            if v.is_instance_of::<PyBool>() || v.is_instance_of::<PyFloat>() {
-                return Err(PyTypeError::new_err(format!(
-                    "with_patience expects an int number of iterations, got {}; for a time patience pass seconds={}",
-                    v.get_type().name()?,
-                    v.repr()?
-                )));
-            }
-            let n: i64 = v.extract().map_err(|_| {
-                PyTypeError::new_err("with_patience expects an int number of iterations")
-            })?;
-            if n < 1 {
-                return Err(PyValueError::new_err(format!(
-                    "patience must be at least 1 iteration, got {n}"
-                )));
-            }
-            Ok(Some(Patience::Iterations(n as usize)))
-        }
-        (None, Some(s)) => Ok(Some(Patience::Time(positive_duration("patience", s)?))),
-        (None, None) => Ok(None),
+    let given = [value, iterations, seconds].iter().flatten().count();
+    if given > 1 {
+        return Err(PyValueError::new_err(
+            "with_patience takes one of: seconds (positionally or seconds=...) or iterations=..., not several",
+        ));
     }
+    if let Some(v) = iterations {
+        if v.is_instance_of::<PyBool>() || v.is_instance_of::<PyFloat>() {
+            return Err(PyTypeError::new_err(format!(
+                "with_patience(iterations=...) expects an int, got {} {}",
+                v.get_type().name()?,
+                v.repr()?
+            )));
+        }
+        let n: i64 = v.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "with_patience(iterations=...) expects an int, got {}",
+                v.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+            ))
+        })?;
+        if n < 1 {
+            return Err(PyValueError::new_err(format!(
+                "patience must be at least 1 iteration, got {n}"
+            )));
+        }
+        return Ok(Some(Patience::Iterations(n as usize)));
+    }
+    match value.or(seconds) {
+        Some(v) => Ok(Some(Patience::Time(positive_duration(
+            "patience",
+            seconds_of(v, "with_patience")?,
+        )?))),
+        None => Ok(None),
+    }
+}
+
+/// A number of seconds given as a number or a `datetime.timedelta` (`what` names the method
+/// in the error); `True`/`False` are refused.
+fn seconds_of(v: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> {
+    let py = v.py();
+    let timedelta = py.import("datetime")?.getattr("timedelta")?;
+    if v.is_instance(&timedelta)? {
+        return v.call_method0("total_seconds")?.extract();
+    }
+    if v.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} expects seconds (a number or a datetime.timedelta), got a bool"
+        )));
+    }
+    v.extract::<f64>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} expects seconds (a number or a datetime.timedelta), got {}",
+            v.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+        ))
+    })
 }
 
 /// A positive, finite number of seconds as a [`Duration`].
@@ -94,6 +127,12 @@ macro_rules! optimiser_class {
             pub fn optimiser(&self) -> Arc<dyn Optimiser> {
                 Arc::new(self.0.clone())
             }
+
+            /// A configuration restored from a pickle, checked as the setters check it.
+            pub fn checked(config: $rust) -> PyResult<Self> {
+                config.validate().map_err(|e| setting_to_py(&e))?;
+                Ok(Self(config))
+            }
         }
 
         #[pymethods]
@@ -113,6 +152,11 @@ macro_rules! optimiser_class {
                 bounds: Option<Vec<(f64, f64)>>,
             ) -> PyResult<PyOptimiserState> {
                 start(&initial, bounds, |x, b| {
+                    if self.0.max_iter() == 0 {
+                        // The same checks of the start and the settings as a run's.
+                        return Optimiser::init(&self.0, x, b)
+                            .map(|_| Kind::Start(Box::new(StartOnly::new(x, b))));
+                    }
                     self.0.start(x, b).map(|s| Kind::$kind(Box::new(s)))
                 })
             }
@@ -136,7 +180,27 @@ macro_rules! optimiser_class {
                 )
             }
 
-            /// Maximum number of iterations (default 1000).
+            fn __reduce__<'py>(
+                &self,
+                py: Python<'py>,
+            ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+                crate::pickling::reduce(py, $pyname, &self.0)
+            }
+
+            fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+                other.downcast::<Self>().is_ok_and(|o| o.get().0 == self.0)
+            }
+
+            fn __copy__(&self) -> Self {
+                self.clone()
+            }
+
+            fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+                self.clone()
+            }
+
+            /// Maximum number of iterations (default 1000); 0 evaluates the start and returns
+            /// it.
             fn with_max_iter(&self, max_iter: usize) -> PyResult<Self> {
                 self.set(|c| c.with_max_iter(max_iter))
             }
@@ -151,24 +215,26 @@ macro_rules! optimiser_class {
                 self.set(|c| c.with_threshold(threshold))
             }
 
-            /// Stop after this many iterations (an int) or `seconds=` without a strictly
-            /// lower best value; `with_patience()` turns it off.
-            #[pyo3(signature = (iterations = None, *, seconds = None))]
+            /// Stop after this long without a strictly lower best value: seconds (a number or
+            /// a `datetime.timedelta`, positionally or `seconds=`, as in the earlier release),
+            /// or `iterations=n`; `with_patience()` turns it off.
+            #[pyo3(signature = (value = None, *, iterations = None, seconds = None))]
             fn with_patience(
                 &self,
+                value: Option<&Bound<'_, PyAny>>,
                 iterations: Option<&Bound<'_, PyAny>>,
-                seconds: Option<f64>,
+                seconds: Option<&Bound<'_, PyAny>>,
             ) -> PyResult<Self> {
-                let p = patience(iterations, seconds)?;
+                let p = patience(value, iterations, seconds)?;
                 self.set(|c| c.with_patience(p))
             }
 
-            /// Stop once this many seconds of wall-clock time have passed; `None` turns it
-            /// off.
+            /// Stop once this many seconds (a number or a `datetime.timedelta`) of wall-clock
+            /// time have passed; `None` turns it off.
             #[pyo3(signature = (seconds))]
-            fn with_time_limit(&self, seconds: Option<f64>) -> PyResult<Self> {
+            fn with_time_limit(&self, seconds: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
                 let limit = seconds
-                    .map(|s| positive_duration("time_limit", s))
+                    .map(|s| positive_duration("time_limit", seconds_of(s, "with_time_limit")?))
                     .transpose()?;
                 self.set(|c| c.with_time_limit(limit))
             }

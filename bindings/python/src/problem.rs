@@ -1,6 +1,8 @@
 //! `DiffsolBuilder` and `Problem`.
 
 use crate::callables::CallbackError;
+use crate::cluster::{distribute, Remote};
+use crate::pickling::Recipe;
 use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
 use crate::optimiser::{PyAdam, PyCmaEs, PyLbfgsb, PyNelderMead};
@@ -14,8 +16,10 @@ use diffid::{
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use std::sync::Arc;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::BoundObject;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The keys `DiffsolBuilder.with_config` accepts.
 const CONFIG_KEYS: [&str; 7] = [
@@ -39,14 +43,37 @@ const SIGNAL_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_mil
 #[derive(Clone, Default)]
 pub struct PyDiffsolBuilder {
     inner: DiffsolBuilder,
+    /// The calls that made this builder, for pickling.
+    recipe: Recipe,
+    /// Where batches are evaluated, if not here.
+    remote: Option<Remote>,
 }
 
 impl PyDiffsolBuilder {
-    fn map(&self, f: impl FnOnce(DiffsolBuilder) -> DiffsolBuilder) -> Self {
-        Self {
+    /// This builder changed by `f`, recording the call `method(*args)` that did it.
+    fn map<'py>(
+        &self,
+        py: Python<'py>,
+        method: &'static str,
+        args: impl IntoPyObject<'py, Target = PyTuple>,
+        f: impl FnOnce(DiffsolBuilder) -> DiffsolBuilder,
+    ) -> PyResult<Self> {
+        let args = args.into_pyobject(py).map_err(Into::into)?.into_bound();
+        Ok(Self {
             inner: f(self.inner.clone()),
-        }
+            recipe: self.recipe.then(method, args, None),
+            remote: self.remote.clone(),
+        })
     }
+}
+
+/// Whether two builders were made by the same calls (they pickle to the same bytes).
+pub fn same_recipe(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if !a.get_type().is(&b.get_type()) {
+        return Ok(false);
+    }
+    let dumps = a.py().import("pickle")?.getattr("dumps")?;
+    dumps.call1((a,))?.eq(dumps.call1((b,))?)
 }
 
 /// Converts an array-like to a contiguous row-major `(rows, columns, values)` table.
@@ -75,22 +102,26 @@ impl PyDiffsolBuilder {
     }
 
     /// The model, in DiffSL.
-    fn with_diffsl(&self, code: String) -> Self {
-        self.map(|b| b.with_diffsl(code))
+    fn with_diffsl(&self, py: Python<'_>, code: String) -> PyResult<Self> {
+        self.map(py, "with_diffsl", (code.clone(),), |b| b.with_diffsl(code))
     }
 
     /// The data: a 2-D array, column 0 = time, then one column per model output.
-    fn with_data(&self, data: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn with_data(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
         let (rows, columns, values) = table(data)?;
         // Validate now, so a bad table is reported where it is given.
         TimeSeries::from_row_major(rows, columns, &values)
             .map_err(|e| BuildError::new_err(e.to_string()))?;
-        Ok(self.map(|b| b.with_data(rows, columns, &values)))
+        // A copy, so later changes to the caller's array do not change the recipe.
+        let copy = PyArray1::from_slice(py, &values).reshape([rows, columns])?;
+        self.map(py, "with_data", (copy,), |b| {
+            b.with_data(rows, columns, &values)
+        })
     }
 
     /// Removes the data.
-    fn remove_data(&self) -> Self {
-        self.map(DiffsolBuilder::remove_data)
+    fn remove_data(&self, py: Python<'_>) -> PyResult<Self> {
+        self.map(py, "remove_data", (), DiffsolBuilder::remove_data)
     }
 
     /// Fits the DiffSL input `name` (an `in_i` entry), starting at `initial`, optionally
@@ -102,44 +133,46 @@ impl PyDiffsolBuilder {
     #[pyo3(signature = (name, initial, bounds = None, transform = None, prior = None))]
     fn with_parameter(
         &self,
+        py: Python<'_>,
         name: String,
         initial: f64,
         bounds: Option<(f64, f64)>,
         transform: Option<&str>,
         prior: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let args = (name.clone(), initial, bounds, transform, prior);
         let p = parameter(name, initial, bounds, transform)?;
         let prior = checked_prior(&p, prior)?;
         let name = p.name().to_owned();
-        Ok(self.map(|b| {
+        self.map(py, "with_parameter", args, |b| {
             let b = b.with_parameter_spec(p);
             match prior {
                 Some(d) => b.with_prior(name, d),
                 None => b,
             }
-        }))
+        })
     }
 
     /// Removes every fitted parameter.
-    fn clear_parameters(&self) -> Self {
-        self.map(DiffsolBuilder::clear_parameters)
+    fn clear_parameters(&self, py: Python<'_>) -> PyResult<Self> {
+        self.map(py, "clear_parameters", (), DiffsolBuilder::clear_parameters)
     }
 
     /// Adds a cost metric (several are summed; the default is SSE).
-    fn with_cost(&self, metric: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let metric = extract_metric(metric)?;
-        Ok(self.map(|b| b.with_cost(metric)))
+    fn with_cost(&self, py: Python<'_>, metric: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let cost = extract_metric(metric)?;
+        self.map(py, "with_cost", (metric,), |b| b.with_cost(cost))
     }
 
     /// Removes every cost metric.
-    fn remove_cost(&self) -> Self {
-        self.map(DiffsolBuilder::remove_cost)
+    fn remove_cost(&self, py: Python<'_>) -> PyResult<Self> {
+        self.map(py, "remove_cost", (), DiffsolBuilder::remove_cost)
     }
 
     /// `True` (also when called with no argument): evaluate populations on all cores;
     /// `False`: sequentially; an int: on that many threads.
     #[pyo3(signature = (flag = None))]
-    fn with_parallel(&self, flag: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn with_parallel(&self, py: Python<'_>, flag: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let p = match flag {
             None => Parallelism::Available,
             Some(v) if v.is_instance_of::<pyo3::types::PyBool>() => {
@@ -163,39 +196,43 @@ impl PyDiffsolBuilder {
                 }
             },
         };
-        Ok(self.map(|b| b.with_parallelism(p)))
+        self.map(py, "with_parallel", (flag,), |b| b.with_parallelism(p))
     }
 
     /// Evaluates populations on at most `n` threads.
-    fn with_max_threads(&self, n: usize) -> PyResult<Self> {
+    fn with_max_threads(&self, py: Python<'_>, n: usize) -> PyResult<Self> {
         if n == 0 {
             return Err(pyo3::exceptions::PyValueError::new_err(
                 "with_max_threads expects a thread count >= 1, got 0",
             ));
         }
-        Ok(self.map(|b| b.with_parallelism(Parallelism::Threads(n))))
+        self.map(py, "with_max_threads", (n,), |b| {
+            b.with_parallelism(Parallelism::Threads(n))
+        })
     }
 
     /// The integration method: `"tsit45"` (default), `"bdf"`, `"esdirk34"` or `"tr_bdf2"`.
-    fn with_solver(&self, solver: &str) -> PyResult<Self> {
+    fn with_solver(&self, py: Python<'_>, solver: &str) -> PyResult<Self> {
         let kind: SolverKind = solver.parse().map_err(|e: diffid::OdeError| {
             pyo3::exceptions::PyValueError::new_err(e.to_string())
         })?;
-        Ok(self.map(|b| b.with_solver(kind)))
+        self.map(py, "with_solver", (solver,), |b| b.with_solver(kind))
     }
 
     /// The linear algebra of the implicit solvers: `"dense"` (default) or `"sparse"` (for
     /// large systems whose states interact locally).
-    fn with_backend(&self, backend: &str) -> PyResult<Self> {
+    fn with_backend(&self, py: Python<'_>, backend: &str) -> PyResult<Self> {
         let b: Backend = backend.parse().map_err(|e: diffid::OdeError| {
             pyo3::exceptions::PyValueError::new_err(e.to_string())
         })?;
-        Ok(self.map(|x| x.with_backend(b)))
+        self.map(py, "with_backend", (backend,), |x| x.with_backend(b))
     }
 
     /// Relative and absolute tolerances (default 1e-6, 1e-8).
-    fn with_tolerances(&self, rtol: f64, atol: f64) -> PyResult<Self> {
-        let next = self.map(|b| b.with_tolerances(rtol, atol));
+    fn with_tolerances(&self, py: Python<'_>, rtol: f64, atol: f64) -> PyResult<Self> {
+        let next = self.map(py, "with_tolerances", (rtol, atol), |b| {
+            b.with_tolerances(rtol, atol)
+        })?;
         next.inner
             .solve_options()
             .validate()
@@ -204,25 +241,27 @@ impl PyDiffsolBuilder {
     }
 
     /// The optimiser `Problem.optimise()` uses by default.
-    fn with_optimiser(&self, optimiser: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn with_optimiser(&self, py: Python<'_>, optimiser: &Bound<'_, PyAny>) -> PyResult<Self> {
         let opt = extract_optimiser(optimiser)?;
-        Ok(self.map(|b| b.with_optimiser(opt)))
+        self.map(py, "with_optimiser", (optimiser,), |b| b.with_optimiser(opt))
     }
 
     /// The step budget of one solve (default 100 000); a solve that needs more fails.
-    fn with_max_steps(&self, max_steps: usize) -> PyResult<Self> {
+    fn with_max_steps(&self, py: Python<'_>, max_steps: usize) -> PyResult<Self> {
         if max_steps == 0 {
             return Err(pyo3::exceptions::PyValueError::new_err(
                 "with_max_steps expects a step budget >= 1, got 0",
             ));
         }
-        Ok(self.map(|b| b.with_max_steps(max_steps)))
+        self.map(py, "with_max_steps", (max_steps,), |b| {
+            b.with_max_steps(max_steps)
+        })
     }
 
     /// Several settings at once from a dict: `rtol`, `atol`, `solver`, `backend`,
     /// `max_steps`, `parallel` and `max_threads`, each as its `with_*` method takes it.
     /// An unknown key raises `ValueError` listing the known ones.
-    fn with_config(&self, config: &Bound<'_, PyDict>) -> PyResult<Self> {
+    fn with_config(&self, py: Python<'_>, config: &Bound<'_, PyDict>) -> PyResult<Self> {
         let mut next = self.clone();
         for (k, v) in config.iter() {
             let key: String = k
@@ -231,17 +270,17 @@ impl PyDiffsolBuilder {
             next = match key.as_str() {
                 "rtol" => {
                     let atol = next.inner.solve_options().atol;
-                    next.with_tolerances(v.extract()?, atol)?
+                    next.with_tolerances(py, v.extract()?, atol)?
                 }
                 "atol" => {
                     let rtol = next.inner.solve_options().rtol;
-                    next.with_tolerances(rtol, v.extract()?)?
+                    next.with_tolerances(py, rtol, v.extract()?)?
                 }
-                "solver" => next.with_solver(&v.extract::<String>()?)?,
-                "backend" => next.with_backend(&v.extract::<String>()?)?,
-                "max_steps" => next.with_max_steps(v.extract()?)?,
-                "parallel" => next.with_parallel(Some(&v))?,
-                "max_threads" => next.with_max_threads(v.extract()?)?,
+                "solver" => next.with_solver(py, &v.extract::<String>()?)?,
+                "backend" => next.with_backend(py, &v.extract::<String>()?)?,
+                "max_steps" => next.with_max_steps(py, v.extract()?)?,
+                "parallel" => next.with_parallel(py, Some(&v))?,
+                "max_threads" => next.with_max_threads(py, v.extract()?)?,
                 other => {
                     return Err(pyo3::exceptions::PyValueError::new_err(format!(
                         "unknown config key '{other}'; the known keys are {}",
@@ -253,19 +292,62 @@ impl PyDiffsolBuilder {
         Ok(next)
     }
 
-    /// Compiles the model, checks data and parameters, and returns the `Problem`.
-    fn build(&self, py: Python<'_>) -> PyResult<PyProblem> {
-        let builder = self.inner.clone();
-        let problem = py.detach(|| builder.build()).map_err(to_py)?;
-        Ok(PyProblem {
-            inner: Arc::new(problem),
-            errors: None,
-            extra: Vec::new(),
+    /// Evaluates each batch (a CMA-ES generation, an ensemble half, a nested-sampling batch)
+    /// through `executor`: a `concurrent.futures` executor (`ProcessPoolExecutor`, mpi4py's
+    /// `MPIPoolExecutor`), a `dask.distributed.Client` or a pool with `map` (multiprocessing,
+    /// Ray). The batch is split into one chunk per worker; each worker builds the problem once
+    /// (compiling the model) and evaluates its chunk in Rust on `threads_per_worker` threads.
+    /// Results are bit-identical to a local run.
+    #[pyo3(signature = (executor, *, threads_per_worker = 1))]
+    fn with_executor(&self, executor: &Bound<'_, PyAny>, threads_per_worker: usize) -> PyResult<Self> {
+        Ok(Self {
+            remote: Some(Remote::new(executor, threads_per_worker)?),
+            ..self.clone()
         })
     }
 
+    /// Compiles the model, checks data and parameters, and returns the `Problem`.
+    fn build(slf: &Bound<'_, Self>) -> PyResult<PyProblem> {
+        let py = slf.py();
+        let this = slf.get();
+        let builder = this.inner.clone();
+        let problem = py.detach(|| builder.build()).map_err(to_py)?;
+        // The problem pickles as this builder, less the executor.
+        let plain = Self {
+            remote: None,
+            ..this.clone()
+        };
+        let problem = PyProblem::built(Arc::new(problem)).with_builder(Py::new(py, plain)?.into_any());
+        match &this.remote {
+            Some(remote) => distribute(py, &problem, remote),
+            None => Ok(problem),
+        }
+    }
+
     fn __repr__(&self) -> String {
-        format!("{:?}", self.inner)
+        let repr = format!("{:?}", self.inner);
+        match &self.remote {
+            Some(_) => format!("{}, executor=set)", repr.trim_end_matches(')')),
+            None => repr,
+        }
+    }
+
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, Bound<'py, PyList>))> {
+        slf.get().recipe.reduce(slf.py(), slf.get_type().into_any())
+    }
+
+    fn __copy__(&self) -> Self {
+        self.clone()
+    }
+
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+        self.clone()
+    }
+
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        same_recipe(slf.as_any(), other)
     }
 }
 
@@ -336,34 +418,159 @@ fn vector(x: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
 }
 
 /// A built problem: evaluate it, or optimise it.
+///
+/// A problem made by a builder remembers the builder (less its executor): it pickles as that
+/// builder and, unpickled, is built again at its first use (never while unpickling, since
+/// Dask unpickles to hash), DiffSL models from a per-process cache so that a worker compiles
+/// each model once.
 #[pyclass(module = "diffid._diffid", name = "Problem", frozen)]
 pub struct PyProblem {
-    inner: Arc<Problem>,
-    /// For Python objectives: where an exception raised inside a run is kept.
-    errors: Option<Arc<CallbackError>>,
-    /// Settings recorded with the problem by `VectorBuilder.with_config`.
-    extra: Vec<(String, Arc<Py<PyAny>>)>,
+    built: OnceLock<Built>,
+    /// The builder that made the problem, without its executor; `None` for problems made
+    /// another way (which do not pickle).
+    builder: Option<Py<PyAny>>,
 }
 
+/// What a built problem holds.
+#[derive(Clone)]
+pub struct Built {
+    /// The problem.
+    pub inner: Arc<Problem>,
+    /// For Python objectives: where an exception raised inside a run is kept.
+    pub errors: Option<Arc<CallbackError>>,
+    /// Settings recorded with the problem by `VectorBuilder.with_config`.
+    pub extra: Vec<(String, Arc<Py<PyAny>>)>,
+}
+
+/// The most DiffSL problems the per-process cache of unpickled problems keeps.
+const CACHE_SIZE: usize = 16;
+
+/// Unpickled DiffSL problems, keyed by their builder's pickle: a worker that receives the
+/// same problem with every task compiles its model once.
+static COMPILED: Mutex<VecDeque<(Vec<u8>, Built)>> = Mutex::new(VecDeque::new());
+
 impl PyProblem {
+    /// A problem built now.
+    pub fn built(inner: Arc<Problem>) -> Self {
+        Self::from_built(
+            Built {
+                inner,
+                errors: None,
+                extra: Vec::new(),
+            },
+            None,
+        )
+    }
+
     /// A problem whose objective calls Python and may record an exception.
     pub fn with_callback(inner: Arc<Problem>, callback: Arc<CallbackError>) -> Self {
+        Self::from_built(
+            Built {
+                inner,
+                errors: Some(callback),
+                extra: Vec::new(),
+            },
+            None,
+        )
+    }
+
+    fn from_built(built: Built, builder: Option<Py<PyAny>>) -> Self {
         Self {
-            inner,
-            errors: Some(callback),
-            extra: Vec::new(),
+            built: OnceLock::from(built),
+            builder,
         }
     }
 
     /// The same problem with user settings recorded (returned by `Problem.config()`).
-    pub fn with_extra(mut self, extra: Vec<(String, Arc<Py<PyAny>>)>) -> Self {
-        self.extra = extra;
+    #[must_use]
+    pub fn with_extra(self, extra: Vec<(String, Arc<Py<PyAny>>)>) -> Self {
+        let mut built = self.built.into_inner();
+        if let Some(b) = built.as_mut() {
+            b.extra = extra;
+        }
+        Self {
+            built: built.map_or_else(OnceLock::new, OnceLock::from),
+            builder: self.builder,
+        }
+    }
+
+    /// The same problem, remembering `builder` (without its executor) for pickling.
+    #[must_use]
+    pub fn with_builder(mut self, builder: Py<PyAny>) -> Self {
+        self.builder = Some(builder);
         self
+    }
+
+    /// A problem to be built from `builder` at its first use.
+    pub fn lazy(builder: Py<PyAny>) -> Self {
+        Self {
+            built: OnceLock::new(),
+            builder: Some(builder),
+        }
+    }
+
+    /// The builder this problem pickles as, if any.
+    pub fn builder(&self) -> Option<&Py<PyAny>> {
+        self.builder.as_ref()
+    }
+
+    /// The problem, built now if it was unpickled and not used yet.
+    pub fn get(&self, py: Python<'_>) -> PyResult<&Built> {
+        if let Some(b) = self.built.get() {
+            return Ok(b);
+        }
+        let builder = self.builder.as_ref().ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("this problem has no builder to build it")
+        })?;
+        let b = builder.bind(py);
+        let cacheable = b.downcast::<PyDiffsolBuilder>().is_ok();
+        let key: Option<Vec<u8>> = if cacheable {
+            Some(
+                py.import("pickle")?
+                    .call_method1("dumps", (b,))?
+                    .extract()?,
+            )
+        } else {
+            None
+        };
+        let cached = key.as_ref().and_then(|k| {
+            COMPILED
+                .lock()
+                .ok()
+                .and_then(|c| c.iter().find(|(ck, _)| ck == k).map(|(_, v)| v.clone()))
+        });
+        let made = match cached {
+            Some(made) => made,
+            None => {
+                let problem = b.call_method0("build")?;
+                let problem = problem.downcast::<PyProblem>()?;
+                let made = problem.get().get(py)?.clone();
+                if let (Some(k), Ok(mut cache)) = (key, COMPILED.lock()) {
+                    if cache.len() >= CACHE_SIZE {
+                        cache.pop_front();
+                    }
+                    cache.push_back((k, made.clone()));
+                }
+                made
+            }
+        };
+        let _ = self.built.set(made);
+        self.built.get().ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("the problem could not be built")
+        })
+    }
+
+    /// The Rust problem (built now if needed).
+    pub fn inner(&self, py: Python<'_>) -> PyResult<Arc<Problem>> {
+        Ok(self.get(py)?.inner.clone())
     }
 
     /// The exception a Python objective raised during the last call, if any.
     fn callback_error(&self, py: Python<'_>) -> Option<PyErr> {
-        self.errors.as_ref().and_then(|c| c.take(py))
+        self.built
+            .get()
+            .and_then(|b| b.errors.as_ref())
+            .and_then(|c| c.take(py))
     }
 }
 
@@ -372,7 +579,7 @@ impl PyProblem {
     /// The objective at `x`.
     fn evaluate(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<f64> {
         let x = vector(x)?;
-        let p = self.inner.clone();
+        let p = self.inner(py)?;
         let value = py.detach(|| p.evaluate(&x));
         if let Some(err) = self.callback_error(py) {
             return Err(err);
@@ -393,7 +600,7 @@ impl PyProblem {
         x: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let x = vector(x)?;
-        let p = self.inner.clone();
+        let p = self.inner(py)?;
         let g = py.detach(|| p.evaluate_gradient(&x));
         if let Some(err) = self.callback_error(py) {
             return Err(err);
@@ -403,8 +610,8 @@ impl PyProblem {
 
     /// Whether `evaluate_gradient` (and the gradient optimisers) get exact gradients rather
     /// than finite differences.
-    fn has_exact_gradient(&self) -> bool {
-        self.inner.has_exact_gradient()
+    fn has_exact_gradient(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.inner(py)?.has_exact_gradient())
     }
 
     /// Minimises the objective. `initial` defaults to the parameters' initial values;
@@ -445,23 +652,28 @@ impl PyProblem {
         progress: bool,
     ) -> PyResult<Py<PyAny>> {
         let sampler = sampler.map(extract_sampler).transpose()?;
+        let (choice, remote) = match sampler {
+            Some((c, r)) => (Some(c), r),
+            None => (None, None),
+        };
         self.run_sampler(
             py,
             initial,
-            sampler.as_ref(),
+            choice.as_ref(),
+            remote.as_ref(),
             RunControls { callback, progress },
         )
     }
 
     /// The log-prior density at `x` (`-inf` outside the prior's support).
-    fn log_prior(&self, x: &Bound<'_, PyAny>) -> PyResult<f64> {
-        self.inner.log_prior(&vector(x)?).map_err(to_py)
+    fn log_prior(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<f64> {
+        self.inner(py)?.log_prior(&vector(x)?).map_err(to_py)
     }
 
     /// The log-likelihood at `x`: minus the objective, for likelihood costs.
     fn log_likelihood(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<f64> {
         let x = vector(x)?;
-        let p = self.inner.clone();
+        let p = self.inner(py)?;
         let v = py.detach(|| p.log_likelihood(&x));
         if let Some(err) = self.callback_error(py) {
             return Err(err);
@@ -473,7 +685,7 @@ impl PyProblem {
     /// prior's support, where the likelihood is not evaluated).
     fn log_posterior(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<f64> {
         let x = vector(x)?;
-        let p = self.inner.clone();
+        let p = self.inner(py)?;
         let v = py.detach(|| p.log_posterior(&x));
         if let Some(err) = self.callback_error(py) {
             return Err(err);
@@ -485,7 +697,7 @@ impl PyProblem {
     /// prior nor finite bounds; bounds alone mean a uniform prior). Truncation to the bounds is
     /// applied when sampling.
     fn priors(&self, py: Python<'_>) -> PyResult<Vec<Option<Py<PyAny>>>> {
-        self.inner
+        self.inner(py)?
             .priors()
             .into_iter()
             .map(|p| {
@@ -497,7 +709,8 @@ impl PyProblem {
 
     /// The data (DiffSL problems): a `(times, 1 + outputs)` array, column 0 = time.
     fn data<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
-        let Some((_, d)) = self.inner.ode() else {
+        let inner = self.inner(py)?;
+        let Some((_, d)) = inner.ode() else {
             return Ok(None);
         };
         let cols = d.n_outputs() + 1;
@@ -519,10 +732,10 @@ impl PyProblem {
         x: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = vector(x)?;
-        let p = self.inner.clone();
+        let p = self.inner(py)?;
         let out = py.detach(|| p.simulate(&x)).map_err(to_py)?;
-        let cols = self.inner.ode().map_or(1, |(_, d)| d.n_outputs());
-        PyArray1::from_vec(py, out).reshape([out_rows(&self.inner), cols])
+        let cols = p.ode().map_or(1, |(_, d)| d.n_outputs());
+        PyArray1::from_vec(py, out).reshape([out_rows(&p), cols])
     }
 
     /// The problem's settings as a dict: for DiffSL problems `rtol`, `atol`, `solver`,
@@ -531,7 +744,7 @@ impl PyProblem {
     /// plus what `VectorBuilder.with_config` recorded.
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        if let Some((sim, _)) = self.inner.ode() {
+        if let Some((sim, _)) = self.inner(py)?.ode() {
             let o = sim.options();
             d.set_item("rtol", o.rtol)?;
             d.set_item("atol", o.atol)?;
@@ -539,59 +752,150 @@ impl PyProblem {
             d.set_item("backend", o.backend.name())?;
             d.set_item("max_steps", o.max_steps)?;
         }
-        match self.inner.parallelism() {
+        match self.inner(py)?.parallelism() {
             Parallelism::Sequential => d.set_item("parallel", false)?,
             Parallelism::Available => d.set_item("parallel", true)?,
             Parallelism::Threads(n) => d.set_item("parallel", n)?,
             Parallelism::Delegated => d.set_item("parallel", "executor")?,
         }
-        for (k, v) in &self.extra {
+        for (k, v) in &self.get(py)?.extra {
             d.set_item(k, v.bind(py))?;
         }
         Ok(d)
     }
 
     /// Number of fitted parameters.
-    fn dimension(&self) -> usize {
-        self.inner.dimension()
+    fn dimension(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.inner(py)?.dimension())
+    }
+
+    /// The fitted parameters as `(name, initial, bounds)` tuples (`diffid.ParameterSpec`,
+    /// with those fields), in order; `bounds` is `None` for a parameter without bounds.
+    fn parameters<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let spec = py.import("diffid._parameters")?.getattr("ParameterSpec")?;
+        self.inner(py)?
+            .parameters()
+            .iter()
+            .map(|p| {
+                let b = p.bounds();
+                let bounds = (b.lower().is_finite() || b.upper().is_finite())
+                    .then(|| (b.lower(), b.upper()));
+                spec.call1((p.name(), p.initial(), bounds))
+            })
+            .collect()
     }
 
     /// The fitted parameters' names, in order.
-    fn parameters(&self) -> Vec<String> {
-        self.inner.parameters().names()
+    fn parameter_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        Ok(self.inner(py)?.parameters().names())
     }
 
     /// The bounds as a list of `(lower, upper)` (infinite where unbounded).
-    fn bounds(&self) -> Vec<(f64, f64)> {
-        self.inner
+    fn bounds(&self, py: Python<'_>) -> PyResult<Vec<(f64, f64)>> {
+        Ok(self
+            .inner(py)?
             .parameters()
             .bounds()
             .iter()
             .map(|b| (b.lower(), b.upper()))
-            .collect()
+            .collect())
     }
 
     /// The parameters' initial values.
-    fn initial_values<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        PyArray1::from_vec(py, self.inner.parameters().initial())
+    fn initial_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        Ok(PyArray1::from_vec(py, self.inner(py)?.parameters().initial()))
     }
 
     /// The data times (DiffSL problems).
-    fn times<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<f64>>> {
-        self.inner
+    fn times<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray1<f64>>>> {
+        Ok(self
+            .inner(py)?
             .ode()
-            .map(|(_, d)| PyArray1::from_slice(py, d.times()))
+            .map(|(_, d)| PyArray1::from_slice(py, d.times())))
     }
 
-    fn __repr__(&self) -> String {
-        let p = self.inner.parameters();
-        let parts: Vec<String> = p.iter().map(ToString::to_string).collect();
-        format!(
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let inner = self.inner(py)?;
+        let parts: Vec<String> = inner.parameters().iter().map(ToString::to_string).collect();
+        Ok(format!(
             "Problem(parameters=[{}], parallelism={:?})",
             parts.join(", "),
-            self.inner.parallelism()
-        )
+            inner.parallelism()
+        ))
     }
+
+    /// Pickles as the builder that made the problem (without its executor); the receiving
+    /// process builds it again at its first use.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>,))> {
+        let builder = self.builder.as_ref().ok_or_else(|| {
+            pyo3::exceptions::PyTypeError::new_err(
+                "this problem cannot be pickled: it was not made by a diffid builder",
+            )
+        })?;
+        Ok((
+            py.import("diffid._diffid")?.getattr("_lazy_problem")?,
+            (builder.bind(py).clone(),),
+        ))
+    }
+
+    fn __copy__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __deepcopy__(slf: Py<Self>, _memo: &Bound<'_, PyAny>) -> Py<Self> {
+        slf
+    }
+
+    /// Evaluates the objective at each row of `points` with the GIL released, on this
+    /// problem's own threads: a float per point, or the reason its evaluation failed (a
+    /// string). What an executor's worker runs.
+    fn _evaluate_batch<'py>(
+        &self,
+        py: Python<'py>,
+        points: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let points = rows(points)?;
+        let p = self.inner(py)?;
+        let outcomes = py.detach(|| p.evaluate_batch(&points)).map_err(to_py)?;
+        if let Some(err) = self.callback_error(py) {
+            return Err(err);
+        }
+        outcomes
+            .into_iter()
+            .map(|o| match o {
+                diffid::Outcome::Value(v) => Ok(pyo3::types::PyFloat::new(py, v).into_any()),
+                diffid::Outcome::Failed(reason) => {
+                    Ok(pyo3::types::PyString::new(py, &reason).into_any())
+                }
+            })
+            .collect()
+    }
+}
+
+/// Rebuilds a pickled problem lazily: built from `builder` at its first use.
+#[pyfunction]
+#[pyo3(name = "_lazy_problem")]
+pub fn lazy_problem(builder: Py<PyAny>) -> PyProblem {
+    PyProblem::lazy(builder)
+}
+
+/// The rows of a 2-D array-like of points.
+fn rows(points: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<f64>>> {
+    let np = points.py().import("numpy")?;
+    let arr = np.call_method1("ascontiguousarray", (points, "float64"))?;
+    let arr = arr.downcast::<numpy::PyArray2<f64>>().map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err("expected a 2-D array of points, one per row")
+    })?;
+    let cols = arr.shape()[1];
+    let flat = arr.readonly().as_slice()?.to_vec();
+    Ok(if cols == 0 {
+        vec![Vec::new(); arr.shape()[0]]
+    } else {
+        flat.chunks(cols).map(<[f64]>::to_vec).collect()
+    })
 }
 
 fn out_rows(p: &Problem) -> usize {
@@ -776,7 +1080,7 @@ impl PyProblem {
         controls: RunControls,
     ) -> PyResult<PyOptimisationResults> {
         let initial = initial.map(vector).transpose()?;
-        let problem = self.inner.clone();
+        let problem = self.inner(py)?;
         let names = problem.parameters().names();
         let options = self.run_options();
         let (result, raised) = Self::observed(py, controls, |observer| {
@@ -815,15 +1119,19 @@ impl PyProblem {
         py: Python<'_>,
         initial: Option<&Bound<'_, PyAny>>,
         sampler: Option<&SamplerChoice>,
+        remote: Option<&Remote>,
         controls: RunControls,
     ) -> PyResult<Py<PyAny>> {
+        if let Some(remote) = remote {
+            return distribute(py, self, remote)?.run_sampler(py, initial, sampler, None, controls);
+        }
         let sampler: Option<&Arc<dyn Sampler>> = match sampler {
             Some(SamplerChoice::Nested(n)) => return self.run_nested(py, initial, n, controls),
             Some(SamplerChoice::Mcmc(s)) => Some(s),
             None => None,
         };
         let initial = initial.map(vector).transpose()?;
-        let problem = self.inner.clone();
+        let problem = self.inner(py)?;
         let names = problem.parameters().names();
         let options = self.run_options();
         let name = sampler.map_or("metropolis_hastings", |s| s.name());
@@ -855,7 +1163,7 @@ impl PyProblem {
         controls: RunControls,
     ) -> PyResult<Py<PyAny>> {
         let initial = initial.map(vector).transpose()?;
-        let problem = self.inner.clone();
+        let problem = self.inner(py)?;
         let names = problem.parameters().names();
         let options = self.run_options();
         let (result, raised) = Self::observed(py, controls, |observer| {
@@ -874,7 +1182,11 @@ impl PyProblem {
 
     fn run_options(&self) -> RunOptions {
         RunOptions {
-            cancel: self.errors.as_ref().map(|c| c.cancel.clone()),
+            cancel: self
+                .built
+                .get()
+                .and_then(|b| b.errors.as_ref())
+                .map(|c| c.cancel.clone()),
             ..RunOptions::default()
         }
     }

@@ -125,6 +125,27 @@ impl PyOptimisationResults {
         self.summary()
     }
 
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+        crate::pickling::reduce(py, "OptimisationResults", &(&self.inner, &self.names))
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .downcast::<Self>()
+            .is_ok_and(|o| o.get().inner == self.inner && o.get().names == self.names)
+    }
+
+    fn __copy__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __deepcopy__(slf: Py<Self>, _memo: &Bound<'_, PyAny>) -> Py<Self> {
+        slf
+    }
+
     fn __str__(&self) -> String {
         let mut s = String::from("Optimisation results\n");
         for (name, v) in self.names.iter().zip(&self.inner.x) {

@@ -2,6 +2,7 @@
 
 use crate::asktell::{value_outcomes, PyDone, PyEvaluate};
 use crate::errors::{tell_to_py, to_py};
+use crate::cluster::Remote;
 use crate::problem::{PyProblem, RunControls};
 use diffid::{
     diagnostics, Ask, AskTell, BoundKind, Distribution, DynamicNestedSampler, EnsembleSampler,
@@ -298,16 +299,23 @@ macro_rules! sampler_class {
         $(#[$doc])*
         #[pyclass(module = "diffid._diffid", name = $pyname, frozen)]
         #[derive(Clone, Default)]
-        pub struct $py(pub $rust);
+        pub struct $py(pub $rust, pub Option<Remote>);
 
         impl $py {
             fn set(&self, f: impl FnOnce($rust) -> Result<$rust, SampleError>) -> PyResult<Self> {
-                f(self.0.clone()).map(Self).map_err(|e| value_error(&e))
+                f(self.0.clone())
+                    .map(|c| Self(c, self.1.clone()))
+                    .map_err(|e| value_error(&e))
             }
 
             /// The configuration as a shareable sampler.
             pub fn sampler(&self) -> Arc<dyn Sampler> {
                 Arc::new(self.0.clone())
+            }
+
+            /// A configuration restored from a pickle.
+            pub fn from_config(config: $rust) -> Self {
+                Self(config, None)
             }
         }
 
@@ -320,7 +328,39 @@ macro_rules! sampler_class {
 
             /// The random seed (default: a fresh one per run).
             fn with_seed(&self, seed: u64) -> Self {
-                Self(self.0.clone().with_seed(seed))
+                Self(self.0.clone().with_seed(seed), self.1.clone())
+            }
+
+            /// Evaluates each batch of proposals through `executor` (see
+            /// `DiffsolBuilder.with_executor`): the problem goes to the workers once, each
+            /// evaluates its chunk on `threads_per_worker` threads; the draws are bit-identical
+            /// to a local run.
+            #[pyo3(signature = (executor, *, threads_per_worker = 1))]
+            fn with_executor(
+                &self,
+                executor: &Bound<'_, PyAny>,
+                threads_per_worker: usize,
+            ) -> PyResult<Self> {
+                Ok(Self(self.0.clone(), Some(Remote::new(executor, threads_per_worker)?)))
+            }
+
+            fn __reduce__<'py>(
+                &self,
+                py: Python<'py>,
+            ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+                crate::pickling::reduce(py, $pyname, &self.0)
+            }
+
+            fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+                other.downcast::<Self>().is_ok_and(|o| o.get().0 == self.0)
+            }
+
+            fn __copy__(&self) -> Self {
+                self.clone()
+            }
+
+            fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+                self.clone()
             }
 
             /// Starts a hand-driven state at `initial`: `ask()` → `Evaluate(points)`, evaluate
@@ -360,6 +400,7 @@ macro_rules! sampler_class {
                     py,
                     initial,
                     Some(&SamplerChoice::Mcmc(self.sampler())),
+                    self.1.as_ref(),
                     RunControls { callback, progress },
                 )
             }
@@ -404,7 +445,7 @@ sampler_class!(
 
         /// Whether warm-up adapts the proposal (default True).
         fn with_adaptation(&self, flag: bool) -> Self {
-            Self(self.0.clone().with_adaptation(flag))
+            Self(self.0.clone().with_adaptation(flag), self.1.clone())
         }
 
         fn __repr__(&self) -> String {
@@ -475,16 +516,16 @@ pub enum SamplerChoice {
     Nested(DynamicNestedSampler),
 }
 
-/// Extracts a sampler configuration.
-pub fn extract_sampler(obj: &Bound<'_, PyAny>) -> PyResult<SamplerChoice> {
+/// Extracts a sampler configuration and the executor it was given, if any.
+pub fn extract_sampler(obj: &Bound<'_, PyAny>) -> PyResult<(SamplerChoice, Option<Remote>)> {
     if let Ok(s) = obj.downcast::<PyMetropolisHastings>() {
-        return Ok(SamplerChoice::Mcmc(s.get().sampler()));
+        return Ok((SamplerChoice::Mcmc(s.get().sampler()), s.get().1.clone()));
     }
     if let Ok(s) = obj.downcast::<PyEnsembleSampler>() {
-        return Ok(SamplerChoice::Mcmc(s.get().sampler()));
+        return Ok((SamplerChoice::Mcmc(s.get().sampler()), s.get().1.clone()));
     }
     if let Ok(s) = obj.downcast::<PyDynamicNestedSampler>() {
-        return Ok(SamplerChoice::Nested(s.get().0.clone()));
+        return Ok((SamplerChoice::Nested(s.get().0.clone()), s.get().1.clone()));
     }
     Err(PyTypeError::new_err(format!(
         "expected a sampler (diffid.MetropolisHastings(), diffid.EnsembleSampler() or diffid.DynamicNestedSampler()), got {}",
@@ -533,14 +574,21 @@ pub fn nested_to_py(py: Python<'_>, r: &NestedResult, names: &[String]) -> PyRes
 /// live points where the posterior (or the evidence) needs them.
 #[pyclass(module = "diffid._diffid", name = "DynamicNestedSampler", frozen)]
 #[derive(Clone, Default)]
-pub struct PyDynamicNestedSampler(pub DynamicNestedSampler);
+pub struct PyDynamicNestedSampler(pub DynamicNestedSampler, pub Option<Remote>);
 
 impl PyDynamicNestedSampler {
     fn set(
         &self,
         f: impl FnOnce(DynamicNestedSampler) -> Result<DynamicNestedSampler, SampleError>,
     ) -> PyResult<Self> {
-        f(self.0.clone()).map(Self).map_err(|e| value_error(&e))
+        f(self.0.clone())
+            .map(|c| Self(c, self.1.clone()))
+            .map_err(|e| value_error(&e))
+    }
+
+    /// A configuration restored from a pickle.
+    pub fn from_config(config: DynamicNestedSampler) -> Self {
+        Self(config, None)
     }
 }
 
@@ -571,14 +619,14 @@ impl PyDynamicNestedSampler {
     /// `"multi"` (default), `"single"` or `"none"`.
     fn with_bound(&self, bound: &str) -> PyResult<Self> {
         let b: BoundKind = bound.parse().map_err(|e: SampleError| value_error(&e))?;
-        Ok(Self(self.0.clone().with_bound(b)))
+        Ok(Self(self.0.clone().with_bound(b), self.1.clone()))
     }
 
     /// `"auto"` (default: uniform up to 10 parameters, random walks above), `"uniform"` or
     /// `"rwalk"`.
     fn with_sampling(&self, sampling: &str) -> PyResult<Self> {
         let s: Sampling = sampling.parse().map_err(|e: SampleError| value_error(&e))?;
-        Ok(Self(self.0.clone().with_sampling(s)))
+        Ok(Self(self.0.clone().with_sampling(s), self.1.clone()))
     }
 
     /// How the dynamic batches split their effort: 1 posterior only, 0 evidence only
@@ -599,7 +647,7 @@ impl PyDynamicNestedSampler {
 
     /// At most this many dynamic batches (0: a static run).
     fn with_max_batches(&self, n: usize) -> Self {
-        Self(self.0.clone().with_max_batches(n))
+        Self(self.0.clone().with_max_batches(n), self.1.clone())
     }
 
     /// The posterior effective sample size the batches aim for (default 1000).
@@ -615,7 +663,7 @@ impl PyDynamicNestedSampler {
     /// Bootstrap resamples behind an expansion estimate of the bound (default 0: only the
     /// fixed enlargement); safer for curved posteriors, slower for thin ones.
     fn with_bootstraps(&self, n: usize) -> Self {
-        Self(self.0.clone().with_bootstraps(n))
+        Self(self.0.clone().with_bootstraps(n), self.1.clone())
     }
 
     /// Candidates per batch of evaluations (default 16).
@@ -625,7 +673,33 @@ impl PyDynamicNestedSampler {
 
     /// The random seed (default: a fresh one per run).
     fn with_seed(&self, seed: u64) -> Self {
-        Self(self.0.clone().with_seed(seed))
+        Self(self.0.clone().with_seed(seed), self.1.clone())
+    }
+
+    /// Evaluates each batch of candidates through `executor` (see
+    /// `DiffsolBuilder.with_executor`); the run is bit-identical to a local one.
+    #[pyo3(signature = (executor, *, threads_per_worker = 1))]
+    fn with_executor(&self, executor: &Bound<'_, PyAny>, threads_per_worker: usize) -> PyResult<Self> {
+        Ok(Self(self.0.clone(), Some(Remote::new(executor, threads_per_worker)?)))
+    }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+        crate::pickling::reduce(py, "DynamicNestedSampler", &self.0)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.downcast::<Self>().is_ok_and(|o| o.get().0 == self.0)
+    }
+
+    fn __copy__(&self) -> Self {
+        self.clone()
+    }
+
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+        self.clone()
     }
 
     /// Samples `problem` (the same as `problem.sample(initial, self, ...)`).
@@ -642,6 +716,7 @@ impl PyDynamicNestedSampler {
             py,
             initial,
             Some(&SamplerChoice::Nested(self.0.clone())),
+            self.1.as_ref(),
             RunControls { callback, progress },
         )
     }

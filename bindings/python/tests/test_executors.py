@@ -79,10 +79,17 @@ def test_an_exception_inside_the_executor_becomes_evaluation_error(kind):
 
 
 def test_something_that_is_not_an_executor_is_refused():
-    with pytest.raises(TypeError, match="concurrent.futures"):
+    with pytest.raises(diffid.ExecutorError, match="concurrent.futures.*got object"):
         diffid.ScalarBuilder().with_executor(object())
-    with pytest.raises(TypeError, match="concurrent.futures"):
+    with pytest.raises(diffid.ExecutorError, match="neither submit nor map"):
         diffid.VectorBuilder().with_executor(42)
+    with pytest.raises(diffid.ExecutorError, match="got str"):
+        diffid.DiffsolBuilder().with_executor("localhost:8786")
+    for sampler in (diffid.MetropolisHastings(), diffid.EnsembleSampler(), diffid.DynamicNestedSampler()):
+        with pytest.raises(diffid.ExecutorError):
+            sampler.with_executor(None)
+    with pytest.raises(ValueError, match="threads_per_worker"):
+        diffid.DiffsolBuilder().with_executor(cf.ThreadPoolExecutor(1), threads_per_worker=0)
 
 
 def test_gradients_of_an_executor_problem_still_work():

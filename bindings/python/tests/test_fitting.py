@@ -138,7 +138,7 @@ def test_simulate_seed_matches_scipy(seed_base, seed_data):
 def test_unfitted_input_keeps_its_diffsl_default(decay_builder, decay_data):
     problem = decay_builder.with_parameter("y0", 1.0).build()
     assert problem.dimension() == 1
-    assert problem.parameters() == ["y0"]
+    assert problem.parameter_names() == ["y0"]
     sim = problem.simulate([3.0])
     # k stays at its DiffSL default 0.5, not the data's 0.7 and not the value 3.0.
     np.testing.assert_allclose(
@@ -172,8 +172,8 @@ def test_fit_of_one_parameter_with_the_other_at_default(decay_builder):
 def test_order_of_with_parameter_calls_does_not_matter(decay_builder):
     kb = decay_builder.with_parameter("k", 0.2).with_parameter("y0", 1.0).build()
     yk = decay_builder.with_parameter("y0", 1.0).with_parameter("k", 0.2).build()
-    assert kb.parameters() == ["k", "y0"]
-    assert yk.parameters() == ["y0", "k"]
+    assert kb.parameter_names() == ["k", "y0"]
+    assert yk.parameter_names() == ["y0", "k"]
     np.testing.assert_array_equal(yk.initial_values(), [1.0, 0.2])
     np.testing.assert_array_equal(kb.simulate([0.7, 3.0]), yk.simulate([3.0, 0.7]))
     assert kb.evaluate([0.7, 3.0]) == yk.evaluate([3.0, 0.7])
@@ -215,8 +215,8 @@ def test_with_parameter_returns_new_builder(decay_model, decay_data):
     assert b2 is not b
     p = b.with_parameter("y0", 1.0).build()
     assert p.dimension() == 1
-    assert p.parameters() == ["y0"]
-    assert b2.build().parameters() == ["k"]
+    assert p.parameter_names() == ["y0"]
+    assert b2.build().parameter_names() == ["k"]
 
 
 def test_every_with_method_leaves_the_builder_unchanged(decay_model, decay_data):
@@ -241,7 +241,7 @@ def test_every_with_method_leaves_the_builder_unchanged(decay_model, decay_data)
     b.with_tolerances(1e-3, 1e-3)
     b.with_optimiser(diffid.CMAES().with_max_iter(1))
     after = b.build()
-    assert after.parameters() == ["k"]
+    assert after.parameter_names() == ["k"]
     assert after.evaluate(x) == ref
     # No optimiser with max_iter 1 was attached to b.
     r = after.optimise(optimiser=None)
@@ -269,7 +269,7 @@ def test_cmaes_configuration_is_immutable(decay_problem):
 
 def test_clear_and_remove_methods(decay_builder):
     b = decay_builder.with_parameter("k", 0.3).with_parameter("y0", 1.0)
-    assert b.clear_parameters().with_parameter("y0", 2.0).build().parameters() == ["y0"]
+    assert b.clear_parameters().with_parameter("y0", 2.0).build().parameter_names() == ["y0"]
     with pytest.raises(diffid.BuildError):
         b.remove_data().build()
 

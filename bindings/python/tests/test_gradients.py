@@ -182,7 +182,6 @@ def test_with_gradient_needs_a_callable():
         lambda: diffid.LBFGSB().with_memory(0),
         lambda: diffid.LBFGSB().with_gradient_tolerance(-1.0),
         lambda: diffid.LBFGSB().with_max_line_search(0),
-        lambda: diffid.LBFGSB().with_max_iter(0),
     ],
 )
 def test_invalid_gradient_optimiser_settings_raise_value_error_at_once(make):

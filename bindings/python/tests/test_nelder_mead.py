@@ -62,7 +62,6 @@ def test_nelder_mead_respects_bounds():
     [
         ("with_step_size", (0.0,), "step_size"),
         ("with_step_size", (float("nan"),), "step_size"),
-        ("with_max_iter", (0,), "max_iter"),
         ("with_coefficients", (0.0, 2.0, 0.5, 0.5), "alpha"),
         ("with_coefficients", (1.0, 0.5, 0.5, 0.5), "gamma"),
         ("with_coefficients", (1.0, 2.0, 1.5, 0.5), "rho"),

@@ -369,7 +369,7 @@ def noise_problem() -> diffid.Problem:
 
 def test_estimated_noise_posterior_covers_the_true_sigma():
     problem = noise_problem()
-    assert problem.parameters() == ["k", "y0", "sigma"]
+    assert problem.parameter_names() == ["k", "y0", "sigma"]
     # sigma is the noise sd, not a model input: the model still simulates from (k, y0).
     np.testing.assert_allclose(
         problem.simulate([0.7, 3.0, 0.5])[:, 0], decay_solution(0.7, 3.0), rtol=1e-4, atol=1e-6

@@ -23,7 +23,7 @@ def rosenbrock_problem(objective=rosenbrock):
 def test_minimises_a_python_callable_with_nelder_mead_and_cmaes():
     problem = rosenbrock_problem()
     assert problem.dimension() == 2
-    assert problem.parameters() == ["a", "b"]
+    assert problem.parameter_names() == ["a", "b"]
     assert problem.evaluate([1.0, 1.0]) == 0.0
     nm = problem.optimise(optimiser=diffid.NelderMead().with_threshold(1e-12))
     np.testing.assert_allclose(nm.x, [1.0, 1.0], atol=1e-4)

@@ -62,7 +62,7 @@ def test_seed_builder_chain_returns_builders_and_problem(seed_base):
     problem = b.build()
     assert isinstance(problem, diffid.Problem)
     assert problem.dimension() == N_PARAMS
-    assert problem.parameters() == ["alpha", "beta", "delta", "gamma"]
+    assert problem.parameter_names() == ["alpha", "beta", "delta", "gamma"]
     np.testing.assert_array_equal(problem.initial_values(), list(SEED_INITIAL.values()))
     assert problem.bounds() == [(-math.inf, math.inf)] * N_PARAMS
     np.testing.assert_array_equal(problem.times(), load_seed_data()[:, 0])

@@ -1,6 +1,7 @@
 """Stopping from Python: patience (iterations or seconds), a wall-clock limit, a callback that
 stops the run, and the live progress line; each says which criterion fired."""
 
+import datetime
 import time
 
 import numpy as np
@@ -34,7 +35,7 @@ def slow_problem(delay=0.002):
 
 @pytest.mark.parametrize("cls", [diffid.NelderMead, diffid.CMAES, diffid.Adam])
 def test_iteration_patience_stops_a_run_that_does_not_improve(cls):
-    opt = cls().with_patience(5).with_max_iter(10_000)
+    opt = cls().with_patience(iterations=5).with_max_iter(10_000)
     if cls is diffid.NelderMead:
         opt = opt.with_function_tolerance(0.0).with_position_tolerance(0.0)
     if cls is diffid.CMAES:
@@ -68,23 +69,38 @@ def test_time_patience_and_time_limit():
 
 @pytest.mark.parametrize("cls", ALL)
 def test_patience_and_time_limit_settings_are_checked_when_given(cls):
-    with pytest.raises(TypeError, match="seconds="):
-        cls().with_patience(2.5)
+    with pytest.raises(TypeError, match="iterations"):
+        cls().with_patience(iterations=2.5)
     with pytest.raises(TypeError):
         cls().with_patience(True)
+    with pytest.raises(TypeError, match="timedelta"):
+        cls().with_patience("5")
+    with pytest.raises(ValueError):
+        cls().with_patience(iterations=0)
     with pytest.raises(ValueError):
         cls().with_patience(0)
     with pytest.raises(ValueError):
         cls().with_patience(seconds=-1.0)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="not several"):
+        cls().with_patience(iterations=3, seconds=1.0)
+    with pytest.raises(ValueError, match="not several"):
         cls().with_patience(3, seconds=1.0)
     with pytest.raises(ValueError):
         cls().with_time_limit(0.0)
     with pytest.raises(ValueError):
         cls().with_time_limit(float("nan"))
-    assert "patience=3 iterations" in repr(cls().with_patience(3))
+    assert "patience=3 iterations" in repr(cls().with_patience(iterations=3))
     assert "time_limit=2 s" in repr(cls().with_time_limit(2.0))
-    assert "patience=None" in repr(cls().with_patience(3).with_patience())
+    assert "time_limit=90 s" in repr(cls().with_time_limit(datetime.timedelta(minutes=1.5)))
+    assert "patience=None" in repr(cls().with_patience(iterations=3).with_patience())
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_patience_as_a_number_or_timedelta_is_seconds_as_in_the_earlier_release(cls):
+    assert "patience=3 s" in repr(cls().with_patience(3))
+    assert "patience=2.5 s" in repr(cls().with_patience(2.5))
+    assert "patience=2.5 s" in repr(cls().with_patience(seconds=2.5))
+    assert "patience=90 s" in repr(cls().with_patience(datetime.timedelta(seconds=90)))
 
 
 def test_a_callback_sees_progress_and_can_stop_the_run(seed_base):

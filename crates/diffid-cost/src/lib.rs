@@ -171,7 +171,7 @@ fn sum_of_squares(predictions: &[f64], data: &[f64]) -> f64 {
 }
 
 /// Sum of squared errors: `w · Σ r²`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sse {
     weight: f64,
 }
@@ -215,7 +215,7 @@ impl CostMetric for Sse {
 ///
 /// At a perfect fit (every residual zero) the cost is not differentiable; the gradient reported
 /// there is zero. With no observations the cost is zero.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rmse {
     weight: f64,
 }
@@ -273,14 +273,14 @@ impl CostMetric for Rmse {
 /// estimated: σ given by parameters of the problem, named here and fitted or sampled with the
 /// model's parameters (one σ shared by all outputs, or one per output). A σ that is not
 /// positive makes the likelihood undefined: the cost is NaN, a failed evaluation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GaussianNll {
     noise: Noise,
     weight: f64,
 }
 
 /// The noise of a [`GaussianNll`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Noise {
     /// Known variances: one for all observations, or one per output.
     Variance(Vec<f64>),

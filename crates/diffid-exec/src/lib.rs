@@ -313,13 +313,36 @@ impl RayonEvaluator {
         Ok(Self { pool, threads })
     }
 
-    /// An evaluator with one thread per available CPU (1 when that cannot be determined).
+    /// An evaluator with [`default_threads`] threads.
     ///
     /// # Errors
-    /// [`ExecError::Pool`] when the threads cannot be started.
+    /// As [`default_threads`]; [`ExecError::Pool`] when the threads cannot be started.
     pub fn with_available_parallelism() -> Result<Self, ExecError> {
-        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Self::new(threads)
+        Self::new(default_threads()?)
+    }
+}
+
+/// The environment variable that sets the default thread count.
+pub const THREADS_VARIABLE: &str = "DIFFID_NUM_THREADS";
+
+/// The default number of evaluation threads: `DIFFID_NUM_THREADS` when set, else the CPUs this
+/// process may use (its CPU affinity and cgroup quota, as the operating system reports them;
+/// 1 when that cannot be determined), so that several processes on one machine (the workers
+/// of a cluster, say) need not oversubscribe it.
+///
+/// # Errors
+/// [`ExecError::Pool`] when `DIFFID_NUM_THREADS` is set to anything but a positive integer.
+pub fn default_threads() -> Result<usize, ExecError> {
+    match std::env::var(THREADS_VARIABLE) {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(ExecError::Pool {
+                message: format!(
+                    "{THREADS_VARIABLE} must be a positive integer (a thread count), got {v:?}"
+                ),
+            }),
+        },
+        Err(_) => Ok(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
     }
 }
 

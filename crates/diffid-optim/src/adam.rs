@@ -37,7 +37,7 @@ const MAX_BACKTRACKS: usize = 30;
 ///
 /// Setters do not check their argument; [`validate`](Self::validate) (called by
 /// [`Optimiser::init`]) names the offending setting.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Adam {
     max_iter: usize,
     max_evaluations: Option<usize>,
@@ -135,7 +135,6 @@ impl Adam {
     pub fn validate(&self) -> Result<(), CoreError> {
         check_step_size(self.step_size)?;
         check_stopping(
-            self.max_iter,
             self.max_evaluations,
             self.threshold,
             0.0,
@@ -205,6 +204,10 @@ impl Optimiser for Adam {
         initial: &[f64],
         bounds: &[Bounds],
     ) -> Result<Box<dyn OptimiserState>, CoreError> {
+        if self.max_iter == 0 {
+            self.validate()?;
+            return crate::start_only::start_only(initial, bounds);
+        }
         Ok(Box::new(self.start(initial, bounds)?))
     }
 }

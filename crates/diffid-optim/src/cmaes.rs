@@ -16,7 +16,7 @@ use diffid_core::{check_init, Bounds, CoreError, Limits, Optimiser, OptimiserSta
 ///
 /// Setters do not check their argument; call [`validate`](Self::validate) (as
 /// [`Optimiser::init`] does) to get a typed error naming the offending setting.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CmaEs {
     max_iter: usize,
     max_evaluations: Option<usize>,
@@ -41,7 +41,7 @@ pub struct CmaEs {
 /// [`max_iter`](CmaEs::max_iter) generations or [`max_evaluations`](CmaEs::max_evaluations)
 /// evaluations counted over all runs, or the last allowed inner run stopping, whose termination
 /// is then reported. The first inner run is the plain CMA-ES run of the same seed.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Restarts {
     /// No restarts: one CMA-ES run (the default).
     #[default]
@@ -204,7 +204,7 @@ impl CmaEs {
     ///
     /// # Errors
     /// [`CoreError::InvalidSetting`] naming the first invalid setting: `step_size` not finite or
-    /// `<= 0`; `population_size < 2`; `max_iter == 0`; `threshold` NaN; `function_tolerance` or
+    /// `<= 0`; `population_size < 2`; `threshold` NaN; `function_tolerance` or
     /// `position_tolerance` negative or NaN; `max_evaluations == Some(0)`; `restarts` IPOP with
     /// an `increase` not finite or `<= 1`.
     pub fn validate(&self) -> Result<(), CoreError> {
@@ -219,7 +219,6 @@ impl CmaEs {
             }
         }
         check_stopping(
-            self.max_iter,
             self.max_evaluations,
             self.threshold,
             self.function_tolerance,
@@ -261,6 +260,10 @@ impl Optimiser for CmaEs {
         initial: &[f64],
         bounds: &[Bounds],
     ) -> Result<Box<dyn OptimiserState>, CoreError> {
+        if self.max_iter == 0 {
+            self.validate()?;
+            return crate::start_only::start_only(initial, bounds);
+        }
         Ok(Box::new(self.start(initial, bounds)?))
     }
 }

@@ -47,7 +47,7 @@ const C2: f64 = 0.9;
 ///
 /// The defaults are those of `scipy.optimize.minimize(method="L-BFGS-B")`: memory 10,
 /// gradient tolerance 1e-5, function tolerance 2.2e-9.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Lbfgsb {
     max_iter: usize,
     max_evaluations: Option<usize>,
@@ -136,7 +136,6 @@ impl Lbfgsb {
     /// [`CoreError::InvalidSetting`] naming the first invalid setting.
     pub fn validate(&self) -> Result<(), CoreError> {
         check_stopping(
-            self.max_iter,
             self.max_evaluations,
             self.threshold,
             self.function_tolerance,
@@ -207,6 +206,10 @@ impl Optimiser for Lbfgsb {
         initial: &[f64],
         bounds: &[Bounds],
     ) -> Result<Box<dyn OptimiserState>, CoreError> {
+        if self.max_iter == 0 {
+            self.validate()?;
+            return crate::start_only::start_only(initial, bounds);
+        }
         Ok(Box::new(self.start(initial, bounds)?))
     }
 }

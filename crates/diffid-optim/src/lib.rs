@@ -56,10 +56,12 @@ mod gradient;
 mod lbfgsb;
 mod nelder_mead;
 mod settings;
+mod start_only;
 mod state;
 
 pub use adam::{Adam, AdamState};
 pub use cmaes::{CmaEs, Restarts};
 pub use lbfgsb::{Lbfgsb, LbfgsbState};
 pub use nelder_mead::{NelderMead, NelderMeadState};
+pub use start_only::StartOnly;
 pub use state::CmaEsState;

@@ -59,7 +59,7 @@ const NON_FINITE_MESSAGE: &str = "a trial point of the simplex became non-finite
 /// let (vertices, values) = state.simplex(); // best first
 /// assert_eq!((vertices.len(), values.len()), (3, 3));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NelderMead {
     max_iter: usize,
     max_evaluations: Option<usize>,
@@ -168,13 +168,12 @@ impl NelderMead {
     ///
     /// # Errors
     /// [`CoreError::InvalidSetting`] naming the first invalid setting: `step_size` not finite or
-    /// `<= 0`; `max_iter == 0`; `max_evaluations == Some(0)`; `threshold` NaN;
+    /// `<= 0`; `max_evaluations == Some(0)`; `threshold` NaN;
     /// `function_tolerance` or `position_tolerance` negative or NaN; `alpha` not finite or
     /// `<= 0`; `gamma` not finite, `<= 1` or `<= alpha`; `rho` or `sigma` outside `(0, 1)`.
     pub fn validate(&self) -> Result<(), CoreError> {
         check_step_size(self.step_size)?;
         check_stopping(
-            self.max_iter,
             self.max_evaluations,
             self.threshold,
             self.function_tolerance,
@@ -243,6 +242,10 @@ impl Optimiser for NelderMead {
         initial: &[f64],
         bounds: &[Bounds],
     ) -> Result<Box<dyn OptimiserState>, CoreError> {
+        if self.max_iter == 0 {
+            self.validate()?;
+            return crate::start_only::start_only(initial, bounds);
+        }
         Ok(Box::new(self.start(initial, bounds)?))
     }
 }

@@ -27,22 +27,14 @@ pub(crate) fn check_step_size(step_size: f64) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// The stopping settings: at least one iteration, a non-zero evaluation budget, a threshold
+/// The stopping settings: a non-zero evaluation budget, a threshold
 /// that is a number, and non-negative tolerances.
 pub(crate) fn check_stopping(
-    max_iter: usize,
     max_evaluations: Option<usize>,
     threshold: f64,
     function_tolerance: f64,
     position_tolerance: f64,
 ) -> Result<(), CoreError> {
-    if max_iter == 0 {
-        return Err(invalid(
-            "max_iter",
-            &max_iter,
-            "max_iter must be at least 1",
-        ));
-    }
     if max_evaluations == Some(0) {
         return Err(invalid(
             "max_evaluations",

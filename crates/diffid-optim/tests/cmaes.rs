@@ -617,7 +617,6 @@ fn every_invalid_setting_is_named() {
         (CmaEs::new().with_step_size(f64::INFINITY), "step_size"),
         (CmaEs::new().with_population_size(1), "population_size"),
         (CmaEs::new().with_population_size(0), "population_size"),
-        (CmaEs::new().with_max_iter(0), "max_iter"),
         (CmaEs::new().with_threshold(f64::NAN), "threshold"),
         (
             CmaEs::new().with_function_tolerance(-1e-3),

@@ -307,7 +307,6 @@ fn invalid_settings_name_the_setting() {
         (Box::new(Adam::new().with_betas(1.0, 0.9)), "beta1"),
         (Box::new(Adam::new().with_betas(0.9, -0.1)), "beta2"),
         (Box::new(Adam::new().with_eps(0.0)), "eps"),
-        (Box::new(Adam::new().with_max_iter(0)), "max_iter"),
         (
             Box::new(Adam::new().with_patience(Some(Patience::Iterations(0)))),
             "patience",

@@ -964,7 +964,6 @@ fn every_invalid_setting_is_named() {
         (nm().with_step_size(-1.0), "step_size", positive),
         (nm().with_step_size(f64::NAN), "step_size", positive),
         (nm().with_step_size(f64::INFINITY), "step_size", positive),
-        (nm().with_max_iter(0), "max_iter", "at least 1"),
         (
             nm().with_max_evaluations(Some(0)),
             "max_evaluations",

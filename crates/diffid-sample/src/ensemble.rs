@@ -19,7 +19,7 @@ use rand::Rng;
 /// initial point as the Metropolis–Hastings chains do; proposals outside the prior's support
 /// are rejected without evaluation, failed likelihoods are counted rejections. The first
 /// `warmup` iterations are discarded (the stretch move needs no tuning).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EnsembleSampler {
     walkers: Option<usize>,
     iterations: usize,

@@ -46,7 +46,7 @@ const ADAPTATION_EXPONENT: f64 = 0.6;
 /// Every iteration asks for one proposal per chain as one batch, so chains run in parallel
 /// on a parallel evaluator; all random numbers are drawn in `ask`, in chain order, so the
 /// chains are bit-identical for any evaluator.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetropolisHastings {
     chains: usize,
     iterations: usize,

@@ -43,8 +43,8 @@ pub use diffid_core::{
 };
 pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Noise, Rmse, Sse};
 pub use diffid_exec::{
-    drive, evaluate_gradients, evaluate_one, evaluate_one_with_gradient, result_of, run, Control,
-    Delegated, Drive, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions,
+    default_threads, drive, evaluate_gradients, evaluate_one, evaluate_one_with_gradient, result_of,
+    run, Control, Delegated, Drive, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions,
     Sequential,
 };
 pub use diffid_ode::{
@@ -52,6 +52,7 @@ pub use diffid_ode::{
 };
 pub use diffid_optim::{
     Adam, AdamState, CmaEs, CmaEsState, Lbfgsb, LbfgsbState, NelderMead, NelderMeadState, Restarts,
+    StartOnly,
 };
 pub use diffid_sample::{
     diagnostics, log_prior, nested, BoundKind, Chains, Distribution, DynamicNestedSampler,

@@ -6,8 +6,8 @@ use diffid_core::{
     GradientOutcome, Objective, OptimisationResult, Optimiser, Outcome, Parameters, TimeSeries,
 };
 use diffid_exec::{
-    drive, evaluate_gradients, evaluate_one_with_gradient, run, Delegated, Evaluator, Observer,
-    Progress, RayonEvaluator, RunOptions, Sequential,
+    default_threads, drive, evaluate_gradients, evaluate_one_with_gradient, run, Delegated,
+    Evaluator, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
 };
 use diffid_ode::OdeSimulator;
 use diffid_optim::NelderMead;
@@ -15,7 +15,7 @@ use diffid_sample::{
     log_prior, Chains, DynamicNestedSampler, MetropolisHastings, NestedResult, Prior, Sampler,
 };
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// An objective over named parameters with an evaluation strategy and a default optimiser.
 pub struct Problem {
@@ -23,7 +23,8 @@ pub struct Problem {
     params: Parameters,
     parallelism: Parallelism,
     optimiser: Option<Arc<dyn Optimiser>>,
-    evaluator: OnceLock<Result<Arc<dyn Evaluator>, String>>,
+    /// The evaluator and the process that made it.
+    evaluator: Mutex<Option<(u32, Result<Arc<dyn Evaluator>, String>)>>,
     ode: Option<(Arc<OdeSimulator>, TimeSeries)>,
     priors: Vec<Option<Prior>>,
     likelihood: Result<(), String>,
@@ -72,7 +73,7 @@ impl Problem {
             params,
             parallelism,
             optimiser: None,
-            evaluator: OnceLock::new(),
+            evaluator: Mutex::new(None),
             ode: None,
             priors: Vec::new(),
             likelihood: Ok(()),
@@ -223,26 +224,68 @@ impl Problem {
         self.objective.has_gradient()
     }
 
-    /// The evaluator this problem uses, created once.
+    /// The evaluator this problem uses, created once per process: a problem inherited by a
+    /// forked process (whose copy of the parent's pool has no threads) makes its own there
+    /// rather than wait on threads that do not exist.
     ///
     /// # Errors
     /// [`Error::Exec`] when a thread pool cannot be created.
     pub fn evaluator(&self) -> Result<Arc<dyn Evaluator>, Error> {
-        let made = self.evaluator.get_or_init(|| {
-            let threads = match self.parallelism {
-                Parallelism::Sequential => return Ok(Arc::new(Sequential) as Arc<dyn Evaluator>),
-                Parallelism::Delegated => return Ok(Arc::new(Delegated) as Arc<dyn Evaluator>),
-                Parallelism::Threads(n) => n,
-                Parallelism::Available => {
-                    std::thread::available_parallelism().map_or(1, usize::from)
-                }
-            };
-            RayonEvaluator::new(threads)
-                .map(|e| Arc::new(e) as Arc<dyn Evaluator>)
-                .map_err(|e| e.to_string())
-        });
-        made.clone()
-            .map_err(|e| Error::Exec(diffid_exec::ExecError::Pool { message: e }))
+        let pid = std::process::id();
+        let mut slot = self
+            .evaluator
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let made = match &*slot {
+            Some((owner, made)) if *owner == pid => made.clone(),
+            _ => {
+                let made = self.make_evaluator();
+                *slot = Some((pid, made.clone()));
+                made
+            }
+        };
+        made.map_err(|e| Error::Exec(diffid_exec::ExecError::Pool { message: e }))
+    }
+
+    fn make_evaluator(&self) -> Result<Arc<dyn Evaluator>, String> {
+        let threads = match self.parallelism {
+            Parallelism::Sequential => return Ok(Arc::new(Sequential) as Arc<dyn Evaluator>),
+            Parallelism::Delegated => return Ok(Arc::new(Delegated) as Arc<dyn Evaluator>),
+            Parallelism::Threads(n) => n,
+            Parallelism::Available => default_threads().map_err(|e| e.to_string())?,
+        };
+        RayonEvaluator::new(threads)
+            .map(|e| Arc::new(e) as Arc<dyn Evaluator>)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Evaluates the objective at every point on this problem's evaluator, in order (a failed
+    /// evaluation is an [`Outcome::Failed`] at its place).
+    ///
+    /// # Errors
+    /// [`Error::Exec`] when a thread pool cannot be created.
+    pub fn evaluate_batch(&self, points: &[Vec<f64>]) -> Result<Vec<Outcome>, Error> {
+        Ok(self
+            .evaluator()?
+            .evaluate_batch(self.objective.as_ref(), points))
+    }
+
+    /// The same problem (parameters, priors, model, default optimiser) evaluated through
+    /// `objective`, which must compute the same function (a proxy that evaluates elsewhere),
+    /// with `parallelism`.
+    #[must_use]
+    pub fn with_objective(&self, objective: Arc<dyn Objective>, parallelism: Parallelism) -> Self {
+        Self {
+            objective,
+            params: self.params.clone(),
+            parallelism,
+            optimiser: self.optimiser.clone(),
+            evaluator: Mutex::new(None),
+            ode: self.ode.clone(),
+            priors: self.priors.clone(),
+            likelihood: self.likelihood.clone(),
+            model_index: self.model_index.clone(),
+        }
     }
 
     /// Minimises the objective from `initial` (default: the parameters' initial values) with

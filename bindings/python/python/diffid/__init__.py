@@ -51,6 +51,7 @@ from ._diffid import (
     DynamicNestedSampler,
     Evaluate,
     EvaluationError,
+    ExecutorError,
     GaussianNLL,
     NelderMead,
     OptimisationResults,
@@ -64,6 +65,7 @@ from ._diffid import (
     __version__,
 )
 from . import errors
+from ._parameters import ParameterSpec
 from ._samples import NestedSamples, Samples, Summary, bayes_factor
 
 _LAZY_SUBMODULES = ("plotting",)
@@ -82,6 +84,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 __all__ = [
+    "ParameterSpec",
     "Beta",
     "EnsembleSampler",
     "Gamma",
@@ -109,6 +112,7 @@ __all__ = [
     "Done",
     "Evaluate",
     "EvaluationError",
+    "ExecutorError",
     "GaussianNLL",
     "NelderMead",
     "OptimisationResults",

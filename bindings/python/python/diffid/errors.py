@@ -1,7 +1,8 @@
 """The diffid exception hierarchy.
 
 ``DiffidError`` is the base of ``BuildError`` (bad model, data, parameters or settings),
-``EvaluationError`` (an evaluation failed where a value was required) and ``TellError``
+``EvaluationError`` (an evaluation failed where a value was required), ``ExecutorError`` (an
+executor failed on a batch, or is not an executor) and ``TellError``
 (with ``ResultCountMismatch`` and ``AlreadyTerminated``) for ask/tell misuse. Invalid optimiser
 or metric settings raise ``ValueError`` when they are given.
 """
@@ -11,6 +12,7 @@ from ._diffid import (
     BuildError,
     DiffidError,
     EvaluationError,
+    ExecutorError,
     ResultCountMismatch,
     TellError,
 )
@@ -20,6 +22,7 @@ __all__ = [
     "BuildError",
     "DiffidError",
     "EvaluationError",
+    "ExecutorError",
     "ResultCountMismatch",
     "TellError",
 ]

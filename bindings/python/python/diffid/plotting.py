@@ -89,16 +89,14 @@ def _vector(x) -> np.ndarray:
 
 
 def _parameter_names(obj, n: int) -> list[str] | None:
-    """``obj.parameters()`` (a Problem) or ``obj.parameter_names``, if it has n of them."""
-    names = None
-    params = getattr(obj, "parameters", None)
-    if callable(params):
+    """``obj.parameter_names()`` (a Problem) or ``obj.parameter_names`` (Samples), if it has n
+    of them."""
+    names = getattr(obj, "parameter_names", None)
+    if callable(names):
         try:
-            names = list(params())
+            names = names()
         except Exception:
             names = None
-    elif hasattr(obj, "parameter_names"):
-        names = list(obj.parameter_names)
     if names is not None and len(names) >= n:
         return [str(s) for s in names]
     return None
@@ -178,7 +176,8 @@ def _samples_array(samples) -> np.ndarray:
 def _sample_names(names, dim: int) -> list[str]:
     if names is None:
         return [f"x[{i}]" for i in range(dim)]
-    names = [str(s) for s in names]
+    # Names, or the (name, initial, bounds) records of Problem.parameters().
+    names = [str(getattr(s, "name", s)) for s in names]
     if len(names) != dim:
         raise ValueError(f"expected {dim} parameter names, got {len(names)}")
     return names

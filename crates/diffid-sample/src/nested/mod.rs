@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 
 /// How the constrained prior is bounded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BoundKind {
     /// Several ellipsoids, split by 2-means (the default).
     #[default]
@@ -30,7 +30,7 @@ pub enum BoundKind {
 }
 
 /// How new points are drawn from the constrained prior.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Sampling {
     /// Uniform inside the bound up to 10 parameters, random walks above.
     #[default]
@@ -115,7 +115,7 @@ impl std::str::FromStr for Sampling {
 ///
 /// A failed or NaN likelihood is a rejected candidate (counted); an initial point where it
 /// fails counts as zero likelihood. A likelihood that fails everywhere is an error.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DynamicNestedSampler {
     live_points: usize,
     dlogz: f64,
