@@ -849,6 +849,12 @@ impl PyProblem {
         slf
     }
 
+    /// Whether the problem has been built in this process (an unpickled problem is built at
+    /// its first use).
+    fn _is_built(&self) -> bool {
+        self.built.get().is_some()
+    }
+
     /// Evaluates the objective at each row of `points` with the GIL released, on this
     /// problem's own threads: a float per point, or the reason its evaluation failed (a
     /// string). What an executor's worker runs.
