@@ -1,10 +1,10 @@
 //! Python callables as objectives: `ScalarBuilder` (`f(x) -> float`) and `VectorBuilder`
 //! (`f(params) -> predictions`, compared with data by cost metrics).
 
+use crate::cluster::check_executor;
 use crate::cost::extract_metric;
 use crate::errors::to_py;
 use crate::errors::{BuildError, EvaluationError};
-use crate::cluster::check_executor;
 use crate::pickling::Recipe;
 use crate::problem::{checked_prior, extract_optimiser, parameter, same_recipe, table, PyProblem};
 use diffid::{
@@ -14,7 +14,7 @@ use diffid::{
 };
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::PyTuple;
 use pyo3::BoundObject;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -464,9 +464,9 @@ impl PyScalarBuilder {
             prior,
         )?;
         Ok(Self {
+            recipe,
             params,
             priors,
-            recipe,
             ..self.clone()
         })
     }
@@ -513,7 +513,7 @@ impl PyScalarBuilder {
 
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, Bound<'py, PyList>))> {
+    ) -> PyResult<crate::pickling::Replayed<'py>> {
         slf.get().recipe.reduce(slf.py(), slf.get_type().into_any())
     }
 
@@ -736,9 +736,9 @@ impl PyVectorBuilder {
             prior,
         )?;
         Ok(Self {
+            recipe,
             params,
             priors,
-            recipe,
             ..self.clone()
         })
     }
@@ -765,7 +765,12 @@ impl PyVectorBuilder {
     /// bookkeeping.
     fn with_config(&self, key: String, value: &Bound<'_, PyAny>) -> PyResult<Self> {
         let mut next = self.clone();
-        next.recipe = step(&self.recipe, value.py(), "with_config", (key.clone(), value))?;
+        next.recipe = step(
+            &self.recipe,
+            value.py(),
+            "with_config",
+            (key.clone(), value),
+        )?;
         next.config.retain(|(k, _)| *k != key);
         next.config.push((key, Arc::new(value.clone().unbind())));
         Ok(next)
@@ -836,7 +841,7 @@ impl PyVectorBuilder {
 
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, Bound<'py, PyList>))> {
+    ) -> PyResult<crate::pickling::Replayed<'py>> {
         slf.get().recipe.reduce(slf.py(), slf.get_type().into_any())
     }
 

@@ -48,7 +48,7 @@ impl PySse {
     fn __reduce__<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+    ) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "SSE", &self.0)
     }
 
@@ -79,7 +79,7 @@ impl PyRmse {
     fn __reduce__<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+    ) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "RMSE", &self.0)
     }
 
@@ -168,7 +168,7 @@ impl PyGaussianNll {
     fn __reduce__<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+    ) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "GaussianNLL", &self.0)
     }
 

@@ -53,7 +53,9 @@ fn patience(
         let n: i64 = v.extract().map_err(|_| {
             PyTypeError::new_err(format!(
                 "with_patience(iterations=...) expects an int, got {}",
-                v.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+                v.get_type()
+                    .name()
+                    .map_or_else(|_| "?".to_owned(), |n| n.to_string())
             ))
         })?;
         if n < 1 {
@@ -88,7 +90,9 @@ fn seconds_of(v: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> {
     v.extract::<f64>().map_err(|_| {
         PyTypeError::new_err(format!(
             "{what} expects seconds (a number or a datetime.timedelta), got {}",
-            v.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+            v.get_type()
+                .name()
+                .map_or_else(|_| "?".to_owned(), |n| n.to_string())
         ))
     })
 }
@@ -183,7 +187,7 @@ macro_rules! optimiser_class {
             fn __reduce__<'py>(
                 &self,
                 py: Python<'py>,
-            ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+            ) -> PyResult<crate::pickling::Reduced<'py>> {
                 crate::pickling::reduce(py, $pyname, &self.0)
             }
 

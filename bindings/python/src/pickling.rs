@@ -17,16 +17,25 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// What a settings object's `__reduce__` returns: `(restore, (class, state))`.
+pub type Reduced<'py> = (Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>));
+
+/// What a builder's `__reduce__` returns: `(replay, (class, steps))`.
+pub type Replayed<'py> = (Bound<'py, PyAny>, (Bound<'py, PyAny>, Bound<'py, PyList>));
+
 /// `(diffid._diffid._restore, (class, state))`: what `__reduce__` returns for a settings object
 /// whose Rust value is `value`.
 pub fn reduce<'py, T: Serialize>(
     py: Python<'py>,
     class: &'static str,
     value: &T,
-) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+) -> PyResult<crate::pickling::Reduced<'py>> {
     let state = pythonize::pythonize(py, value)
         .map_err(|e| PyValueError::new_err(format!("cannot pickle {class}: {e}")))?;
-    Ok((py.import("diffid._diffid")?.getattr("_restore")?, (class, state)))
+    Ok((
+        py.import("diffid._diffid")?.getattr("_restore")?,
+        (class, state),
+    ))
 }
 
 fn state<T: DeserializeOwned>(class: &str, state: &Bound<'_, PyAny>) -> PyResult<T> {
@@ -52,9 +61,11 @@ pub fn restore(py: Python<'_>, class: &str, saved: &Bound<'_, PyAny>) -> PyResul
         "EnsembleSampler" => {
             Py::new(py, PyEnsembleSampler::from_config(state(class, saved)?))?.into_any()
         }
-        "DynamicNestedSampler" => {
-            Py::new(py, PyDynamicNestedSampler::from_config(state(class, saved)?))?.into_any()
-        }
+        "DynamicNestedSampler" => Py::new(
+            py,
+            PyDynamicNestedSampler::from_config(state(class, saved)?),
+        )?
+        .into_any(),
         "SSE" => Py::new(py, PySse(state(class, saved)?))?.into_any(),
         "RMSE" => Py::new(py, PyRmse(state(class, saved)?))?.into_any(),
         "GaussianNLL" => Py::new(py, PyGaussianNll(state(class, saved)?))?.into_any(),
@@ -102,7 +113,7 @@ impl Recipe {
         &self,
         py: Python<'py>,
         class: Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, Bound<'py, PyList>))> {
+    ) -> PyResult<crate::pickling::Replayed<'py>> {
         let steps = PyList::empty(py);
         for (m, a, k) in self.0.iter() {
             let kwargs: Bound<'py, PyAny> = match k {

@@ -2,10 +2,10 @@
 
 use crate::callables::CallbackError;
 use crate::cluster::{distribute, Remote};
-use crate::pickling::Recipe;
 use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
 use crate::optimiser::{PyAdam, PyCmaEs, PyLbfgsb, PyNelderMead};
+use crate::pickling::Recipe;
 use crate::results::PyOptimisationResults;
 use crate::sampler::{extract_prior, extract_sampler, nested_to_py, samples_to_py, SamplerChoice};
 use diffid::{
@@ -16,7 +16,7 @@ use diffid::{
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 use pyo3::BoundObject;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -69,7 +69,7 @@ impl PyDiffsolBuilder {
 
 /// Whether two builders were made by the same calls (they pickle to the same bytes).
 pub fn same_recipe(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<bool> {
-    if !a.get_type().is(&b.get_type()) {
+    if !a.get_type().is(b.get_type()) {
         return Ok(false);
     }
     let dumps = a.py().import("pickle")?.getattr("dumps")?;
@@ -243,7 +243,9 @@ impl PyDiffsolBuilder {
     /// The optimiser `Problem.optimise()` uses by default.
     fn with_optimiser(&self, py: Python<'_>, optimiser: &Bound<'_, PyAny>) -> PyResult<Self> {
         let opt = extract_optimiser(optimiser)?;
-        self.map(py, "with_optimiser", (optimiser,), |b| b.with_optimiser(opt))
+        self.map(py, "with_optimiser", (optimiser,), |b| {
+            b.with_optimiser(opt)
+        })
     }
 
     /// The step budget of one solve (default 100 000); a solve that needs more fails.
@@ -299,7 +301,11 @@ impl PyDiffsolBuilder {
     /// (compiling the model) and evaluates its chunk in Rust on `threads_per_worker` threads.
     /// Results are bit-identical to a local run.
     #[pyo3(signature = (executor, *, threads_per_worker = 1))]
-    fn with_executor(&self, executor: &Bound<'_, PyAny>, threads_per_worker: usize) -> PyResult<Self> {
+    fn with_executor(
+        &self,
+        executor: &Bound<'_, PyAny>,
+        threads_per_worker: usize,
+    ) -> PyResult<Self> {
         Ok(Self {
             remote: Some(Remote::new(executor, threads_per_worker)?),
             ..self.clone()
@@ -317,7 +323,8 @@ impl PyDiffsolBuilder {
             remote: None,
             ..this.clone()
         };
-        let problem = PyProblem::built(Arc::new(problem)).with_builder(Py::new(py, plain)?.into_any());
+        let problem =
+            PyProblem::built(Arc::new(problem)).with_builder(Py::new(py, plain)?.into_any());
         match &this.remote {
             Some(remote) => distribute(py, &problem, remote),
             None => Ok(problem),
@@ -334,7 +341,7 @@ impl PyDiffsolBuilder {
 
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, Bound<'py, PyList>))> {
+    ) -> PyResult<crate::pickling::Replayed<'py>> {
         slf.get().recipe.reduce(slf.py(), slf.get_type().into_any())
     }
 
@@ -539,20 +546,19 @@ impl PyProblem {
                 .ok()
                 .and_then(|c| c.iter().find(|(ck, _)| ck == k).map(|(_, v)| v.clone()))
         });
-        let made = match cached {
-            Some(made) => made,
-            None => {
-                let problem = b.call_method0("build")?;
-                let problem = problem.downcast::<PyProblem>()?;
-                let made = problem.get().get(py)?.clone();
-                if let (Some(k), Ok(mut cache)) = (key, COMPILED.lock()) {
-                    if cache.len() >= CACHE_SIZE {
-                        cache.pop_front();
-                    }
-                    cache.push_back((k, made.clone()));
+        let made = if let Some(made) = cached {
+            made
+        } else {
+            let problem = b.call_method0("build")?;
+            let problem = problem.downcast::<PyProblem>()?;
+            let made = problem.get().get(py)?.clone();
+            if let (Some(k), Ok(mut cache)) = (key, COMPILED.lock()) {
+                if cache.len() >= CACHE_SIZE {
+                    cache.pop_front();
                 }
-                made
+                cache.push_back((k, made.clone()));
             }
+            made
         };
         let _ = self.built.set(made);
         self.built.get().ok_or_else(|| {
@@ -803,7 +809,10 @@ impl PyProblem {
 
     /// The parameters' initial values.
     fn initial_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        Ok(PyArray1::from_vec(py, self.inner(py)?.parameters().initial()))
+        Ok(PyArray1::from_vec(
+            py,
+            self.inner(py)?.parameters().initial(),
+        ))
     }
 
     /// The data times (DiffSL problems).

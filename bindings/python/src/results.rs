@@ -128,7 +128,7 @@ impl PyOptimisationResults {
     fn __reduce__<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+    ) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "OptimisationResults", &(&self.inner, &self.names))
     }
 

@@ -1,8 +1,8 @@
 //! Priors, the MCMC samplers and their ask/tell states, and the diagnostics behind `Samples`.
 
 use crate::asktell::{value_outcomes, PyDone, PyEvaluate};
-use crate::errors::{tell_to_py, to_py};
 use crate::cluster::Remote;
+use crate::errors::{tell_to_py, to_py};
 use crate::problem::{PyProblem, RunControls};
 use diffid::{
     diagnostics, Ask, AskTell, BoundKind, Distribution, DynamicNestedSampler, EnsembleSampler,
@@ -347,7 +347,7 @@ macro_rules! sampler_class {
             fn __reduce__<'py>(
                 &self,
                 py: Python<'py>,
-            ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+            ) -> PyResult<crate::pickling::Reduced<'py>> {
                 crate::pickling::reduce(py, $pyname, &self.0)
             }
 
@@ -679,14 +679,21 @@ impl PyDynamicNestedSampler {
     /// Evaluates each batch of candidates through `executor` (see
     /// `DiffsolBuilder.with_executor`); the run is bit-identical to a local one.
     #[pyo3(signature = (executor, *, threads_per_worker = 1))]
-    fn with_executor(&self, executor: &Bound<'_, PyAny>, threads_per_worker: usize) -> PyResult<Self> {
-        Ok(Self(self.0.clone(), Some(Remote::new(executor, threads_per_worker)?)))
+    fn with_executor(
+        &self,
+        executor: &Bound<'_, PyAny>,
+        threads_per_worker: usize,
+    ) -> PyResult<Self> {
+        Ok(Self(
+            self.0.clone(),
+            Some(Remote::new(executor, threads_per_worker)?),
+        ))
     }
 
     fn __reduce__<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>))> {
+    ) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "DynamicNestedSampler", &self.0)
     }
 

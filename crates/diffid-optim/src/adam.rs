@@ -134,12 +134,7 @@ impl Adam {
     /// [`CoreError::InvalidSetting`] naming the first invalid setting.
     pub fn validate(&self) -> Result<(), CoreError> {
         check_step_size(self.step_size)?;
-        check_stopping(
-            self.max_evaluations,
-            self.threshold,
-            0.0,
-            0.0,
-        )?;
+        check_stopping(self.max_evaluations, self.threshold, 0.0, 0.0)?;
         for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&beta) {
                 return Err(invalid(

@@ -112,20 +112,30 @@ mod tests {
         assert_eq!(s.ask(), Ask::Evaluate(vec![vec![1.0, 2.0]]));
         assert!(matches!(
             s.tell(&[]),
-            Err(TellError::ResultCountMismatch { expected: 1, received: 0 })
+            Err(TellError::ResultCountMismatch {
+                expected: 1,
+                received: 0
+            })
         ));
         s.tell(&[Outcome::Value(3.5)]).unwrap();
         assert_eq!(s.ask(), Ask::Done(Termination::MaxIterations));
         assert_eq!(s.best(), Some((vec![1.0, 2.0], 3.5)));
-        assert_eq!((s.evaluations(), s.failed_evaluations(), s.iterations()), (1, 0, 0));
-        assert_eq!(s.tell(&[Outcome::Value(1.0)]), Err(TellError::AlreadyTerminated));
+        assert_eq!(
+            (s.evaluations(), s.failed_evaluations(), s.iterations()),
+            (1, 0, 0)
+        );
+        assert_eq!(
+            s.tell(&[Outcome::Value(1.0)]),
+            Err(TellError::AlreadyTerminated)
+        );
     }
 
     #[test]
     fn a_failed_start_stalls_with_the_reason() {
         let mut s = StartOnly::new(&[0.0], &[Bounds::unbounded()]);
         s.ask();
-        s.tell(&[Outcome::Failed("solver diverged".into())]).unwrap();
+        s.tell(&[Outcome::Failed("solver diverged".into())])
+            .unwrap();
         match s.ask() {
             Ask::Done(Termination::Stalled(m)) => assert!(m.contains("solver diverged"), "{m}"),
             other => panic!("expected a stall, got {other:?}"),

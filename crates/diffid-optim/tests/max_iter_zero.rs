@@ -22,7 +22,12 @@ fn zero_iterations_evaluate_the_start_and_return_it() {
         };
         assert_eq!(points, vec![vec![1.0, -2.0]], "{}", opt.name());
         state.tell(&[Outcome::Value(sphere(&points[0]))]).unwrap();
-        assert_eq!(state.ask(), Ask::Done(Termination::MaxIterations), "{}", opt.name());
+        assert_eq!(
+            state.ask(),
+            Ask::Done(Termination::MaxIterations),
+            "{}",
+            opt.name()
+        );
         assert_eq!(state.best(), Some((vec![1.0, -2.0], 5.0)), "{}", opt.name());
         assert_eq!(state.evaluations(), 1);
         assert_eq!(state.iterations(), 0);

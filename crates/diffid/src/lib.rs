@@ -43,9 +43,9 @@ pub use diffid_core::{
 };
 pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Noise, Rmse, Sse};
 pub use diffid_exec::{
-    default_threads, drive, evaluate_gradients, evaluate_one, evaluate_one_with_gradient, result_of,
-    run, Control, Delegated, Drive, Evaluator, ExecError, Observer, Progress, RayonEvaluator, RunOptions,
-    Sequential,
+    default_threads, drive, evaluate_gradients, evaluate_one, evaluate_one_with_gradient,
+    result_of, run, Control, Delegated, Drive, Evaluator, ExecError, Observer, Progress,
+    RayonEvaluator, RunOptions, Sequential,
 };
 pub use diffid_ode::{
     Backend, DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverKind,

@@ -17,6 +17,9 @@ use diffid_sample::{
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+/// An evaluator, or why it could not be made.
+type MadeEvaluator = Result<Arc<dyn Evaluator>, String>;
+
 /// An objective over named parameters with an evaluation strategy and a default optimiser.
 pub struct Problem {
     objective: Arc<dyn Objective>,
@@ -24,7 +27,7 @@ pub struct Problem {
     parallelism: Parallelism,
     optimiser: Option<Arc<dyn Optimiser>>,
     /// The evaluator and the process that made it.
-    evaluator: Mutex<Option<(u32, Result<Arc<dyn Evaluator>, String>)>>,
+    evaluator: Mutex<Option<(u32, MadeEvaluator)>>,
     ode: Option<(Arc<OdeSimulator>, TimeSeries)>,
     priors: Vec<Option<Prior>>,
     likelihood: Result<(), String>,
@@ -247,7 +250,7 @@ impl Problem {
         made.map_err(|e| Error::Exec(diffid_exec::ExecError::Pool { message: e }))
     }
 
-    fn make_evaluator(&self) -> Result<Arc<dyn Evaluator>, String> {
+    fn make_evaluator(&self) -> MadeEvaluator {
         let threads = match self.parallelism {
             Parallelism::Sequential => return Ok(Arc::new(Sequential) as Arc<dyn Evaluator>),
             Parallelism::Delegated => return Ok(Arc::new(Delegated) as Arc<dyn Evaluator>),

@@ -1,9 +1,9 @@
 """Sending batches to an executor's workers (the Python half of ``with_executor``).
 
 A batch of points is split into chunks, one per worker slot; each worker evaluates its chunk in
-Rust with the GIL released, using a copy of the problem it received once (Dask: scattered to
-every worker; ``submit``/``map`` executors: pickled bytes that each worker process unpickles
-and builds once, then keeps). The results come back in order, so a run is bit-identical to the
+Rust with the GIL released, using a copy of the problem it received once (Dask: an actor per
+worker process holding the problem, called directly for each batch; ``submit``/``map``
+executors: pickled bytes that each worker process unpickles and builds once, then keeps). The results come back in order, so a run is bit-identical to the
 same run evaluated locally.
 """
 
@@ -52,6 +52,17 @@ def evaluate_task(task) -> tuple[int, list]:
     return evaluate_chunk(*task)
 
 
+class Holder:
+    """A Dask actor holding the problem in one worker: batches are sent to it directly,
+    worker to client, without a round trip through the scheduler for each task."""
+
+    def __init__(self, problem):
+        self.problem = problem
+
+    def evaluate(self, points) -> tuple[int, list]:
+        return _evaluate(self.problem, points)
+
+
 # Caller side -----------------------------------------------------------------------------
 
 
@@ -62,10 +73,11 @@ def _is_dask(executor) -> bool:
 
 
 def _slots(executor) -> int:
-    """How many chunks a batch is split into: the executor's worker slots."""
+    """How many chunks a batch is split into: the executor's worker slots (for Dask, its
+    worker processes, each evaluating its chunk on ``threads_per_worker`` threads)."""
     if _is_dask(executor):
         try:
-            return max(sum(executor.nthreads().values()), 1)
+            return max(len(executor.scheduler_info()["workers"]), 1)
         except Exception:
             pass
     for attr in ("_max_workers", "_processes", "num_workers", "max_workers"):
@@ -86,14 +98,24 @@ class Dispatcher:
         self.pids: set[int] = set()
         self._shared = None
         self._blob = None
+        self._is_dask = _is_dask(executor)
+        #: Chunks per batch: the executor's worker slots, asked once (for Dask, a round trip
+        #: to the scheduler).
+        self.slots = _slots(executor)
 
     def _dask(self, chunks):
         client = self.executor
         if self._shared is None:
-            # Sent to every worker once; tasks refer to it.
-            self._shared = client.scatter(self.problem, broadcast=True, hash=False)
-        futures = [client.submit(evaluate_chunk, self._shared, c, pure=False) for c in chunks]
-        return client.gather(futures)
+            # One actor per worker process, each holding the problem: sent once, built once.
+            workers = sorted(client.scheduler_info()["workers"])
+            futures = [
+                client.submit(Holder, self.problem, workers=[w], actor=True, pure=False)
+                for w in workers
+            ]
+            self._shared = [f.result() for f in futures]
+        actors = self._shared
+        calls = [actors[i % len(actors)].evaluate(c) for i, c in enumerate(chunks)]
+        return [c.result() for c in calls]
 
     def _pickled(self) -> bytes:
         if self._blob is None:
@@ -118,10 +140,10 @@ class Dispatcher:
         """The values (or failure reasons) at the rows of ``points``, in order."""
         self.batches += 1
         points = np.asarray(points, dtype=float)
-        n_chunks = max(1, min(len(points), _slots(self.executor)))
+        n_chunks = max(1, min(len(points), self.slots))
         chunks = np.array_split(points, n_chunks)
         try:
-            if _is_dask(self.executor):
+            if self._is_dask:
                 results = self._dask(chunks)
             elif callable(getattr(self.executor, "submit", None)):
                 results = self._submit(chunks)
