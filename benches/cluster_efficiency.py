@@ -11,7 +11,8 @@ threads_per_worker=1)`` on 127.0.0.1; the problem is scattered to the workers on
 Parallel efficiency = t(one process) / (2 · t(two workers)); 1 is perfect. The runs are
 bit-identical (checked). Interleaved rounds (one process, cluster, one process, cluster, …);
 the table reports the median over rounds of each round's efficiency, with the per-iteration
-overhead the cluster adds, ``t(two workers)/iterations − population·ms/2``.
+overhead the cluster adds, ``t(two workers)/iterations − population·ms/2`` (the run's fixed
+costs, such as evaluating the start locally, spread over its iterations, included).
 
     pip install dask distributed     # in scripts/setup-venv.sh already
     python benches/cluster_efficiency.py [--rounds 3] [--seconds 2]
