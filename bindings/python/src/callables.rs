@@ -511,9 +511,7 @@ impl PyScalarBuilder {
             .with_builder(Py::new(py, plain)?.into_any()))
     }
 
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<crate::pickling::Replayed<'py>> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<crate::pickling::Replayed<'py>> {
         slf.get().recipe.reduce(slf.py(), slf.get_type().into_any())
     }
 
@@ -839,9 +837,7 @@ impl PyVectorBuilder {
             .with_builder(Py::new(py, plain)?.into_any()))
     }
 
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<crate::pickling::Replayed<'py>> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<crate::pickling::Replayed<'py>> {
         slf.get().recipe.reduce(slf.py(), slf.get_type().into_any())
     }
 

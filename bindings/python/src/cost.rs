@@ -45,10 +45,7 @@ impl PySse {
         format!("SSE(weight={})", self.0.weight())
     }
 
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<crate::pickling::Reduced<'py>> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "SSE", &self.0)
     }
 
@@ -76,10 +73,7 @@ impl PyRmse {
         format!("RMSE(weight={})", self.0.weight())
     }
 
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<crate::pickling::Reduced<'py>> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "RMSE", &self.0)
     }
 
@@ -165,10 +159,7 @@ impl PyGaussianNll {
         }
     }
 
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<crate::pickling::Reduced<'py>> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "GaussianNLL", &self.0)
     }
 

@@ -339,9 +339,7 @@ impl PyDiffsolBuilder {
         }
     }
 
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<crate::pickling::Replayed<'py>> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<crate::pickling::Replayed<'py>> {
         slf.get().recipe.reduce(slf.py(), slf.get_type().into_any())
     }
 

@@ -125,10 +125,7 @@ impl PyOptimisationResults {
         self.summary()
     }
 
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<crate::pickling::Reduced<'py>> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "OptimisationResults", &(&self.inner, &self.names))
     }
 

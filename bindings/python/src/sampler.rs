@@ -690,10 +690,7 @@ impl PyDynamicNestedSampler {
         ))
     }
 
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<crate::pickling::Reduced<'py>> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<crate::pickling::Reduced<'py>> {
         crate::pickling::reduce(py, "DynamicNestedSampler", &self.0)
     }
 
