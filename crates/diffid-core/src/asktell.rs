@@ -85,6 +85,12 @@ pub trait OptimiserState: AskTell {
     fn bounds(&self) -> Option<&[Bounds]> {
         None
     }
+
+    /// The concrete state, for saving it in a checkpoint; `None` (the default) for a state
+    /// that cannot be saved.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// An optimiser's configuration: it starts states.

@@ -5,7 +5,7 @@ use std::fmt;
 /// The outcome of evaluating an objective at one point.
 ///
 /// A failed evaluation is a value, not an error: optimisers rank it worst and go on.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// A finite objective value.
     Value(f64),
@@ -85,7 +85,7 @@ pub trait Objective: Send + Sync {
 }
 
 /// The outcome of evaluating an objective and its gradient at one point.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum GradientOutcome {
     /// A finite value and a finite gradient of the objective's dimension.
     Value {

@@ -68,14 +68,52 @@ impl Limits {
     }
 }
 
-/// Tracks [`Limits`] over a run; created when a state starts.
-#[derive(Clone, Debug)]
+/// Tracks [`Limits`] over a run; created when a state starts. It serialises its clocks as the
+/// time elapsed so far, so a run restored from a checkpoint goes on counting from there.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "SavedTracker", into = "SavedTracker")]
 pub struct LimitTracker {
     limits: Limits,
     started: Instant,
     best: f64,
     improved_at_iteration: usize,
     improved_at: Instant,
+}
+
+/// A [`LimitTracker`] as saved: its instants as durations before the moment of saving.
+#[derive(Serialize, Deserialize)]
+struct SavedTracker {
+    limits: Limits,
+    elapsed: Duration,
+    best: f64,
+    improved_at_iteration: usize,
+    since_improved: Duration,
+}
+
+impl From<LimitTracker> for SavedTracker {
+    fn from(t: LimitTracker) -> Self {
+        Self {
+            limits: t.limits,
+            elapsed: t.started.elapsed(),
+            best: t.best,
+            improved_at_iteration: t.improved_at_iteration,
+            since_improved: t.improved_at.elapsed(),
+        }
+    }
+}
+
+impl From<SavedTracker> for LimitTracker {
+    fn from(s: SavedTracker) -> Self {
+        let now = Instant::now();
+        let before = |d: Duration| now.checked_sub(d).unwrap_or(now);
+        Self {
+            limits: s.limits,
+            started: before(s.elapsed),
+            best: s.best,
+            improved_at_iteration: s.improved_at_iteration,
+            improved_at: before(s.since_improved),
+        }
+    }
 }
 
 impl LimitTracker {

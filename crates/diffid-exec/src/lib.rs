@@ -505,7 +505,7 @@ pub fn drive<S: AskTell + ?Sized>(
     options: &RunOptions,
     observer: &mut dyn Observer,
     bounds: Option<&[Bounds]>,
-    summary: impl Fn(&S, &mut Progress),
+    mut summary: impl FnMut(&S, &mut Progress),
 ) -> Result<Drive, ExecError> {
     let start = Instant::now();
     let cancelled = || {

@@ -209,7 +209,7 @@ impl Optimiser for Adam {
 
 /// A running Adam search. Each ask is [`Ask::EvaluateWithGradient`] of one point; tell it with
 /// [`tell_gradients`](AskTell::tell_gradients).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AdamState {
     config: Adam,
     bounds: Vec<Bounds>,
@@ -370,6 +370,10 @@ impl AskTell for AdamState {
 }
 
 impl OptimiserState for AdamState {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn best(&self) -> Option<(Vec<f64>, f64)> {
         self.best.clone()
     }

@@ -4,7 +4,7 @@
 use diffid_core::{check_gradients, Bounds, GradientOutcome, TellError};
 
 /// The pending one-point gradient ask of a state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct GradientTrial {
     pub(crate) asked: bool,
     point: Vec<f64>,

@@ -215,7 +215,7 @@ impl Optimiser for Lbfgsb {
 }
 
 /// One evaluated trial of a line search. A failed evaluation has `phi = +inf`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Sample {
     alpha: f64,
     phi: f64,
@@ -230,7 +230,7 @@ impl Sample {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct LineSearch {
     d: DVector<f64>,
     phi0: f64,
@@ -245,7 +245,7 @@ struct LineSearch {
     trials: usize,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 enum Phase {
     /// The value and gradient at the start are needed.
     Start,
@@ -257,7 +257,7 @@ enum Phase {
 
 /// A running L-BFGS-B search. Each ask is [`Ask::EvaluateWithGradient`] of one point; tell it
 /// with [`tell_gradients`](AskTell::tell_gradients).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct LbfgsbState {
     config: Lbfgsb,
     bounds: Vec<Bounds>,
@@ -886,6 +886,10 @@ impl AskTell for LbfgsbState {
 }
 
 impl OptimiserState for LbfgsbState {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn best(&self) -> Option<(Vec<f64>, f64)> {
         self.best.clone()
     }

@@ -252,14 +252,14 @@ impl Optimiser for NelderMead {
 
 /// A vertex of the simplex, or an evaluated trial point: its position and ranking value
 /// (`+inf` for a failed or not yet evaluated point).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Vertex {
     x: Vec<f64>,
     f: f64,
 }
 
 /// Which part of a step the pending trial points belong to.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 enum Stage {
     /// The `n + 1` vertices of the initial simplex.
     Initial,
@@ -295,7 +295,7 @@ impl Stage {
 }
 
 /// The next batch of a step: planned after a `tell`, asked for by the next `ask`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Trial {
     stage: Stage,
     points: Vec<Vec<f64>>,
@@ -319,7 +319,7 @@ struct Trial {
 /// which order the points were evaluated.
 ///
 /// [`Optimiser::init`]: diffid_core::Optimiser::init
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct NelderMeadState {
     config: NelderMead,
     bounds: Vec<Bounds>,
@@ -716,6 +716,10 @@ impl AskTell for NelderMeadState {
 }
 
 impl OptimiserState for NelderMeadState {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn best(&self) -> Option<(Vec<f64>, f64)> {
         self.best.clone()
     }

@@ -8,7 +8,7 @@ use diffid_core::{
 /// The state every optimiser starts when its `max_iter` is 0: it asks for the initial point
 /// alone, is told its value, and stops with [`Termination::MaxIterations`] (or
 /// [`Termination::Stalled`] when the start failed to evaluate).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StartOnly {
     x: Vec<f64>,
     bounds: Vec<Bounds>,
@@ -76,6 +76,10 @@ impl AskTell for StartOnly {
 }
 
 impl OptimiserState for StartOnly {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn best(&self) -> Option<(Vec<f64>, f64)> {
         match self.told {
             Some(Outcome::Value(v)) => Some((self.x.clone(), v)),

@@ -25,7 +25,7 @@ const ALL_FAILED_MESSAGE: &str = "every candidate failed to evaluate for 10 cons
                                   generations; check the model and the starting point";
 
 /// The strategy constants, fixed by `n` and `λ`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Constants {
     lambda: usize,
     /// Recombination weights of the `μ` best, positive, summing to 1.
@@ -105,7 +105,7 @@ impl Constants {
 }
 
 /// A generation asked for and not yet told.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Batch {
     points: Vec<Vec<f64>>,
     /// The step `y = (x − m)/σ` of each point used by the update.
@@ -118,7 +118,7 @@ struct Batch {
 
 /// One inner CMA-ES run: the search distribution and its local stopping criteria. Without
 /// restarts a state has exactly one; with restarts each restart starts a fresh one.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Run {
     consts: Constants,
     bounds: Vec<Bounds>,
@@ -156,7 +156,7 @@ struct Run {
 }
 
 /// How an inner run is started.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct RunSpec {
     start: Vec<f64>,
     sigma: f64,
@@ -166,7 +166,7 @@ struct RunSpec {
 }
 
 /// The restart bookkeeping of IPOP and BIPOP (Auger & Hansen 2005; Hansen 2009).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Schedule {
     /// Draws the seed, start point and (BIPOP) population and step size of each restart.
     rng: ChaCha8Rng,
@@ -198,7 +198,7 @@ struct Schedule {
 /// them all.
 ///
 /// [`Optimiser::init`]: diffid_core::Optimiser::init
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CmaEsState {
     config: CmaEs,
     seed: u64,
@@ -844,6 +844,10 @@ impl AskTell for CmaEsState {
 }
 
 impl OptimiserState for CmaEsState {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn best(&self) -> Option<(Vec<f64>, f64)> {
         self.best.clone()
     }

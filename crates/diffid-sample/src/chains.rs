@@ -36,10 +36,16 @@ pub trait SamplerState: AskTell + Sync {
     /// The overall acceptance rate of the iterations so far (warm-up included), for
     /// progress displays.
     fn acceptance_rate(&self) -> f64;
+
+    /// The concrete state, for saving it in a checkpoint; `None` (the default) for a state
+    /// that cannot be saved.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// The draws of a set of chains (or ensemble walkers), all of the same length.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Chains {
     /// Number of chains (walkers).
     pub n_chains: usize,
@@ -138,7 +144,7 @@ impl Chains {
 }
 
 /// One chain's (or walker's) current position.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Walker {
     pub x: Vec<f64>,
     pub log_likelihood: f64,
@@ -225,7 +231,7 @@ const START_ROUNDS: usize = 20;
 /// times, then the initial point is used), and a draw whose likelihood fails is redrawn in
 /// the next round (up to 20 rounds, then the initial point is used). The initial point must
 /// evaluate: when it fails, the run cannot start.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Starts {
     initial: Vec<f64>,
     spread: Vec<f64>,
@@ -368,7 +374,7 @@ pub(crate) fn check_step(step_size: f64) -> Result<(), SampleError> {
 
 /// What every MCMC state keeps: priors, the random stream, the starts, the walkers (chains),
 /// the draws and the counts.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Mcmc {
     pub priors: Vec<Prior>,
     pub rng: ChaCha8Rng,
@@ -550,6 +556,10 @@ macro_rules! mcmc_state {
 
             fn acceptance_rate(&self) -> f64 {
                 crate::chains::Moves::core(self).acceptance_rate()
+            }
+
+            fn as_any(&self) -> Option<&dyn std::any::Any> {
+                Some(self)
             }
         }
     };

@@ -213,7 +213,7 @@ impl Sampler for EnsembleSampler {
 
 /// One half-step's proposals: per walker of the half, its proposal (or `None` outside the
 /// support), `z` and the uniform that decides acceptance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Stretch {
     walkers: Vec<usize>,
     points: Vec<Option<Vec<f64>>>,
@@ -222,7 +222,7 @@ pub(crate) struct Stretch {
 }
 
 /// A running [`EnsembleSampler`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct EnsembleState {
     config: EnsembleSampler,
     core: Mcmc,

@@ -237,7 +237,7 @@ impl Sampler for MetropolisHastings {
 }
 
 /// One chain's adapted proposal.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Adaptation {
     mean: Vec<f64>,
     /// `Σ`, row-major.
@@ -378,14 +378,14 @@ fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
 
 /// One iteration's proposals: per chain, the proposal (or `None` outside the support) and
 /// the uniform draw that decides acceptance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Proposals {
     points: Vec<Option<Vec<f64>>>,
     uniforms: Vec<f64>,
 }
 
 /// A running [`MetropolisHastings`] sampler.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MhState {
     config: MetropolisHastings,
     core: Mcmc,

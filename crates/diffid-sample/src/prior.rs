@@ -221,7 +221,8 @@ impl Kernel {
 
 /// A prior for one parameter: a [`Distribution`], truncated to `[lower, upper]` when the
 /// parameter has bounds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "SavedPrior", into = "SavedPrior")]
 pub struct Prior {
     distribution: Distribution,
     kernel: Kernel,
@@ -239,6 +240,46 @@ impl PartialEq for Prior {
         self.distribution == other.distribution
             && self.lower.to_bits() == other.lower.to_bits()
             && self.upper.to_bits() == other.upper.to_bits()
+    }
+}
+
+/// A [`Prior`] as saved: every number as it was, the statrs kernel rebuilt on loading.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedPrior {
+    distribution: Distribution,
+    lower: f64,
+    upper: f64,
+    cdf_lower: f64,
+    cdf_upper: f64,
+    log_mass: f64,
+}
+
+impl From<Prior> for SavedPrior {
+    fn from(p: Prior) -> Self {
+        Self {
+            distribution: p.distribution,
+            lower: p.lower,
+            upper: p.upper,
+            cdf_lower: p.cdf_lower,
+            cdf_upper: p.cdf_upper,
+            log_mass: p.log_mass,
+        }
+    }
+}
+
+impl TryFrom<SavedPrior> for Prior {
+    type Error = SampleError;
+
+    fn try_from(s: SavedPrior) -> Result<Self, SampleError> {
+        Ok(Self {
+            kernel: s.distribution.check()?,
+            distribution: s.distribution,
+            lower: s.lower,
+            upper: s.upper,
+            cdf_lower: s.cdf_lower,
+            cdf_upper: s.cdf_upper,
+            log_mass: s.log_mass,
+        })
     }
 }
 

@@ -46,6 +46,14 @@ pub enum Error {
         /// Why, and what to use instead.
         reason: String,
     },
+    /// A checkpoint that cannot be written, read or used for this run.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A likelihood that failed (or was `-inf`) at every point drawn from the prior.
     #[error("the likelihood is -inf or fails at all {points} points drawn from the prior, so the evidence is zero or undefined; check the model, the data and the priors' ranges")]
     NoLikelihoodMass {

@@ -21,6 +21,7 @@
 
 mod bayes;
 mod builder;
+mod checkpoint;
 mod error;
 mod objective;
 mod problem;
@@ -30,6 +31,7 @@ pub use bayes::{
     attach_priors, likelihood_of, require_priors, resolve_prior, split_noise, NoiseLayout,
 };
 pub use builder::{DiffsolBuilder, Parallelism};
+pub use checkpoint::Checkpoint;
 pub use error::Error;
 pub use objective::FitObjective;
 pub use problem::{Problem, SamplingResult};

@@ -1,21 +1,36 @@
 //! A built problem: an objective over named parameters, ready to evaluate or optimise.
 
 use crate::bayes::require_priors;
+use crate::checkpoint::{Checkpoint, Saved, Saver};
 use crate::{Error, Parallelism, SearchSpace};
 use diffid_core::{
-    GradientOutcome, Objective, OptimisationResult, Optimiser, Outcome, Parameters, TimeSeries,
+    Bounds, GradientOutcome, Objective, OptimisationResult, Optimiser, Outcome, Parameters,
+    TimeSeries,
 };
 use diffid_exec::{
-    default_threads, drive, evaluate_gradients, evaluate_one_with_gradient, run, Delegated,
-    Evaluator, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
+    default_threads, drive, evaluate_gradients, evaluate_one_with_gradient, result_of, Control,
+    Delegated, Evaluator, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
 };
 use diffid_ode::OdeSimulator;
 use diffid_optim::NelderMead;
 use diffid_sample::{
     log_prior, Chains, DynamicNestedSampler, MetropolisHastings, NestedResult, Prior, Sampler,
 };
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// `options` for the rest of a run resumed after `earlier` (its time limit counts from the
+/// run's start).
+fn continued(options: &RunOptions, earlier: Duration) -> RunOptions {
+    RunOptions {
+        time_limit: options
+            .time_limit
+            .map(|limit| limit.saturating_sub(earlier)),
+        ..options.clone()
+    }
+}
 
 /// An evaluator, or why it could not be made.
 type MadeEvaluator = Result<Arc<dyn Evaluator>, String>;
@@ -316,6 +331,24 @@ impl Problem {
         options: &RunOptions,
         observer: &mut dyn Observer,
     ) -> Result<OptimisationResult, Error> {
+        self.optimise_checkpointed(initial, optimiser, options, observer, None)
+    }
+
+    /// As [`Problem::optimise_observed`], saving the optimiser's state to `checkpoint` every so
+    /// often and, when it says so, resuming from it: a resumed run gives the result of the
+    /// uninterrupted run, bit for bit (only `time` differs).
+    ///
+    /// # Errors
+    /// As [`Problem::optimise`]; [`Error::Checkpoint`] for a checkpoint that cannot be
+    /// written, read or used (another problem's, another optimiser's, damaged).
+    pub fn optimise_checkpointed(
+        &self,
+        initial: Option<&[f64]>,
+        optimiser: Option<&dyn Optimiser>,
+        options: &RunOptions,
+        observer: &mut dyn Observer,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<OptimisationResult, Error> {
         if self.params.is_empty() {
             return Err(diffid_core::CoreError::NoParameters.into());
         }
@@ -341,21 +374,75 @@ impl Problem {
             }
             .into());
         }
-        let mut state = optimiser.init(&z0, &space.bounds())?;
+        let saver = checkpoint.map(|c| {
+            Saver::new(
+                c,
+                &format!("optimise|{optimiser:?}|{:?}|{x0:?}", self.params),
+            )
+        });
+        let mut saver = saver;
+        let resumed = match saver.as_mut() {
+            Some(sv) => sv
+                .load()?
+                .map(|saved| {
+                    saved
+                        .into_optimiser()
+                        .map_err(|other| sv.wrong_kind(&other, "an optimiser"))
+                })
+                .transpose()?,
+            None => None,
+        };
+        let mut state = match resumed {
+            Some(state) => state,
+            None => optimiser.init(&z0, &space.bounds())?,
+        };
+        let saver = RefCell::new(saver);
         let scaled = space.wrap(self.objective.clone());
         let evaluator = self.evaluator()?;
-        // The observer sees natural units, like the result.
+        let earlier = saver
+            .borrow()
+            .as_ref()
+            .map_or(Duration::ZERO, |s| s.earlier);
+        let options = continued(options, earlier);
+        // The observer sees natural units, like the result; a failed save stops the run.
         let mut natural = |p: &Progress| {
+            if saver.borrow().as_ref().is_some_and(|s| s.failed.is_some()) {
+                return Control::Cancel;
+            }
             let mut q = p.clone();
             q.best_x = q.best_x.map(|z| space.to_natural(&z));
+            q.elapsed += earlier;
             observer.observe(&q)
         };
-        let mut result = run(
+        let bounds = state.bounds().map(<[Bounds]>::to_vec);
+        let ended = drive(
             state.as_mut(),
             &scaled,
             evaluator.as_ref(),
-            options,
+            &options,
             &mut natural,
+            bounds.as_deref(),
+            |s, p| {
+                if let Some((x, v)) = s.best() {
+                    p.best_value = Some(v);
+                    p.best_x = Some(x);
+                }
+                if let Some(saver) = saver.borrow_mut().as_mut() {
+                    saver.maybe_save(false, p.elapsed, || Saved::of_optimiser(s));
+                }
+            },
+        )?;
+        if let Some(mut saver) = saver.into_inner() {
+            saver.maybe_save(true, ended.time, || Saved::of_optimiser(state.as_ref()));
+            if let Some(e) = saver.failed {
+                return Err(e);
+            }
+        }
+        let mut result = result_of(
+            state.as_ref(),
+            ended.termination,
+            earlier + ended.time,
+            ended.last_failure,
         )?;
         let z_best = result.x.clone();
         result.x = space.to_natural(&z_best);
@@ -481,27 +568,90 @@ impl Problem {
         options: &RunOptions,
         observer: &mut dyn Observer,
     ) -> Result<SamplingResult, Error> {
+        self.sample_checkpointed(initial, sampler, options, observer, None)
+    }
+
+    /// As [`Problem::sample_observed`], with a checkpoint (see
+    /// [`Problem::optimise_checkpointed`]).
+    ///
+    /// # Errors
+    /// As [`Problem::sample`]; [`Error::Checkpoint`] as for
+    /// [`Problem::optimise_checkpointed`].
+    pub fn sample_checkpointed(
+        &self,
+        initial: Option<&[f64]>,
+        sampler: Option<&dyn Sampler>,
+        options: &RunOptions,
+        observer: &mut dyn Observer,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<SamplingResult, Error> {
         let (priors, x0) = self.sampling_start(initial)?;
         let default = MetropolisHastings::new();
         let sampler: &dyn Sampler = sampler.unwrap_or(&default);
-        let mut state = sampler.init(&x0, &priors)?;
+        let saver = checkpoint.map(|c| {
+            Saver::new(
+                c,
+                &format!("sample|{sampler:?}|{:?}|{priors:?}|{x0:?}", self.params),
+            )
+        });
+        let mut saver = saver;
+        let resumed = match saver.as_mut() {
+            Some(sv) => sv
+                .load()?
+                .map(|saved| {
+                    saved
+                        .into_sampler()
+                        .map_err(|other| sv.wrong_kind(&other, "an MCMC sampler"))
+                })
+                .transpose()?,
+            None => None,
+        };
+        let mut state = match resumed {
+            Some(state) => state,
+            None => sampler.init(&x0, &priors)?,
+        };
+        let saver = RefCell::new(saver);
         let evaluator = self.evaluator()?;
+        let earlier = saver
+            .borrow()
+            .as_ref()
+            .map_or(Duration::ZERO, |s| s.earlier);
+        let options = continued(options, earlier);
+        let mut observe = |p: &Progress| {
+            if saver.borrow().as_ref().is_some_and(|s| s.failed.is_some()) {
+                return Control::Cancel;
+            }
+            let mut q = p.clone();
+            q.elapsed += earlier;
+            observer.observe(&q)
+        };
         let ended = drive(
             state.as_mut(),
             self.objective.as_ref(),
             evaluator.as_ref(),
-            options,
-            observer,
+            &options,
+            &mut observe,
             None,
-            |s, p| p.acceptance_rate = Some(s.acceptance_rate()),
+            |s, p| {
+                p.acceptance_rate = Some(s.acceptance_rate());
+                if let Some(saver) = saver.borrow_mut().as_mut() {
+                    saver.maybe_save(false, p.elapsed, || Saved::of_sampler(s));
+                }
+            },
         )?;
+        if let Some(mut saver) = saver.into_inner() {
+            saver.maybe_save(true, ended.time, || Saved::of_sampler(state.as_ref()));
+            if let Some(e) = saver.failed {
+                return Err(e);
+            }
+        }
         if let Some((point, reason)) = state.start_failure() {
             return Err(Error::Evaluation { point, reason });
         }
         Ok(SamplingResult {
             chains: state.chains().clone(),
             termination: ended.termination,
-            time: ended.time,
+            time: earlier + ended.time,
             evaluations: state.evaluations(),
             failed_evaluations: state.failed_evaluations(),
             iterations: state.iterations(),
@@ -521,24 +671,94 @@ impl Problem {
         options: &RunOptions,
         observer: &mut dyn Observer,
     ) -> Result<NestedResult, Error> {
+        self.nested_sample_checkpointed(initial, sampler, options, observer, None)
+    }
+
+    /// As [`Problem::nested_sample_observed`], with a checkpoint (see
+    /// [`Problem::optimise_checkpointed`]).
+    ///
+    /// # Errors
+    /// As [`Problem::nested_sample_observed`]; [`Error::Checkpoint`] as for
+    /// [`Problem::optimise_checkpointed`].
+    pub fn nested_sample_checkpointed(
+        &self,
+        initial: Option<&[f64]>,
+        sampler: &DynamicNestedSampler,
+        options: &RunOptions,
+        observer: &mut dyn Observer,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<NestedResult, Error> {
         let (priors, x0) = self.sampling_start(initial)?;
-        let mut state = sampler.start(&x0, &priors)?;
+        let saver = checkpoint.map(|c| {
+            Saver::new(
+                c,
+                &format!("nested|{sampler:?}|{:?}|{priors:?}|{x0:?}", self.params),
+            )
+        });
+        let mut saver = saver;
+        let resumed = match saver.as_mut() {
+            Some(sv) => sv
+                .load()?
+                .map(|saved| {
+                    saved
+                        .into_nested()
+                        .map_err(|other| sv.wrong_kind(&other, "a nested-sampling"))
+                })
+                .transpose()?,
+            None => None,
+        };
+        let mut state = match resumed {
+            Some(state) => state,
+            None => sampler.start(&x0, &priors)?,
+        };
+        let saver = RefCell::new(saver);
         let evaluator = self.evaluator()?;
+        let earlier = saver
+            .borrow()
+            .as_ref()
+            .map_or(Duration::ZERO, |s| s.earlier);
+        let options = continued(options, earlier);
+        let mut observe = |p: &Progress| {
+            if saver.borrow().as_ref().is_some_and(|s| s.failed.is_some()) {
+                return Control::Cancel;
+            }
+            let mut q = p.clone();
+            q.elapsed += earlier;
+            observer.observe(&q)
+        };
         let ended = drive(
             &mut state,
             self.objective.as_ref(),
             evaluator.as_ref(),
-            options,
-            observer,
+            &options,
+            &mut observe,
             None,
-            |_, _| {},
+            |s, p| {
+                if let Some(saver) = saver.borrow_mut().as_mut() {
+                    saver.maybe_save(false, p.elapsed, || {
+                        Some(Saved::Nested(Box::new(s.clone())))
+                    });
+                }
+            },
         )?;
+        if let Some(mut saver) = saver.into_inner() {
+            saver.maybe_save(true, ended.time, || {
+                Some(Saved::Nested(Box::new(state.clone())))
+            });
+            if let Some(e) = saver.failed {
+                return Err(e);
+            }
+        }
         if state.failed_everywhere() {
             return Err(Error::NoLikelihoodMass {
                 points: sampler.live_points(),
             });
         }
-        Ok(NestedResult::of(&state, ended.termination, ended.time))
+        Ok(NestedResult::of(
+            &state,
+            ended.termination,
+            earlier + ended.time,
+        ))
     }
 
     /// The model's parameters within a full point (noise parameters dropped).

@@ -20,7 +20,7 @@ fn log_unit_ball(d: usize) -> f64 {
 }
 
 /// An ellipsoid `{x : (x − c)ᵀ A⁻¹ (x − c) ≤ 1}`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Ellipsoid {
     centre: DVector<f64>,
     /// `A⁻¹`.
@@ -158,7 +158,7 @@ fn unit_ball(rng: &mut ChaCha8Rng, d: usize) -> DVector<f64> {
 }
 
 /// How the bound is built.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct BoundSettings {
     /// Keep a split when the pieces' volumes add up to less than this fraction of the
     /// parent's.
@@ -172,7 +172,7 @@ pub(crate) struct BoundSettings {
 }
 
 /// A union of ellipsoids (possibly overlapping) bounding the live points.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Bound {
     ellipsoids: Vec<Ellipsoid>,
     /// Cumulative volume fractions, for picking an ellipsoid in proportion to its volume.

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// The integrals of a run: evidence, information, per-point weights.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Integrals {
     /// Indices of the points in likelihood order (the order of the other vectors).
     pub order: Vec<usize>,

@@ -411,7 +411,7 @@ impl DynamicNestedSampler {
 
 /// One point of the run: unit-cube and natural coordinates, log-likelihood, and the
 /// likelihood it was born above.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NestedPoint {
     /// Unit-cube coordinates.
     pub u: Vec<f64>,
@@ -424,7 +424,7 @@ pub struct NestedPoint {
 }
 
 /// One nested-sampling run (the baseline or a dynamic batch) in progress.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Run {
     size: usize,
     live: Vec<NestedPoint>,
@@ -510,7 +510,7 @@ impl Run {
 }
 
 /// What the last ask asked for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 enum Pending {
     None,
     /// Unit-cube candidates (uniform draws, or the whole cube).
@@ -520,7 +520,7 @@ enum Pending {
 }
 
 /// A random walk from a live point, constrained above `threshold`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Walk {
     u: Vec<f64>,
     log_likelihood: f64,
@@ -530,7 +530,7 @@ struct Walk {
 }
 
 /// A running [`DynamicNestedSampler`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct NestedState {
     config: DynamicNestedSampler,
     sampling: Sampling,
