@@ -31,6 +31,12 @@ create_exception!(
 );
 create_exception!(
     diffid.errors,
+    CheckpointError,
+    DiffidError,
+    "A checkpoint cannot be written, read, or used for this run (another run's, or damaged)."
+);
+create_exception!(
+    diffid.errors,
     TellError,
     DiffidError,
     "An ask/tell state refused the results it was told."
@@ -54,6 +60,7 @@ pub fn to_py(err: Error) -> PyErr {
     match err {
         Error::Evaluation { point, .. } => evaluation_error(msg, Some(point)),
         Error::Tell(t) | Error::Exec(ExecError::Tell(t)) => tell_to_py(&t),
+        Error::Checkpoint { .. } => CheckpointError::new_err(msg),
         Error::Exec(ExecError::NoSuccessfulEvaluation { .. }) | Error::NoLikelihoodMass { .. } => {
             evaluation_error(msg, None)
         }
@@ -100,6 +107,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BuildError", py.get_type::<BuildError>())?;
     m.add("EvaluationError", py.get_type::<EvaluationError>())?;
     m.add("ExecutorError", py.get_type::<ExecutorError>())?;
+    m.add("CheckpointError", py.get_type::<CheckpointError>())?;
     m.add("TellError", py.get_type::<TellError>())?;
     m.add("ResultCountMismatch", py.get_type::<ResultCountMismatch>())?;
     m.add("AlreadyTerminated", py.get_type::<AlreadyTerminated>())?;

@@ -167,7 +167,11 @@ macro_rules! optimiser_class {
 
             /// Minimises `problem` from `initial` (default: its parameters' initial values)
             /// with this optimiser: the same as `problem.optimise(initial, self, ...)`.
-            #[pyo3(signature = (problem, initial = None, *, callback = None, progress = false))]
+            #[pyo3(signature = (
+                problem, initial = None, *, callback = None, progress = false,
+                checkpoint = None, checkpoint_interval = 60.0, resume = false
+            ))]
+            #[allow(clippy::too_many_arguments)] // the keyword arguments of one Python method
             fn run(
                 &self,
                 py: Python<'_>,
@@ -175,12 +179,15 @@ macro_rules! optimiser_class {
                 initial: Option<&Bound<'_, PyAny>>,
                 callback: Option<Py<PyAny>>,
                 progress: bool,
+                checkpoint: Option<std::path::PathBuf>,
+                checkpoint_interval: f64,
+                resume: bool,
             ) -> PyResult<PyOptimisationResults> {
                 problem.run_optimiser(
                     py,
                     initial,
                     Some(&self.optimiser()),
-                    RunControls { callback, progress },
+                    RunControls::new(callback, progress, checkpoint, checkpoint_interval, resume)?,
                 )
             }
 

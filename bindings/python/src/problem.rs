@@ -9,7 +9,7 @@ use crate::pickling::Recipe;
 use crate::results::PyOptimisationResults;
 use crate::sampler::{extract_prior, extract_sampler, nested_to_py, samples_to_py, SamplerChoice};
 use diffid::{
-    resolve_prior, Backend, Control, DiffsolBuilder, Distribution, Observer, Optimiser,
+    resolve_prior, Backend, Checkpoint, Control, DiffsolBuilder, Distribution, Observer, Optimiser,
     Parallelism, Parameter, Problem, Progress, RunOptions, Sampler, SolverKind, TimeSeries,
     Transform,
 };
@@ -623,7 +623,15 @@ impl PyProblem {
     /// called after every iteration (a `Progress`: `iteration`, `evaluations`, `best_value`,
     /// `best_x`, `elapsed`) and stops the run by returning True; `progress=True` prints a live
     /// line (iteration, evaluations, best value, evaluation rate) to stderr.
-    #[pyo3(signature = (initial = None, optimiser = None, *, callback = None, progress = false))]
+    /// `checkpoint=path` saves the optimiser's state there every `checkpoint_interval`
+    /// seconds (0: after every batch) and when the run ends; `resume=True` goes on from the
+    /// file's state when the file exists, to the result the uninterrupted run would give, bit
+    /// for bit. A checkpoint of another run, or a damaged one, raises `CheckpointError`.
+    #[pyo3(signature = (
+        initial = None, optimiser = None, *, callback = None, progress = false,
+        checkpoint = None, checkpoint_interval = 60.0, resume = false
+    ))]
+    #[allow(clippy::too_many_arguments)] // the keyword arguments of one Python method
     fn optimise(
         &self,
         py: Python<'_>,
@@ -631,13 +639,16 @@ impl PyProblem {
         optimiser: Option<&Bound<'_, PyAny>>,
         callback: Option<Py<PyAny>>,
         progress: bool,
+        checkpoint: Option<std::path::PathBuf>,
+        checkpoint_interval: f64,
+        resume: bool,
     ) -> PyResult<PyOptimisationResults> {
         let optimiser = optimiser.map(extract_optimiser).transpose()?;
         self.run_optimiser(
             py,
             initial,
             optimiser.as_ref(),
-            RunControls { callback, progress },
+            RunControls::new(callback, progress, checkpoint, checkpoint_interval, resume)?,
         )
     }
 
@@ -646,7 +657,12 @@ impl PyProblem {
     /// bounds). `initial` defaults to the parameters' initial values, `sampler` to
     /// `MetropolisHastings()`. `callback` and `progress` work as in `optimise`; Ctrl-C stops
     /// the run and raises `KeyboardInterrupt` with the draws so far on `.result`.
-    #[pyo3(signature = (initial = None, sampler = None, *, callback = None, progress = false))]
+    /// `checkpoint`, `checkpoint_interval` and `resume` work as in `optimise`.
+    #[pyo3(signature = (
+        initial = None, sampler = None, *, callback = None, progress = false,
+        checkpoint = None, checkpoint_interval = 60.0, resume = false
+    ))]
+    #[allow(clippy::too_many_arguments)] // the keyword arguments of one Python method
     fn sample(
         &self,
         py: Python<'_>,
@@ -654,6 +670,9 @@ impl PyProblem {
         sampler: Option<&Bound<'_, PyAny>>,
         callback: Option<Py<PyAny>>,
         progress: bool,
+        checkpoint: Option<std::path::PathBuf>,
+        checkpoint_interval: f64,
+        resume: bool,
     ) -> PyResult<Py<PyAny>> {
         let sampler = sampler.map(extract_sampler).transpose()?;
         let (choice, remote) = match sampler {
@@ -665,7 +684,7 @@ impl PyProblem {
             initial,
             choice.as_ref(),
             remote.as_ref(),
-            RunControls { callback, progress },
+            RunControls::new(callback, progress, checkpoint, checkpoint_interval, resume)?,
         )
     }
 
@@ -915,12 +934,42 @@ fn out_rows(p: &Problem) -> usize {
     p.ode().map_or(0, |(_, d)| d.len())
 }
 
-/// What a Python caller adds to a run: a callback and a live progress line.
+/// What a Python caller adds to a run: a callback, a live progress line and a checkpoint.
 pub struct RunControls {
     /// Called with a `Progress` after every iteration; a truthy return stops the run.
     pub callback: Option<Py<PyAny>>,
     /// Print a progress line to stderr.
     pub progress: bool,
+    /// Where to save the run's state, how often (seconds), and whether to resume from it.
+    pub checkpoint: Option<(std::path::PathBuf, f64, bool)>,
+}
+
+impl RunControls {
+    /// The controls of a run, checked: `checkpoint_interval` a finite number of seconds
+    /// ≥ 0; `resume` only with a `checkpoint` path.
+    pub fn new(
+        callback: Option<Py<PyAny>>,
+        progress: bool,
+        checkpoint: Option<std::path::PathBuf>,
+        checkpoint_interval: f64,
+        resume: bool,
+    ) -> PyResult<Self> {
+        if !(checkpoint_interval.is_finite() && checkpoint_interval >= 0.0) {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "checkpoint_interval must be a finite number of seconds >= 0 (0: after every batch), got {checkpoint_interval}"
+            )));
+        }
+        if resume && checkpoint.is_none() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "resume=True needs the checkpoint file to resume from: checkpoint=path",
+            ));
+        }
+        Ok(Self {
+            callback,
+            progress,
+            checkpoint: checkpoint.map(|p| (p, checkpoint_interval, resume)),
+        })
+    }
 }
 
 /// How often the progress line is redrawn.
@@ -1027,7 +1076,9 @@ impl PyProblem {
         controls: RunControls,
         body: impl FnOnce(&mut dyn Observer) -> R + Send,
     ) -> (R, Option<PyErr>) {
-        let RunControls { callback, progress } = controls;
+        let RunControls {
+            callback, progress, ..
+        } = controls;
         let mut raised: Option<PyErr> = None;
         let mut last_progress: Option<Progress> = None;
         let result = py.detach(|| {
@@ -1096,12 +1147,14 @@ impl PyProblem {
         let problem = self.inner(py)?;
         let names = problem.parameters().names();
         let options = self.run_options();
+        let checkpoint = self.checkpoint(py, &controls)?;
         let (result, raised) = Self::observed(py, controls, |observer| {
-            problem.optimise_observed(
+            problem.optimise_checkpointed(
                 initial.as_deref(),
                 optimiser.map(AsRef::as_ref),
                 &options,
                 observer,
+                checkpoint.as_ref(),
             )
         });
         // The objective's own exception (or a Ctrl-C it received) first, then one raised by
@@ -1148,12 +1201,14 @@ impl PyProblem {
         let names = problem.parameters().names();
         let options = self.run_options();
         let name = sampler.map_or("metropolis_hastings", |s| s.name());
+        let checkpoint = self.checkpoint(py, &controls)?;
         let (result, raised) = Self::observed(py, controls, |observer| {
-            problem.sample_observed(
+            problem.sample_checkpointed(
                 initial.as_deref(),
                 sampler.map(AsRef::as_ref),
                 &options,
                 observer,
+                checkpoint.as_ref(),
             )
         });
         if let Some(err) = self.callback_error(py).or(raised) {
@@ -1179,8 +1234,15 @@ impl PyProblem {
         let problem = self.inner(py)?;
         let names = problem.parameters().names();
         let options = self.run_options();
+        let checkpoint = self.checkpoint(py, &controls)?;
         let (result, raised) = Self::observed(py, controls, |observer| {
-            problem.nested_sample_observed(initial.as_deref(), sampler, &options, observer)
+            problem.nested_sample_checkpointed(
+                initial.as_deref(),
+                sampler,
+                &options,
+                observer,
+                checkpoint.as_ref(),
+            )
         });
         if let Some(err) = self.callback_error(py).or(raised) {
             if let Ok(r) = &result {
@@ -1191,6 +1253,37 @@ impl PyProblem {
         }
         let r = result.map_err(to_py)?;
         nested_to_py(py, &r, &names)
+    }
+
+    /// The run's checkpoint, with the problem's fingerprint: a digest of the builder's pickle
+    /// (its model, data, parameters and settings), or of its `repr` when a Python objective
+    /// cannot be pickled.
+    fn checkpoint(&self, py: Python<'_>, controls: &RunControls) -> PyResult<Option<Checkpoint>> {
+        let Some((path, interval, resume)) = &controls.checkpoint else {
+            return Ok(None);
+        };
+        let fingerprint: Vec<u8> = match &self.builder {
+            Some(b) => {
+                let b = b.bind(py);
+                let bytes = match py.import("pickle")?.call_method1("dumps", (b,)) {
+                    Ok(bytes) => bytes,
+                    Err(_) => {
+                        pyo3::types::PyBytes::new(py, b.repr()?.to_string().as_bytes()).into_any()
+                    }
+                };
+                py.import("hashlib")?
+                    .call_method1("sha256", (bytes,))?
+                    .call_method0("digest")?
+                    .extract()?
+            }
+            None => Vec::new(),
+        };
+        Ok(Some(
+            Checkpoint::new(path.clone())
+                .with_interval(std::time::Duration::from_secs_f64(*interval))
+                .with_resume(*resume)
+                .with_fingerprint(fingerprint),
+        ))
     }
 
     fn run_options(&self) -> RunOptions {

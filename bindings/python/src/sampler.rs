@@ -387,7 +387,11 @@ macro_rules! sampler_class {
 
             /// Samples `problem`'s posterior from `initial` (default: its parameters' initial
             /// values): the same as `problem.sample(initial, self, ...)`.
-            #[pyo3(signature = (problem, initial = None, *, callback = None, progress = false))]
+            #[pyo3(signature = (
+        problem, initial = None, *, callback = None, progress = false,
+        checkpoint = None, checkpoint_interval = 60.0, resume = false
+    ))]
+    #[allow(clippy::too_many_arguments)] // the keyword arguments of one Python method
             fn run(
                 &self,
                 py: Python<'_>,
@@ -395,13 +399,16 @@ macro_rules! sampler_class {
                 initial: Option<&Bound<'_, PyAny>>,
                 callback: Option<Py<PyAny>>,
                 progress: bool,
+                checkpoint: Option<std::path::PathBuf>,
+                checkpoint_interval: f64,
+                resume: bool,
             ) -> PyResult<Py<PyAny>> {
                 problem.run_sampler(
                     py,
                     initial,
                     Some(&SamplerChoice::Mcmc(self.sampler())),
                     self.1.as_ref(),
-                    RunControls { callback, progress },
+                    RunControls::new(callback, progress, checkpoint, checkpoint_interval, resume)?,
                 )
             }
 
@@ -707,7 +714,11 @@ impl PyDynamicNestedSampler {
     }
 
     /// Samples `problem` (the same as `problem.sample(initial, self, ...)`).
-    #[pyo3(signature = (problem, initial = None, *, callback = None, progress = false))]
+    #[pyo3(signature = (
+        problem, initial = None, *, callback = None, progress = false,
+        checkpoint = None, checkpoint_interval = 60.0, resume = false
+    ))]
+    #[allow(clippy::too_many_arguments)] // the keyword arguments of one Python method
     fn run(
         &self,
         py: Python<'_>,
@@ -715,13 +726,16 @@ impl PyDynamicNestedSampler {
         initial: Option<&Bound<'_, PyAny>>,
         callback: Option<Py<PyAny>>,
         progress: bool,
+        checkpoint: Option<std::path::PathBuf>,
+        checkpoint_interval: f64,
+        resume: bool,
     ) -> PyResult<Py<PyAny>> {
         problem.run_sampler(
             py,
             initial,
             Some(&SamplerChoice::Nested(self.0.clone())),
             self.1.as_ref(),
-            RunControls { callback, progress },
+            RunControls::new(callback, progress, checkpoint, checkpoint_interval, resume)?,
         )
     }
 

@@ -21,6 +21,7 @@ from support import DECAY_TIMES, decay_solution
 ERROR_NAMES = [
     "DiffidError",
     "BuildError",
+    "CheckpointError",
     "EvaluationError",
     "ExecutorError",
     "TellError",
@@ -31,7 +32,8 @@ ERROR_NAMES = [
 
 def test_error_hierarchy():
     assert issubclass(diffid.DiffidError, Exception)
-    for cls in (diffid.BuildError, diffid.EvaluationError, diffid.ExecutorError, diffid.TellError):
+    for cls in (diffid.BuildError, diffid.CheckpointError, diffid.EvaluationError,
+                diffid.ExecutorError, diffid.TellError):
         assert issubclass(cls, diffid.DiffidError)
     for cls in (diffid.ResultCountMismatch, diffid.AlreadyTerminated):
         assert issubclass(cls, diffid.TellError)

@@ -1,5 +1,6 @@
 """Type stubs for the compiled module diffid._diffid."""
 
+import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ class DiffidError(Exception): ...
 class BuildError(DiffidError): ...
 class EvaluationError(DiffidError): ...
 class ExecutorError(DiffidError): ...
+class CheckpointError(DiffidError): ...
 class TellError(DiffidError): ...
 class ResultCountMismatch(TellError): ...
 class AlreadyTerminated(TellError): ...
@@ -91,6 +93,9 @@ class MetropolisHastings:
         *,
         callback: Callable[[Progress], bool | None] | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
     ) -> Samples: ...
     def with_num_chains(self, n: int) -> MetropolisHastings: ...
     def with_iterations(self, n: int) -> MetropolisHastings: ...
@@ -123,6 +128,9 @@ class DynamicNestedSampler:
         *,
         callback: Callable[[Progress], bool | None] | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
     ) -> NestedSamples: ...
     def init(
         self,
@@ -148,6 +156,9 @@ class EnsembleSampler:
         *,
         callback: Callable[[Progress], bool | None] | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
     ) -> Samples: ...
     def with_walkers(self, n: int) -> EnsembleSampler: ...
     def with_iterations(self, n: int) -> EnsembleSampler: ...
@@ -168,6 +179,9 @@ class NelderMead:
         *,
         callback: Callable[[Progress], bool | None] | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
     ) -> OptimisationResults: ...
     def with_max_iter(self, max_iter: int) -> NelderMead: ...
     def with_max_evaluations(self, max_evaluations: int) -> NelderMead: ...
@@ -199,6 +213,9 @@ class CMAES:
         *,
         callback: Callable[[Progress], bool | None] | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
     ) -> OptimisationResults: ...
     def with_max_iter(self, max_iter: int) -> CMAES: ...
     def with_max_evaluations(self, max_evaluations: int) -> CMAES: ...
@@ -232,6 +249,9 @@ class Adam:
         *,
         callback: Callable[[Progress], bool | None] | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
     ) -> OptimisationResults: ...
     def with_max_iter(self, max_iter: int) -> Adam: ...
     def with_max_evaluations(self, max_evaluations: int) -> Adam: ...
@@ -261,6 +281,9 @@ class LBFGSB:
         *,
         callback: Callable[[Progress], bool | None] | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
     ) -> OptimisationResults: ...
     def with_max_iter(self, max_iter: int) -> LBFGSB: ...
     def with_max_evaluations(self, max_evaluations: int) -> LBFGSB: ...
@@ -362,6 +385,9 @@ class Problem:
         *,
         callback: Callable[[Progress], bool | None] | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
     ) -> OptimisationResults: ...
     def sample(
         self,
@@ -370,6 +396,9 @@ class Problem:
         *,
         callback: Callable[[Progress], bool | None] | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
     ) -> Samples | NestedSamples: ...
     def log_prior(self, x: npt.ArrayLike) -> float: ...
     def log_likelihood(self, x: npt.ArrayLike) -> float: ...

@@ -2,7 +2,8 @@
 
 ``DiffidError`` is the base of ``BuildError`` (bad model, data, parameters or settings),
 ``EvaluationError`` (an evaluation failed where a value was required), ``ExecutorError`` (an
-executor failed on a batch, or is not an executor) and ``TellError``
+executor failed on a batch, or is not an executor), ``CheckpointError`` (a checkpoint that
+cannot be written, read or used for this run) and ``TellError``
 (with ``ResultCountMismatch`` and ``AlreadyTerminated``) for ask/tell misuse. Invalid optimiser
 or metric settings raise ``ValueError`` when they are given.
 """
@@ -10,6 +11,7 @@ or metric settings raise ``ValueError`` when they are given.
 from ._diffid import (
     AlreadyTerminated,
     BuildError,
+    CheckpointError,
     DiffidError,
     EvaluationError,
     ExecutorError,
@@ -20,6 +22,7 @@ from ._diffid import (
 __all__ = [
     "AlreadyTerminated",
     "BuildError",
+    "CheckpointError",
     "DiffidError",
     "EvaluationError",
     "ExecutorError",
