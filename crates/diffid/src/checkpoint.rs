@@ -8,6 +8,7 @@ use diffid_core::OptimiserState;
 use diffid_optim::{AdamState, CmaEsState, LbfgsbState, NelderMeadState, StartOnly};
 use diffid_sample::{EnsembleState, MhState, NestedState, SamplerState};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -131,32 +132,32 @@ impl Saved {
 }
 
 impl Saved {
-    /// The saved optimiser state, or the refusal of another kind.
-    pub(crate) fn into_optimiser(self) -> Result<Box<dyn OptimiserState>, Self> {
+    /// The saved optimiser state, or the kind of run it is from.
+    pub(crate) fn into_optimiser(self) -> Result<Box<dyn OptimiserState>, &'static str> {
         Ok(match self {
             Self::NelderMead(s) => Box::new(s),
             Self::CmaEs(s) => Box::new(s),
             Self::Adam(s) => Box::new(s),
             Self::Lbfgsb(s) => Box::new(s),
             Self::Start(s) => Box::new(s),
-            other => return Err(other),
+            other => return Err(other.kind()),
         })
     }
 
-    /// The saved MCMC state, or the refusal of another kind.
-    pub(crate) fn into_sampler(self) -> Result<Box<dyn SamplerState>, Self> {
+    /// The saved MCMC state, or the kind of run it is from.
+    pub(crate) fn into_sampler(self) -> Result<Box<dyn SamplerState>, &'static str> {
         Ok(match self {
             Self::MetropolisHastings(s) => Box::new(s),
             Self::Ensemble(s) => Box::new(s),
-            other => return Err(other),
+            other => return Err(other.kind()),
         })
     }
 
-    /// The saved nested-sampling state, or the refusal of another kind.
-    pub(crate) fn into_nested(self) -> Result<NestedState, Self> {
+    /// The saved nested-sampling state, or the kind of run it is from.
+    pub(crate) fn into_nested(self) -> Result<NestedState, &'static str> {
         match self {
             Self::Nested(s) => Ok(*s),
-            other => Err(other),
+            other => Err(other.kind()),
         }
     }
 }
@@ -196,13 +197,13 @@ impl<'a> Saver<'a> {
         }
     }
 
-    /// The saved state to resume from: `None` when not resuming or when there is no file
-    /// yet.
+    /// The saved state to resume from, with the fingerprint it was saved with: `None` when
+    /// not resuming or when there is no file yet.
     ///
     /// # Errors
-    /// [`Error::Checkpoint`] for a file that cannot be read, is not a diffid checkpoint, is
-    /// damaged, or was saved by another problem, algorithm, setting or start.
-    pub fn load(&mut self) -> Result<Option<Saved>, Error> {
+    /// [`Error::Checkpoint`] for a file that cannot be read, is not a diffid checkpoint or is
+    /// damaged.
+    pub fn load(&mut self) -> Result<Option<(Saved, Vec<u8>)>, Error> {
         let c = self.checkpoint;
         if !c.resume || !c.path.exists() {
             return Ok(None);
@@ -219,20 +220,25 @@ impl<'a> Saver<'a> {
         }
         let contents: Contents = postcard::from_bytes(&bytes[12..])
             .map_err(|e| c.error(format!("the file is damaged or truncated ({e})")))?;
-        if contents.fingerprint != self.fingerprint {
-            return Err(c.error(
-                "it was saved by a different run (another problem, algorithm, setting or starting point); delete it or give another path to start afresh",
-            ));
-        }
         self.earlier = contents.elapsed;
-        Ok(Some(contents.state))
+        Ok(Some((contents.state, contents.fingerprint)))
+    }
+
+    /// Refuses a saved state whose fingerprint is not this run's.
+    fn check_fingerprint(&self, saved: &[u8]) -> Result<(), Error> {
+        if saved == self.fingerprint {
+            return Ok(());
+        }
+        Err(self.checkpoint.error(
+            "it was saved by a different run (another problem, algorithm, setting or starting point); delete it or give another path to start afresh",
+        ))
     }
 
     /// Refuses a saved state of another kind than `expected` (e.g. a sampler's file given
     /// to an optimiser).
-    pub fn wrong_kind(&self, saved: &Saved, expected: &str) -> Error {
+    pub fn wrong_kind(&self, saved: &str, expected: &str) -> Error {
         self.checkpoint
-            .error(format!("it holds {} run, not {expected} run", saved.kind()))
+            .error(format!("it holds {saved} run, not {expected} run"))
     }
 
     /// Saves `state` if the interval has passed (or `force`), after `elapsed` of this segment.
@@ -279,5 +285,82 @@ impl<'a> Saver<'a> {
         let tmp = PathBuf::from(tmp);
         std::fs::write(&tmp, &bytes).map_err(|e| c.error(format!("cannot write it: {e}")))?;
         std::fs::rename(&tmp, &c.path).map_err(|e| c.error(format!("cannot write it: {e}")))
+    }
+}
+
+/// The checkpointing of one run, shared by the run's observer and its per-batch hook: the
+/// saver (if the run has a checkpoint) and the time of the run's earlier segments.
+pub(crate) struct Session<'a> {
+    saver: RefCell<Option<Saver<'a>>>,
+    /// Time of the run before it was resumed (zero for a fresh run).
+    pub earlier: Duration,
+}
+
+impl<'a> Session<'a> {
+    /// Starts the checkpointing of a run described by `run` (see [`Saver::new`]); with
+    /// `resume`, the saved state converted by `convert`, refused unless it is `kind`'s.
+    ///
+    /// # Errors
+    /// As [`Saver::load`]; a saved state of another kind.
+    pub fn start<T>(
+        checkpoint: Option<&'a Checkpoint>,
+        run: impl FnOnce() -> String,
+        kind: &str,
+        convert: impl FnOnce(Saved) -> Result<T, &'static str>,
+    ) -> Result<(Self, Option<T>), Error> {
+        let mut saver = checkpoint.map(|c| Saver::new(c, &run()));
+        let resumed = match saver.as_mut() {
+            Some(s) => match s.load()? {
+                Some((saved, fingerprint)) => {
+                    // The kind first: its refusal is the more specific.
+                    let state = convert(saved).map_err(|other| s.wrong_kind(other, kind))?;
+                    s.check_fingerprint(&fingerprint)?;
+                    Some(state)
+                }
+                None => None,
+            },
+            None => None,
+        };
+        let earlier = saver.as_ref().map_or(Duration::ZERO, |s| s.earlier);
+        Ok((
+            Self {
+                saver: RefCell::new(saver),
+                earlier,
+            },
+            resumed,
+        ))
+    }
+
+    /// Whether a save has failed (the run then stops).
+    pub fn failed(&self) -> bool {
+        self.saver
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.failed.is_some())
+    }
+
+    /// Saves the state if the interval has passed, `elapsed` into this segment.
+    pub fn save(&self, elapsed: Duration, state: impl FnOnce() -> Option<Saved>) {
+        if let Some(saver) = self.saver.borrow_mut().as_mut() {
+            saver.maybe_save(false, elapsed, state);
+        }
+    }
+
+    /// Saves the final state of the segment.
+    ///
+    /// # Errors
+    /// The first save that failed during the run, or this one.
+    pub fn finish(
+        self,
+        elapsed: Duration,
+        state: impl FnOnce() -> Option<Saved>,
+    ) -> Result<(), Error> {
+        match self.saver.into_inner() {
+            Some(mut saver) => {
+                saver.maybe_save(true, elapsed, state);
+                saver.failed.map_or(Ok(()), Err)
+            }
+            None => Ok(()),
+        }
     }
 }

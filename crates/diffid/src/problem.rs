@@ -1,7 +1,7 @@
 //! A built problem: an objective over named parameters, ready to evaluate or optimise.
 
 use crate::bayes::require_priors;
-use crate::checkpoint::{Checkpoint, Saved, Saver};
+use crate::checkpoint::{Checkpoint, Saved, Session};
 use crate::{Error, Parallelism, SearchSpace};
 use diffid_core::{
     Bounds, GradientOutcome, Objective, OptimisationResult, Optimiser, Outcome, Parameters,
@@ -16,7 +16,6 @@ use diffid_optim::NelderMead;
 use diffid_sample::{
     log_prior, Chains, DynamicNestedSampler, MetropolisHastings, NestedResult, Prior, Sampler,
 };
-use std::cell::RefCell;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -374,39 +373,23 @@ impl Problem {
             }
             .into());
         }
-        let saver = checkpoint.map(|c| {
-            Saver::new(
-                c,
-                &format!("optimise|{optimiser:?}|{:?}|{x0:?}", self.params),
-            )
-        });
-        let mut saver = saver;
-        let resumed = match saver.as_mut() {
-            Some(sv) => sv
-                .load()?
-                .map(|saved| {
-                    saved
-                        .into_optimiser()
-                        .map_err(|other| sv.wrong_kind(&other, "an optimiser"))
-                })
-                .transpose()?,
-            None => None,
-        };
+        let (session, resumed) = Session::start(
+            checkpoint,
+            || format!("optimise|{optimiser:?}|{:?}|{x0:?}", self.params),
+            "an optimiser",
+            Saved::into_optimiser,
+        )?;
         let mut state = match resumed {
             Some(state) => state,
             None => optimiser.init(&z0, &space.bounds())?,
         };
-        let saver = RefCell::new(saver);
         let scaled = space.wrap(self.objective.clone());
         let evaluator = self.evaluator()?;
-        let earlier = saver
-            .borrow()
-            .as_ref()
-            .map_or(Duration::ZERO, |s| s.earlier);
+        let earlier = session.earlier;
         let options = continued(options, earlier);
         // The observer sees natural units, like the result; a failed save stops the run.
         let mut natural = |p: &Progress| {
-            if saver.borrow().as_ref().is_some_and(|s| s.failed.is_some()) {
+            if session.failed() {
                 return Control::Cancel;
             }
             let mut q = p.clone();
@@ -427,17 +410,10 @@ impl Problem {
                     p.best_value = Some(v);
                     p.best_x = Some(x);
                 }
-                if let Some(saver) = saver.borrow_mut().as_mut() {
-                    saver.maybe_save(false, p.elapsed, || Saved::of_optimiser(s));
-                }
+                session.save(p.elapsed, || Saved::of_optimiser(s));
             },
         )?;
-        if let Some(mut saver) = saver.into_inner() {
-            saver.maybe_save(true, ended.time, || Saved::of_optimiser(state.as_ref()));
-            if let Some(e) = saver.failed {
-                return Err(e);
-            }
-        }
+        session.finish(ended.time, || Saved::of_optimiser(state.as_ref()))?;
         let mut result = result_of(
             state.as_ref(),
             ended.termination,
@@ -588,37 +564,21 @@ impl Problem {
         let (priors, x0) = self.sampling_start(initial)?;
         let default = MetropolisHastings::new();
         let sampler: &dyn Sampler = sampler.unwrap_or(&default);
-        let saver = checkpoint.map(|c| {
-            Saver::new(
-                c,
-                &format!("sample|{sampler:?}|{:?}|{priors:?}|{x0:?}", self.params),
-            )
-        });
-        let mut saver = saver;
-        let resumed = match saver.as_mut() {
-            Some(sv) => sv
-                .load()?
-                .map(|saved| {
-                    saved
-                        .into_sampler()
-                        .map_err(|other| sv.wrong_kind(&other, "an MCMC sampler"))
-                })
-                .transpose()?,
-            None => None,
-        };
+        let (session, resumed) = Session::start(
+            checkpoint,
+            || format!("sample|{sampler:?}|{:?}|{priors:?}|{x0:?}", self.params),
+            "an MCMC sampler",
+            Saved::into_sampler,
+        )?;
         let mut state = match resumed {
             Some(state) => state,
             None => sampler.init(&x0, &priors)?,
         };
-        let saver = RefCell::new(saver);
         let evaluator = self.evaluator()?;
-        let earlier = saver
-            .borrow()
-            .as_ref()
-            .map_or(Duration::ZERO, |s| s.earlier);
+        let earlier = session.earlier;
         let options = continued(options, earlier);
         let mut observe = |p: &Progress| {
-            if saver.borrow().as_ref().is_some_and(|s| s.failed.is_some()) {
+            if session.failed() {
                 return Control::Cancel;
             }
             let mut q = p.clone();
@@ -634,17 +594,10 @@ impl Problem {
             None,
             |s, p| {
                 p.acceptance_rate = Some(s.acceptance_rate());
-                if let Some(saver) = saver.borrow_mut().as_mut() {
-                    saver.maybe_save(false, p.elapsed, || Saved::of_sampler(s));
-                }
+                session.save(p.elapsed, || Saved::of_sampler(s));
             },
         )?;
-        if let Some(mut saver) = saver.into_inner() {
-            saver.maybe_save(true, ended.time, || Saved::of_sampler(state.as_ref()));
-            if let Some(e) = saver.failed {
-                return Err(e);
-            }
-        }
+        session.finish(ended.time, || Saved::of_sampler(state.as_ref()))?;
         if let Some((point, reason)) = state.start_failure() {
             return Err(Error::Evaluation { point, reason });
         }
@@ -689,37 +642,21 @@ impl Problem {
         checkpoint: Option<&Checkpoint>,
     ) -> Result<NestedResult, Error> {
         let (priors, x0) = self.sampling_start(initial)?;
-        let saver = checkpoint.map(|c| {
-            Saver::new(
-                c,
-                &format!("nested|{sampler:?}|{:?}|{priors:?}|{x0:?}", self.params),
-            )
-        });
-        let mut saver = saver;
-        let resumed = match saver.as_mut() {
-            Some(sv) => sv
-                .load()?
-                .map(|saved| {
-                    saved
-                        .into_nested()
-                        .map_err(|other| sv.wrong_kind(&other, "a nested-sampling"))
-                })
-                .transpose()?,
-            None => None,
-        };
+        let (session, resumed) = Session::start(
+            checkpoint,
+            || format!("nested|{sampler:?}|{:?}|{priors:?}|{x0:?}", self.params),
+            "a nested-sampling",
+            Saved::into_nested,
+        )?;
         let mut state = match resumed {
             Some(state) => state,
             None => sampler.start(&x0, &priors)?,
         };
-        let saver = RefCell::new(saver);
         let evaluator = self.evaluator()?;
-        let earlier = saver
-            .borrow()
-            .as_ref()
-            .map_or(Duration::ZERO, |s| s.earlier);
+        let earlier = session.earlier;
         let options = continued(options, earlier);
         let mut observe = |p: &Progress| {
-            if saver.borrow().as_ref().is_some_and(|s| s.failed.is_some()) {
+            if session.failed() {
                 return Control::Cancel;
             }
             let mut q = p.clone();
@@ -734,21 +671,10 @@ impl Problem {
             &mut observe,
             None,
             |s, p| {
-                if let Some(saver) = saver.borrow_mut().as_mut() {
-                    saver.maybe_save(false, p.elapsed, || {
-                        Some(Saved::Nested(Box::new(s.clone())))
-                    });
-                }
+                session.save(p.elapsed, || Some(Saved::Nested(Box::new(s.clone()))));
             },
         )?;
-        if let Some(mut saver) = saver.into_inner() {
-            saver.maybe_save(true, ended.time, || {
-                Some(Saved::Nested(Box::new(state.clone())))
-            });
-            if let Some(e) = saver.failed {
-                return Err(e);
-            }
-        }
+        session.finish(ended.time, || Some(Saved::Nested(Box::new(state.clone()))))?;
         if state.failed_everywhere() {
             return Err(Error::NoLikelihoodMass {
                 points: sampler.live_points(),

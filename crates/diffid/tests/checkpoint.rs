@@ -265,7 +265,7 @@ fn another_runs_or_a_damaged_checkpoint_is_refused() {
     ] {
         assert!(checkpoint_error(reason).contains("different run"));
     }
-    // The same fingerprint but another kind of run is named as such.
+    // Another kind of run is named as such.
     let mut bytes = std::fs::read(&path).expect("saved");
     let other = temp("other.ckpt");
     std::fs::write(&other, &bytes).expect("written");
@@ -278,7 +278,11 @@ fn another_runs_or_a_damaged_checkpoint_is_refused() {
             Some(&Checkpoint::new(&other).with_resume(true)),
         )
         .unwrap_err();
-    assert!(checkpoint_error(err).contains("different run"));
+    let reason = checkpoint_error(err);
+    assert!(
+        reason.contains("holds a CMA-ES run, not an MCMC sampler run"),
+        "{reason}"
+    );
     // Damaged: truncated, or not a checkpoint at all.
     bytes.truncate(bytes.len() / 2);
     std::fs::write(&path, &bytes).expect("written");
