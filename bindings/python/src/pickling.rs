@@ -8,6 +8,7 @@
 //! built again, lazily, where it is used (`PyProblem`).
 
 use crate::cost::{PyGaussianNll, PyRmse, PySse};
+use crate::errors::BuildError;
 use crate::optimiser::{PyAdam, PyCmaEs, PyLbfgsb, PyNelderMead};
 use crate::results::PyOptimisationResults;
 use crate::sampler::{PyDynamicNestedSampler, PyEnsembleSampler, PyMetropolisHastings};
@@ -20,8 +21,24 @@ use serde::Serialize;
 /// What a settings object's `__reduce__` returns: `(restore, (class, state))`.
 pub type Reduced<'py> = (Bound<'py, PyAny>, (&'static str, Bound<'py, PyAny>));
 
-/// What a builder's `__reduce__` returns: `(replay, (class, steps))`.
-pub type Replayed<'py> = (Bound<'py, PyAny>, (Bound<'py, PyAny>, Bound<'py, PyList>));
+/// What a builder's `__reduce__` returns: `(replay, (class, steps, origin))`.
+pub type Replayed<'py> = (
+    Bound<'py, PyAny>,
+    (
+        Bound<'py, PyAny>,
+        Bound<'py, PyList>,
+        (&'static str, &'static str),
+    ),
+);
+
+/// The JIT backend this extension compiles DiffSL with (the bindings enable Cranelift only).
+const JIT: &str = "cranelift";
+
+/// Where a pickled builder was made: this diffid's version and JIT backend. A process with
+/// another refuses to rebuild it, rather than compute something else.
+fn origin() -> (&'static str, &'static str) {
+    (env!("CARGO_PKG_VERSION"), JIT)
+}
 
 /// `(diffid._diffid._restore, (class, state))`: what `__reduce__` returns for a settings object
 /// whose Rust value is `value`.
@@ -124,18 +141,33 @@ impl Recipe {
         }
         Ok((
             py.import("diffid._diffid")?.getattr("_replay")?,
-            (class, steps),
+            (class, steps, origin()),
         ))
     }
 }
 
-/// Rebuilds a pickled builder: `class()` followed by each `(method, args, kwargs)` step.
+/// Rebuilds a pickled builder: `class()` followed by each `(method, args, kwargs)` step,
+/// after checking that it was pickled by this diffid version with the same JIT backend.
 #[pyfunction]
-#[pyo3(name = "_replay")]
+#[pyo3(name = "_replay", signature = (class, steps, made_by = None))]
 pub fn replay<'py>(
     class: &Bound<'py, PyAny>,
     steps: &Bound<'py, PyList>,
+    made_by: Option<(String, String)>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    if let Some((version, jit)) = made_by {
+        let (here, here_jit) = origin();
+        if jit != here_jit {
+            return Err(BuildError::new_err(format!(
+                "this problem was built where DiffSL compiles with the {jit} JIT, and this process's diffid has {here_jit} only; install the same diffid build on every worker"
+            )));
+        }
+        if version != here {
+            return Err(BuildError::new_err(format!(
+                "this problem was pickled by diffid {version} and this process has diffid {here}; install the same version on every worker"
+            )));
+        }
+    }
     let mut obj = class.call0()?;
     for step in steps.iter() {
         let (method, args, kwargs): (String, Bound<'py, PyTuple>, Option<Bound<'py, PyDict>>) =

@@ -161,3 +161,14 @@ def test_a_pickled_problem_runs_in_a_fresh_interpreter(decay_model, decay_data, 
     )
     assert out.returncode == 0, out.stderr
     assert float(out.stdout) == problem.evaluate([0.5, 2.0])
+
+
+def test_a_builder_pickled_by_another_diffid_build_is_refused_by_name(decay_model, decay_data):
+    builder = _diffsol(decay_model, decay_data)
+    replay, (cls, steps, made_by) = builder.__reduce__()
+    assert made_by == (diffid.__version__, "cranelift")
+    assert replay(cls, steps, made_by) == builder
+    with pytest.raises(diffid.BuildError, match="llvm JIT.*cranelift only"):
+        replay(cls, steps, (diffid.__version__, "llvm"))
+    with pytest.raises(diffid.BuildError, match="pickled by diffid 0.0.1"):
+        replay(cls, steps, ("0.0.1", "cranelift"))
