@@ -355,7 +355,14 @@ impl fmt::Debug for RayonEvaluator {
 }
 
 impl Evaluator for RayonEvaluator {
+    /// A batch of one point (Nelder–Mead's steps, the gradient optimisers') is evaluated on the
+    /// calling thread: there is nothing to share out, and the calling thread already holds the
+    /// model compiled at build time, where a pool thread would pay a hand-off (and, the first
+    /// time, a compilation).
     fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome> {
+        if points.len() <= 1 {
+            return points.iter().map(|x| evaluate_one(objective, x)).collect();
+        }
         self.pool.install(|| {
             points
                 .par_iter()
@@ -369,6 +376,12 @@ impl Evaluator for RayonEvaluator {
         objective: &dyn Objective,
         points: &[Vec<f64>],
     ) -> Vec<GradientOutcome> {
+        if points.len() <= 1 {
+            return points
+                .iter()
+                .map(|x| evaluate_one_with_gradient(objective, x))
+                .collect();
+        }
         self.pool.install(|| {
             points
                 .par_iter()

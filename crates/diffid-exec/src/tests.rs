@@ -310,6 +310,21 @@ fn rayon_evaluator_runs_evaluations_concurrently_on_its_own_threads() {
 }
 
 #[test]
+fn a_one_point_batch_runs_on_the_calling_thread() {
+    let evaluator = RayonEvaluator::new(2).expect("pool starts");
+    let probe = ConcurrencyProbe::new(1);
+    let out = evaluator.evaluate_batch(&probe, &[vec![3.0]]);
+    assert_eq!(out, vec![Outcome::Value(3.0)]);
+    let grads = evaluator.evaluate_gradient_batch(&probe, &[vec![4.0]]);
+    assert_eq!(grads.len(), 1);
+    let threads = probe.threads.lock().expect("not poisoned");
+    assert_eq!(
+        threads.iter().copied().collect::<Vec<_>>(),
+        vec![std::thread::current().id()]
+    );
+}
+
+#[test]
 fn rayon_evaluator_uses_its_private_pool() {
     let evaluator = RayonEvaluator::new(3).expect("pool starts");
     // Target 4 is never reached on 3 threads; use a target of 1 so nothing waits.
