@@ -35,10 +35,13 @@ const NON_FINITE_MESSAGE: &str = "a trial point of the simplex became non-finite
 ///
 /// The initial simplex is the start `x0` plus [`step_size`](Self::step_size) along each
 /// coordinate (in parameter units). A run stops at the first of, checked between steps: the best
-/// value reaching [`threshold`](Self::threshold), the spread of the simplex's values falling
-/// below [`function_tolerance`](Self::function_tolerance), its size falling below
-/// [`position_tolerance`](Self::position_tolerance), [`max_iter`](Self::max_iter) steps, or
-/// [`max_evaluations`](Self::max_evaluations) (checked before every ask).
+/// value reaching [`threshold`](Self::threshold); the simplex's size falling to
+/// [`position_tolerance`](Self::position_tolerance) (reported as the function tolerance when
+/// the spread of its values is within [`function_tolerance`](Self::function_tolerance) too, as
+/// scipy requires both, else as the position tolerance: a collapsed simplex makes no more
+/// progress); [`max_iter`](Self::max_iter) steps; or [`max_evaluations`](Self::max_evaluations)
+/// (checked before every ask). Values that agree while the vertices are far apart (either side
+/// of a minimum) never stop the run.
 ///
 /// Setters do not check their argument; call [`validate`](Self::validate) (as
 /// [`Optimiser::init`] does) to get a typed error naming the offending setting.
@@ -114,16 +117,16 @@ impl NelderMead {
     }
 
     /// Stop when every vertex lies within this Euclidean distance of the best one (default
-    /// `1e-8`, in parameter units; 0 disables). Must be `>= 0`.
+    /// `1e-8`, in parameter units). Must be `>= 0`.
     #[must_use]
     pub fn with_position_tolerance(mut self, position_tolerance: f64) -> Self {
         self.position_tolerance = position_tolerance;
         self
     }
 
-    /// Stop when every vertex's value is within this of the best value, i.e.
-    /// `max |f_i − f_best| < function_tolerance` (default `1e-12`; 0 disables). A failed vertex
-    /// is never within tolerance. Must be `>= 0`.
+    /// Converged when, with the simplex within the position tolerance, every vertex's value is
+    /// within this of the best value: `max |f_i − f_best| <= function_tolerance` (default
+    /// `1e-12`). A failed vertex is never within tolerance. Must be `>= 0`.
     #[must_use]
     pub fn with_function_tolerance(mut self, function_tolerance: f64) -> Self {
         self.function_tolerance = function_tolerance;
@@ -402,16 +405,23 @@ impl NelderMeadState {
         if best.f <= self.config.threshold() {
             return Some(Termination::ThresholdReached);
         }
+        // Values that agree are not enough, as in scipy: two vertices either side of a
+        // minimum have equal values far from it. The values count only once the simplex is
+        // small too; a simplex that has collapsed stops even if its values still differ (an
+        // ODE objective's solver noise can exceed any absolute function tolerance, and a
+        // collapsed simplex makes no more progress).
         // Sorted, so the spread of the values is worst − best (`+inf` with a failed vertex).
-        if self.simplex[self.dim()].f - best.f < self.config.function_tolerance() {
-            return Some(Termination::FunctionTolerance);
-        }
+        let spread = self.simplex[self.dim()].f - best.f;
         let size = self.simplex[1..]
             .iter()
             .map(|v| distance(&v.x, &best.x))
             .fold(0.0_f64, f64::max);
-        if size < self.config.position_tolerance() {
-            return Some(Termination::PositionTolerance);
+        if size <= self.config.position_tolerance() {
+            return Some(if spread <= self.config.function_tolerance() {
+                Termination::FunctionTolerance
+            } else {
+                Termination::PositionTolerance
+            });
         }
         if self.iterations >= self.config.max_iter() {
             return Some(Termination::MaxIterations);
