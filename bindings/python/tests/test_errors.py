@@ -336,8 +336,17 @@ def test_cmaes_other_invalid_settings():
 
 
 def test_cmaes_valid_edge_settings():
-    diffid.CMAES().with_population_size(2).with_step_size(1e-9).with_max_iter(1)
-    diffid.CMAES().with_threshold(-math.inf).with_function_tolerance(0).with_position_tolerance(0)
+    """Settings at the edge of their range are accepted and kept, and a run uses them."""
+    tiny = diffid.CMAES().with_population_size(2).with_step_size(1e-9).with_max_iter(1)
+    assert "population_size=2" in repr(tiny) and "step_size=0.000000001" in repr(tiny)
+    problem = diffid.ScalarBuilder().with_objective(lambda x: float(x[0] ** 2)).with_parameter(
+        "a", 1.0).build()
+    r = problem.optimise(optimiser=tiny.with_seed(1))
+    assert (r.iterations, r.evaluations) == (1, 2)
+    off = diffid.CMAES().with_threshold(-math.inf).with_function_tolerance(0).with_position_tolerance(0)
+    assert "threshold=-inf" in repr(off)
+    r = problem.optimise(optimiser=off.with_seed(1).with_max_iter(30))
+    assert r.termination_reason == "max_iterations"
 
 
 @pytest.mark.parametrize("variance", [0.0, -1.0, math.nan, math.inf])
