@@ -752,3 +752,43 @@ fn tell_errors() {
     assert_eq!(state.tell(&outcomes), Err(TellError::AlreadyTerminated));
     assert_eq!(state.termination(), Some(&Termination::MaxIterations));
 }
+
+#[test]
+fn failed_candidates_never_pull_the_mean() {
+    // λ = 8, μ = 4: one success among the candidates. Its weight is renormalised to 1, so the
+    // new mean is that candidate (c_m = 1); the failures, ranked behind it within the μ best,
+    // contribute nothing.
+    let opt = CmaEs::new().with_seed(5).with_population_size(8);
+    let mut state = opt.start(&[0.0, 0.0], &free(2)).expect("valid start");
+    let points = batch(&mut state);
+    let outcomes: Vec<Outcome> = (0..8)
+        .map(|i| {
+            if i == 5 {
+                Outcome::Value(1.0)
+            } else {
+                Outcome::Failed("diverged".into())
+            }
+        })
+        .collect();
+    state.tell(&outcomes).expect("told");
+    for (m, x) in state.mean().iter().zip(&points[5]) {
+        assert!((m - x).abs() < 1e-12, "mean {:?}, success {:?}", state.mean(), points[5]);
+    }
+    // Two successes: the mean is their weighted combination with weights w1/(w1+w2), w2/(w1+w2).
+    let mut state = opt.start(&[0.0, 0.0], &free(2)).expect("valid start");
+    let points = batch(&mut state);
+    let outcomes: Vec<Outcome> = (0..8)
+        .map(|i| match i {
+            2 => Outcome::Value(1.0),
+            6 => Outcome::Value(2.0),
+            _ => Outcome::Failed("diverged".into()),
+        })
+        .collect();
+    state.tell(&outcomes).expect("told");
+    let (l1, l2) = (4.5_f64.ln(), 4.5_f64.ln() - 2.0_f64.ln());
+    let (w1, w2) = (l1 / (l1 + l2), l2 / (l1 + l2));
+    for (d, m) in state.mean().iter().enumerate() {
+        let want = w1 * points[2][d] + w2 * points[6][d];
+        assert!((m - want).abs() < 1e-12, "{m} vs {want}");
+    }
+}
