@@ -18,6 +18,11 @@ use std::collections::VecDeque;
 const MAX_DRAWS: usize = 10;
 /// Consecutive all-failed generations after which the run stalls.
 const MAX_ALL_FAILED: usize = 10;
+/// TolUpSigma: the run stops when `σ/σ₀` exceeds this times the largest standard deviation
+/// of `C` (pycma's `tolupsigma`).
+const TOL_UP_SIGMA: f64 = 1e20;
+/// The longest history the stagnation criterion compares (generations).
+const STAGNATION_MAX: usize = 20_000;
 /// Largest condition number of `C` tolerated before the run stalls.
 const MAX_CONDITION: f64 = 1e14;
 
@@ -140,6 +145,8 @@ struct Run {
 
     mean: DVector<f64>,
     sigma: f64,
+    /// The step size the run started with (for TolUpSigma).
+    sigma0: f64,
     cov: DMatrix<f64>,
     /// Eigenvectors of `cov` at the last decomposition (columns).
     b: DMatrix<f64>,
@@ -159,6 +166,10 @@ struct Run {
     recent_best: VecDeque<f64>,
     /// Ranking values of the last generation (`+inf` for failures).
     last_values: Vec<f64>,
+    /// The best and the median value of every generation of this run, for the stagnation
+    /// criterion (the most recent [`STAGNATION_MAX`] kept).
+    best_history: VecDeque<f64>,
+    median_history: VecDeque<f64>,
     all_failed_streak: usize,
     breakdown: Option<String>,
 }
@@ -462,6 +473,7 @@ impl Run {
             budget: spec.budget,
             mean: DVector::from_column_slice(&spec.start),
             sigma: spec.sigma,
+            sigma0: spec.sigma,
             cov: DMatrix::identity(n, n),
             b: DMatrix::identity(n, n),
             d: DVector::from_element(n, 1.0),
@@ -474,6 +486,8 @@ impl Run {
             evaluations: 0,
             recent_best: VecDeque::new(),
             last_values: Vec::new(),
+            best_history: VecDeque::new(),
+            median_history: VecDeque::new(),
             all_failed_streak: 0,
             breakdown: None,
         }
@@ -510,6 +524,9 @@ impl Run {
             if self.sigma * max_sd < tol && self.sigma * max_pc < tol {
                 return Some(Termination::PositionTolerance);
             }
+            if let Some(stop) = self.no_effect().or_else(|| self.diverging_or_stagnant()) {
+                return Some(stop);
+            }
         }
         if let Some(budget) = self.budget {
             if self.evaluations + self.consts.lambda > budget {
@@ -517,6 +534,60 @@ impl Run {
             }
         }
         None
+    }
+
+    /// NoEffectAxis and NoEffectCoord (Hansen's tutorial, appendix B.3): a tenth of a standard
+    /// deviation along the principal axis of this generation, or a fifth along any coordinate,
+    /// no longer changes the mean in floating point. The distribution has converged to machine
+    /// precision; reported as the position tolerance.
+    fn no_effect(&self) -> Option<Termination> {
+        let n = self.dim();
+        let axis = self.generations % n;
+        let moved = self
+            .mean
+            .iter()
+            .zip(self.b.column(axis).iter())
+            .any(|(m, b)| m + 0.1 * self.sigma * self.d[axis] * b != *m);
+        let coord_stuck = self
+            .mean
+            .iter()
+            .zip(self.cov.diagonal().iter())
+            .any(|(m, c)| m + 0.2 * self.sigma * c.sqrt() == *m);
+        (!moved || coord_stuck).then_some(Termination::PositionTolerance)
+    }
+
+    /// TolUpSigma (σ grew by 1e20 over the largest standard deviation: the objective is
+    /// probably unbounded below, or the step size far too small) and stagnation (Hansen's
+    /// tutorial: over the last 20% of the run, at least `120 + 30n/λ` generations, the median
+    /// of the most recent 30% of both the best and the median values is no better than that
+    /// of the first 30%).
+    fn diverging_or_stagnant(&self) -> Option<Termination> {
+        let max_d = self.d.iter().copied().fold(0.0_f64, f64::max);
+        if self.sigma / self.sigma0 > TOL_UP_SIGMA * max_d {
+            return Some(Termination::Stalled(format!(
+                "the step size grew {:.1e}-fold (TolUpSigma): the objective may be unbounded below, or the initial step size far too small",
+                self.sigma / self.sigma0
+            )));
+        }
+        let n = self.dim() as f64;
+        let least = 120 + (30.0 * n / self.consts.lambda as f64).ceil() as usize;
+        let window = ((self.generations as f64 * 0.2).ceil() as usize)
+            .max(least)
+            .min(STAGNATION_MAX);
+        if self.best_history.len() < window {
+            return None;
+        }
+        let stagnant = |history: &VecDeque<f64>| {
+            let recent: Vec<f64> = history.iter().rev().take(window).copied().collect();
+            let part = (window as f64 * 0.3).ceil() as usize;
+            // `recent` runs newest first: its head is the newest 30%, its tail the oldest.
+            median(&recent[..part]) >= median(&recent[window - part..])
+        };
+        (stagnant(&self.best_history) && stagnant(&self.median_history)).then(|| {
+            Termination::Stalled(format!(
+                "stagnation: over the last {window} generations the best and the median values stopped improving"
+            ))
+        })
     }
 
     /// Learns from a told generation; `values` are the ranking values (`+inf` for failures).
@@ -527,6 +598,12 @@ impl Run {
         self.recent_best.push_back(generation_best);
         while self.recent_best.len() > self.consts.tolfun_window {
             self.recent_best.pop_front();
+        }
+        self.best_history.push_back(generation_best);
+        self.median_history.push_back(median(&values));
+        if self.best_history.len() > STAGNATION_MAX {
+            self.best_history.pop_front();
+            self.median_history.pop_front();
         }
         if values.iter().all(|v| v.is_infinite()) {
             // Nothing to learn from: keep mean and C, search closer to the mean.
@@ -773,6 +850,21 @@ impl Run {
 }
 
 /// `max − min` of the values; `+inf` or NaN when any is infinite, so never below a tolerance.
+/// The median of `values` (`+inf` counts as larger than any number).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let k = v.len();
+    if k == 0 {
+        return f64::INFINITY;
+    }
+    if k % 2 == 1 {
+        v[k / 2]
+    } else {
+        0.5 * (v[k / 2 - 1] + v[k / 2])
+    }
+}
+
 fn range(values: impl Iterator<Item = f64>) -> f64 {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -900,13 +992,97 @@ mod tests {
     /// `python benches/pycma_constants.py` (`pip install cma==4.5.0`): for each (n, λ), μ_eff,
     /// c_c, c_1, c_μ, c_σ, d_σ and the sum of the negative weights.
     const PYCMA: [(usize, usize, [f64; 7]); 7] = [
-        (2, 6, [2.0286114646100617, 0.6245545390268264, 0.1548153998964136, 0.08559277942666424, 0.5, 1.5, -2.207323654840602]),
-        (5, 8, [2.60017882611318, 0.45019955799280803, 0.047292304159400896, 0.04785904960298248, 0.43397181326609285, 1.4339718132660928, -1.988158029708424]),
-        (10, 10, [3.1672992814107017, 0.29499038303562225, 0.015283824524751714, 0.02355177665041747, 0.3196142529106334, 1.3196142529106334, -1.648945714440647]),
-        (40, 15, [4.5409152090759575, 0.09300921663424917, 0.0011694327252618397, 0.003405219643706347, 0.13758496613517535, 1.1375849661351753, -1.3434235813314506]),
-        (5, 3, [1.0, 0.44680851063829785, 0.024576062914721062, 0.01, 0.3333333333333333, 1.3333333333333333, -1.6666666666666665]),
-        (10, 50, [13.951320940285154, 0.3213250270276325, 0.014120173313288879, 0.15540229315957138, 0.5, 2.996526998830074, -0.5344049412928433]),
-        (3, 2, [1.0, 0.5652173913043478, 0.034205575508807935, 0.019230769230769232, 0.42857142857142855, 1.4285714285714286, -1.6666666666666665]),
+        (
+            2,
+            6,
+            [
+                2.0286114646100617,
+                0.6245545390268264,
+                0.1548153998964136,
+                0.08559277942666424,
+                0.5,
+                1.5,
+                -2.207323654840602,
+            ],
+        ),
+        (
+            5,
+            8,
+            [
+                2.60017882611318,
+                0.45019955799280803,
+                0.047292304159400896,
+                0.04785904960298248,
+                0.43397181326609285,
+                1.4339718132660928,
+                -1.988158029708424,
+            ],
+        ),
+        (
+            10,
+            10,
+            [
+                3.1672992814107017,
+                0.29499038303562225,
+                0.015283824524751714,
+                0.02355177665041747,
+                0.3196142529106334,
+                1.3196142529106334,
+                -1.648945714440647,
+            ],
+        ),
+        (
+            40,
+            15,
+            [
+                4.5409152090759575,
+                0.09300921663424917,
+                0.0011694327252618397,
+                0.003405219643706347,
+                0.13758496613517535,
+                1.1375849661351753,
+                -1.3434235813314506,
+            ],
+        ),
+        (
+            5,
+            3,
+            [
+                1.0,
+                0.44680851063829785,
+                0.024576062914721062,
+                0.01,
+                0.3333333333333333,
+                1.3333333333333333,
+                -1.6666666666666665,
+            ],
+        ),
+        (
+            10,
+            50,
+            [
+                13.951320940285154,
+                0.3213250270276325,
+                0.014120173313288879,
+                0.15540229315957138,
+                0.5,
+                2.996526998830074,
+                -0.5344049412928433,
+            ],
+        ),
+        (
+            3,
+            2,
+            [
+                1.0,
+                0.5652173913043478,
+                0.034205575508807935,
+                0.019230769230769232,
+                0.42857142857142855,
+                1.4285714285714286,
+                -1.6666666666666665,
+            ],
+        ),
     ];
 
     #[test]
@@ -922,7 +1098,9 @@ mod tests {
                 k.d_sigma,
                 k.neg_weights.iter().sum(),
             ];
-            let names = ["mu_eff", "c_c", "c_1", "c_mu", "c_sigma", "d_sigma", "sum w-"];
+            let names = [
+                "mu_eff", "c_c", "c_1", "c_mu", "c_sigma", "d_sigma", "sum w-",
+            ];
             for ((g, w), name) in got.iter().zip(want).zip(names) {
                 assert!(
                     (g - w).abs() <= 1e-12 * w.abs().max(1.0),

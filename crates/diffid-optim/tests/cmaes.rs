@@ -772,7 +772,12 @@ fn failed_candidates_never_pull_the_mean() {
         .collect();
     state.tell(&outcomes).expect("told");
     for (m, x) in state.mean().iter().zip(&points[5]) {
-        assert!((m - x).abs() < 1e-12, "mean {:?}, success {:?}", state.mean(), points[5]);
+        assert!(
+            (m - x).abs() < 1e-12,
+            "mean {:?}, success {:?}",
+            state.mean(),
+            points[5]
+        );
     }
     // Two successes: the mean is their weighted combination with weights w1/(w1+w2), w2/(w1+w2).
     let mut state = opt.start(&[0.0, 0.0], &free(2)).expect("valid start");
@@ -790,5 +795,53 @@ fn failed_candidates_never_pull_the_mean() {
     for (d, m) in state.mean().iter().enumerate() {
         let want = w1 * points[2][d] + w2 * points[6][d];
         assert!((m - want).abs() < 1e-12, "{m} vs {want}");
+    }
+}
+
+#[test]
+fn a_step_that_no_longer_moves_the_mean_stops_the_run() {
+    // At 1e20 a step of 0.2 σ √C_ii (σ = 1) is below the spacing of doubles: NoEffectCoord.
+    let opt = CmaEs::new()
+        .with_seed(1)
+        .with_step_size(1.0)
+        .with_threshold(f64::NEG_INFINITY)
+        .with_function_tolerance(0.0)
+        .with_position_tolerance(0.0);
+    let (_, _, evals, reason) = minimise(&opt, sphere, &[1e20, 0.0], &free(2));
+    assert_eq!(reason, Termination::PositionTolerance);
+    assert!(evals <= 2 * 6, "{evals}");
+}
+
+#[test]
+fn an_objective_unbounded_below_stops_on_tol_up_sigma() {
+    let opt = CmaEs::new()
+        .with_seed(2)
+        .with_threshold(f64::NEG_INFINITY)
+        .with_max_iter(100_000);
+    let (_, fx, _, reason) = minimise(&opt, |x: &[f64]| -x[0] - x[1], &[0.0, 0.0], &free(2));
+    match reason {
+        Termination::Stalled(why) => assert!(why.contains("TolUpSigma"), "{why}"),
+        other => panic!("expected TolUpSigma, got {other:?} (f = {fx})"),
+    }
+}
+
+#[test]
+fn a_run_on_pure_noise_stops_on_stagnation() {
+    // Values that do not depend on the position in any useful way: no progress is possible.
+    let noise = |x: &[f64]| {
+        let h =
+            (x[0].to_bits() ^ x[1].to_bits().rotate_left(17)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let opt = CmaEs::new()
+        .with_seed(3)
+        .with_threshold(f64::NEG_INFINITY)
+        .with_function_tolerance(0.0)
+        .with_position_tolerance(0.0)
+        .with_max_iter(100_000);
+    let (_, _, evals, reason) = minimise(&opt, noise, &[0.0, 0.0], &free(2));
+    match reason {
+        Termination::Stalled(why) => assert!(why.contains("stagnation"), "{why}"),
+        other => panic!("expected stagnation, got {other:?} after {evals} evaluations"),
     }
 }
