@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 const MAX_DRAWS: usize = 10;
 /// Consecutive all-failed generations after which the run stalls.
 const MAX_ALL_FAILED: usize = 10;
-/// TolUpSigma: the run stops when `σ/σ₀` exceeds this times the largest standard deviation
+/// `TolUpSigma`: the run stops when `σ/σ₀` exceeds this times the largest standard deviation
 /// of `C` (pycma's `tolupsigma`).
 const TOL_UP_SIGMA: f64 = 1e20;
 /// The longest history the stagnation criterion compares (generations).
@@ -145,7 +145,7 @@ struct Run {
 
     mean: DVector<f64>,
     sigma: f64,
-    /// The step size the run started with (for TolUpSigma).
+    /// The step size the run started with (for `TolUpSigma`).
     sigma0: f64,
     cov: DMatrix<f64>,
     /// Eigenvectors of `cov` at the last decomposition (columns).
@@ -536,7 +536,7 @@ impl Run {
         None
     }
 
-    /// NoEffectAxis and NoEffectCoord (Hansen's tutorial, appendix B.3): a tenth of a standard
+    /// `NoEffectAxis` and `NoEffectCoord` (Hansen's tutorial, appendix B.3): a tenth of a standard
     /// deviation along the principal axis of this generation, or a fifth along any coordinate,
     /// no longer changes the mean in floating point. The distribution has converged to machine
     /// precision; reported as the position tolerance.
@@ -556,7 +556,7 @@ impl Run {
         (!moved || coord_stuck).then_some(Termination::PositionTolerance)
     }
 
-    /// TolUpSigma (σ grew by 1e20 over the largest standard deviation: the objective is
+    /// `TolUpSigma` (σ grew by 1e20 over the largest standard deviation: the objective is
     /// probably unbounded below, or the step size far too small) and stagnation (Hansen's
     /// tutorial: over the last 20% of the run, at least `120 + 30n/λ` generations, the median
     /// of the most recent 30% of both the best and the median values is no better than that
@@ -989,8 +989,9 @@ mod tests {
     use super::Constants;
 
     /// pycma 4.5.0's values, printed by
-    /// `python benches/pycma_constants.py` (`pip install cma==4.5.0`): for each (n, λ), μ_eff,
-    /// c_c, c_1, c_μ, c_σ, d_σ and the sum of the negative weights.
+    /// `python benches/pycma_constants.py` (`pip install cma==4.5.0`): for each (n, λ),
+    /// `mu_eff`, `c_c`, `c_1`, `c_mu`, `c_sigma`, `d_sigma` and the sum of the negative weights.
+    #[allow(clippy::unreadable_literal, clippy::excessive_precision)] // as pycma prints them
     const PYCMA: [(usize, usize, [f64; 7]); 7] = [
         (
             2,
