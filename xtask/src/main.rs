@@ -1,11 +1,13 @@
 //! Workspace automation for diffid, run as `cargo xtask <command>` (the alias lives in
 //! `.cargo/config.toml`).
 //!
-//! - `cargo xtask tidy`: checks the crate layering of house-style §2, `publish = false` and the
+//! - `cargo xtask tidy`: checks the crate layering of house-style §2 — on the declared and the
+//!   resolved (transitive) dependencies, from `cargo metadata` — `publish = false` and the
 //!   crate-level docs (see [`tidy`](mod@tidy)); also run by `cargo test -p xtask`.
 //! - `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
 //!   [--png PATH]`: builds and runs the thread-scaling study (`benches/src/bin/scaling.rs`) in
-//!   release mode: a markdown table, optionally JSON and a PNG plot of the speedup.
+//!   release mode: a markdown table, optionally JSON and a PNG plot of the speedup. The options
+//!   are checked here, before the release build, and passed on.
 #![allow(clippy::print_stdout)]
 
 mod tidy;
@@ -19,7 +21,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  tidy    check the workspace's dependency rules, publish = false and crate docs
+  tidy    check the workspace's dependency rules (direct and transitive), publish = false and
+          crate docs
   bench   run the thread-scaling study of the seed fit (release build); options:
             --threads 1,2,4   thread counts (default: powers of two up to the cores, and the cores)
             --repeats R       timed runs per thread count (default 5)
@@ -28,26 +31,88 @@ commands:
             --png PATH        also plot the speedup against the threads as a PNG
   help    print this message";
 
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Task {
+    Tidy,
+    /// The scaling study, with the arguments to pass to the scaling binary.
+    Bench(Vec<OsString>),
+    Help,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("tidy") if args.len() == 1 => tidy(),
-        Some("bench") => bench(&args[1..]),
-        Some("help" | "--help" | "-h") => {
+    match parse_args(env::args_os().skip(1)) {
+        Ok(Task::Tidy) => tidy(),
+        Ok(Task::Bench(args)) => bench(&args),
+        Ok(Task::Help) => {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Some(_) => {
-            eprintln!(
-                "xtask: unknown command or arguments `{}`\n\n{USAGE}",
-                args.join(" ")
-            );
+        Err(e) => {
+            eprintln!("xtask: {e}\n\n{USAGE}");
             ExitCode::from(2)
         }
-        None => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
+    }
+}
+
+/// Parses the arguments after the program name. `-h`/`--help` anywhere asks for the usage.
+fn parse_args<I>(args: I) -> Result<Task, lexopt::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::prelude::*;
+
+    let mut parser = lexopt::Parser::from_args(args);
+    let command = match parser.next()? {
+        None => return Err("no command given".into()),
+        Some(Short('h') | Long("help")) => return Ok(Task::Help),
+        Some(Value(command)) => command.string()?,
+        Some(other) => return Err(other.unexpected()),
+    };
+    match command.as_str() {
+        "help" => Ok(Task::Help),
+        "tidy" => match parser.next()? {
+            None => Ok(Task::Tidy),
+            Some(Short('h') | Long("help")) => Ok(Task::Help),
+            Some(other) => Err(other.unexpected()),
+        },
+        "bench" => {
+            let mut forward: Vec<OsString> = Vec::new();
+            while let Some(arg) = parser.next()? {
+                match arg {
+                    Long("threads") => {
+                        let list = parser.value()?.string()?;
+                        for count in list.split(',') {
+                            positive("threads", count)?;
+                        }
+                        forward.extend(["--threads".into(), list.into()]);
+                    }
+                    Long(flag @ ("repeats" | "population")) => {
+                        let flag = format!("--{flag}");
+                        let n = parser.value()?.string()?;
+                        positive(&flag, &n)?;
+                        forward.extend([flag.into(), n.into()]);
+                    }
+                    Long(flag @ ("json" | "png")) => {
+                        let flag = OsString::from(format!("--{flag}"));
+                        forward.extend([flag, parser.value()?]);
+                    }
+                    Short('h') | Long("help") => return Ok(Task::Help),
+                    other => return Err(other.unexpected()),
+                }
+            }
+            Ok(Task::Bench(forward))
         }
+        other => Err(format!("unknown command `{other}`").into()),
+    }
+}
+
+/// Checks that `s` is a positive integer, as the scaling binary wants for `flag`.
+fn positive(flag: &str, s: &str) -> Result<usize, lexopt::Error> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{flag}: `{s}` is not a positive integer").into()),
     }
 }
 
@@ -84,7 +149,7 @@ fn tidy() -> ExitCode {
 /// Runs the scaling binary in release mode, passing the options through; its output (the
 /// table) goes straight to our stdout. The working directory is left as it is, so a relative
 /// `--json` path is relative to where `cargo xtask` was run.
-fn bench(args: &[String]) -> ExitCode {
+fn bench(args: &[OsString]) -> ExitCode {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let status = Command::new(cargo)
         .arg("run")
@@ -109,5 +174,71 @@ fn bench(args: &[String]) -> ExitCode {
             eprintln!("xtask bench: cannot run cargo: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Task, String> {
+        parse_args(line.split_whitespace()).map_err(|e| e.to_string())
+    }
+
+    fn bench_args(line: &str) -> Vec<String> {
+        match parse(line) {
+            Ok(Task::Bench(args)) => args
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            other => panic!("`{line}`: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(parse("tidy"), Ok(Task::Tidy));
+        assert_eq!(parse("help"), Ok(Task::Help));
+        assert_eq!(parse("--help"), Ok(Task::Help));
+        assert_eq!(parse("-h"), Ok(Task::Help));
+        assert_eq!(parse("tidy --help"), Ok(Task::Help));
+        assert_eq!(parse("bench"), Ok(Task::Bench(Vec::new())));
+    }
+
+    #[test]
+    fn bench_options_are_checked_and_passed_on() {
+        assert_eq!(
+            bench_args(
+                "bench --threads 4,2 --repeats=3 --population 32 --json out.json --png p.png"
+            ),
+            [
+                "--threads",
+                "4,2",
+                "--repeats",
+                "3",
+                "--population",
+                "32",
+                "--json",
+                "out.json",
+                "--png",
+                "p.png"
+            ]
+        );
+        assert_eq!(parse("bench --repeats 3 -h"), Ok(Task::Help));
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        let err = |line: &str| parse(line).expect_err(line);
+        assert!(err("").contains("no command"));
+        assert!(err("frobnicate").contains("unknown command `frobnicate`"));
+        assert!(err("tidy extra").contains("extra"));
+        assert!(err("tidy --fix").contains("--fix"));
+        assert!(err("bench --frobnicate 1").contains("--frobnicate"));
+        assert!(err("bench --repeats").contains("--repeats"));
+        assert!(err("bench --repeats 0").contains("`0` is not a positive integer"));
+        assert!(err("bench --population many").contains("--population: `many`"));
+        assert!(err("bench --threads 1,x").contains("`x` is not a positive integer"));
+        assert!(err("bench --json").contains("--json"));
     }
 }

@@ -1,18 +1,28 @@
 //! `cargo xtask tidy`: checks the workspace's layering rules (house-style §1 and §2).
 //!
-//! Every workspace member's `Cargo.toml` is read with a small TOML reader that understands what
-//! manifests use (tables, dotted keys, inline tables, arrays over several lines, comments and
-//! strings), and its dependencies — normal, dev, build and target-specific, renamed ones resolved
-//! through `package = "..."` — are checked against [`RULES`]. The same checks also require
-//! `publish = false` and a crate-level `//!` doc comment at the top of `src/lib.rs`.
+//! The workspace is read with `cargo metadata` (through [`cargo_metadata`], with all features on
+//! and every target platform): its members, each member's declared dependencies — normal, dev,
+//! build and target-specific, renamed ones by the package they name — and the resolved
+//! dependency graph. Declared dependencies are checked against [`RULES`]; then the resolved graph
+//! is walked from each member to find the outside crates its rule forbids that arrive
+//! *transitively*, through another crate, and the path is reported. The same checks also require
+//! `publish = false`, a crate-level `//!` doc comment at the top of each library root, and that
+//! every crate under `crates/` is a workspace member.
 //!
 //! Loading is separate from checking ([`Workspace::load`] vs [`Workspace::violations`]), so the
-//! rules are unit-tested on synthetic manifests without touching the disk.
+//! rules are unit-tested on synthetic metadata without running cargo or touching the disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::fs;
+use std::io::ErrorKind;
 use std::path::Path;
+
+use cargo_metadata::camino::Utf8Path;
+use cargo_metadata::{
+    CargoOpt, DepKindInfo, DependencyKind, Metadata, MetadataCommand, Node, Package, PackageId,
+    Target,
+};
 
 /// The dependency rule of one workspace crate.
 #[derive(Debug)]
@@ -110,162 +120,112 @@ or the other leaf crates (house-style §2, invariant 2)",
     },
 ];
 
-/// One dependency entry of a manifest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dependency {
-    /// The table it is declared in: `dependencies`, `dev-dependencies`,
-    /// `target.'cfg(unix)'.build-dependencies`, ...
-    pub table: String,
-    /// The name it is declared under (the key).
-    pub key: String,
-    /// The package it resolves to: the key, or its `package = "..."`.
-    pub package: String,
-}
-
-/// What tidy needs from one `Cargo.toml`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Manifest {
-    /// `[package] name`.
-    pub name: Option<String>,
-    /// `[package] publish`, as written (`false`, `[]`, `["crates-io"]`, ...).
-    pub publish: Option<String>,
-    /// `[package] publish.workspace = true`.
-    pub publish_from_workspace: bool,
-    /// Every dependency, in file order.
-    pub dependencies: Vec<Dependency>,
-    /// `[workspace] members` (only in a workspace root).
-    pub members: Vec<String>,
-    /// `[workspace.package] publish`, as written (only in a workspace root).
-    pub workspace_publish: Option<String>,
-}
-
-/// A workspace member, loaded.
-#[derive(Clone, Debug)]
-pub struct Member {
-    /// Its directory relative to the workspace root, with `/` separators (`crates/diffid-core`).
-    pub dir: String,
-    /// Its parsed manifest.
-    pub manifest: Manifest,
-    /// The text of `src/lib.rs`, if it has one.
-    pub lib_rs: Option<String>,
-}
-
 /// The workspace, loaded.
 #[derive(Clone, Debug)]
 pub struct Workspace {
-    /// The root manifest.
-    pub root: Manifest,
-    /// Every member, in the order of `[workspace] members`.
-    pub members: Vec<Member>,
+    /// `cargo metadata` of the workspace, its graph resolved with all features on.
+    pub metadata: Metadata,
+    /// The text of each member's library root, by its path relative to the workspace root
+    /// (`crates/diffid-core/src/lib.rs`).
+    pub lib_sources: BTreeMap<String, String>,
     /// Directories under `crates/` (relative, `crates/name`) that hold a `Cargo.toml`.
     pub crate_dirs: Vec<String>,
 }
 
 impl Workspace {
-    /// Reads the root manifest, every member's manifest and `src/lib.rs`, and lists `crates/`.
+    /// Runs `cargo metadata` on the workspace at `root` (all features, so optional dependencies
+    /// are in the resolved graph too), reads every member's library root and lists `crates/`.
     ///
     /// # Errors
-    /// A message naming the file that could not be read or parsed.
+    /// A message saying what could not be run or read.
     pub fn load(root: &Path) -> Result<Self, String> {
-        let read = |rel: &str| {
-            let path = root.join(rel);
-            fs::read_to_string(&path)
-                .map_err(|e| format!("tidy: cannot read {}: {e}", path.display()))
-        };
-        let root_manifest =
-            Manifest::parse(&read("Cargo.toml")?).map_err(|e| format!("tidy: Cargo.toml: {e}"))?;
-        let mut dirs = Vec::new();
-        for pattern in &root_manifest.members {
-            let pattern = pattern.trim_end_matches('/');
-            if let Some(parent) = pattern.strip_suffix("/*") {
-                for sub in list_crate_dirs(root, parent)? {
-                    dirs.push(sub);
+        let metadata = MetadataCommand::new()
+            .manifest_path(root.join("Cargo.toml"))
+            .features(CargoOpt::AllFeatures)
+            .exec()
+            .map_err(|e| format!("tidy: cargo metadata failed: {e}"))?;
+        let ws_root = metadata.workspace_root.clone();
+        let mut lib_sources = BTreeMap::new();
+        for package in metadata.workspace_packages() {
+            let Some(lib) = library(package) else {
+                continue;
+            };
+            match fs::read_to_string(&lib.src_path) {
+                Ok(text) => {
+                    lib_sources.insert(relative(&ws_root, &lib.src_path), text);
                 }
-            } else if pattern.contains('*') || pattern.contains('?') || pattern.contains('[') {
-                return Err(format!(
-                    "tidy: workspace member pattern `{pattern}` is not supported: list members \
-explicitly or end the pattern in `/*`"
-                ));
-            } else {
-                dirs.push(pattern.to_owned());
+                // Reported by the check as a missing library root.
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("tidy: cannot read {}: {e}", lib.src_path)),
             }
         }
-        let mut members = Vec::new();
-        for dir in dirs {
-            let manifest_rel = format!("{dir}/Cargo.toml");
-            let manifest = Manifest::parse(&read(&manifest_rel)?)
-                .map_err(|e| format!("tidy: {manifest_rel}: {e}"))?;
-            let lib_path = root.join(&dir).join("src/lib.rs");
-            let lib_rs = if lib_path.is_file() {
-                Some(read(&format!("{dir}/src/lib.rs"))?)
-            } else {
-                None
-            };
-            members.push(Member {
-                dir,
-                manifest,
-                lib_rs,
-            });
-        }
-        let crate_dirs = if root.join("crates").is_dir() {
-            list_crate_dirs(root, "crates")?
+        let crates = ws_root.join("crates");
+        let crate_dirs = if crates.is_dir() {
+            list_crate_dirs(crates.as_std_path(), "crates")?
         } else {
             Vec::new()
         };
         Ok(Self {
-            root: root_manifest,
-            members,
+            metadata,
+            lib_sources,
             crate_dirs,
         })
+    }
+
+    /// The workspace members, in `cargo metadata`'s order.
+    fn members(&self) -> Vec<&Package> {
+        self.metadata
+            .workspace_members
+            .iter()
+            .filter_map(|id| self.metadata.packages.iter().find(|p| &p.id == id))
+            .collect()
+    }
+
+    /// `path` relative to the workspace root, with `/` separators.
+    fn relative(&self, path: &Utf8Path) -> String {
+        relative(&self.metadata.workspace_root, path)
     }
 
     /// Every broken rule, one line each, in member order.
     pub fn violations(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let siblings: BTreeMap<&str, &str> = self
-            .members
-            .iter()
-            .filter_map(|m| m.manifest.name.as_deref().map(|n| (n, m.dir.as_str())))
-            .collect();
-        for member in &self.members {
-            let manifest_path = format!("{}/Cargo.toml", member.dir);
-            let Some(name) = member.manifest.name.as_deref() else {
-                out.push(format!("{manifest_path}: no [package] name"));
-                continue;
-            };
+        let members = self.members();
+        let siblings: BTreeSet<&str> = members.iter().map(|p| p.name.as_str()).collect();
+        let graph = Graph::new(&self.metadata);
+        if graph.is_none() {
+            out.push(
+                "cargo metadata gave no resolved dependency graph, so transitive dependencies \
+were not checked"
+                    .to_owned(),
+            );
+        }
+        let mut member_dirs = BTreeSet::new();
+        for package in &members {
+            let name = package.name.as_str();
+            let manifest_path = self.relative(&package.manifest_path);
+            let dir = package
+                .manifest_path
+                .parent()
+                .map(|d| self.relative(d))
+                .unwrap_or_default();
             match RULES.iter().find(|r| r.krate == name) {
                 None => out.push(format!(
                     "{name} ({manifest_path}): no dependency rule for this workspace crate: add one \
 to RULES in xtask/src/tidy.rs (house-style §2)"
                 )),
                 Some(rule) => {
-                    for dep in &member.manifest.dependencies {
-                        let package = dep.package.as_str();
-                        let renamed = if dep.key == dep.package {
-                            String::new()
-                        } else {
-                            format!(" (as `{}`)", dep.key)
-                        };
-                        let broken = if siblings.contains_key(package) {
-                            !rule.siblings.contains(&package)
-                        } else {
-                            rule.forbidden.contains(&package)
-                        };
-                        if broken {
-                            out.push(format!(
-                                "{name} ({manifest_path}) depends on {package}{renamed} in \
-[{}]: {}",
-                                dep.table, rule.why
-                            ));
-                        }
+                    check_declared(package, rule, &siblings, &manifest_path, &mut out);
+                    if let Some(graph) = &graph {
+                        graph.check_transitive(package, rule, &manifest_path, &mut out);
                     }
                 }
             }
-            self.check_publish(member, name, &manifest_path, &mut out);
-            check_lib_doc(member, name, &mut out);
+            check_publish(package, &manifest_path, &mut out);
+            self.check_lib_doc(package, &dir, &mut out);
+            member_dirs.insert(dir);
         }
         for dir in &self.crate_dirs {
-            if !self.members.iter().any(|m| &m.dir == dir) {
+            if !member_dirs.contains(dir) {
                 out.push(format!(
                     "{dir}: a crate under crates/ that is not a workspace member: add it to \
 [workspace] members in Cargo.toml"
@@ -275,421 +235,248 @@ to RULES in xtask/src/tidy.rs (house-style §2)"
         out
     }
 
-    fn check_publish(
-        &self,
-        member: &Member,
-        name: &str,
-        manifest_path: &str,
-        out: &mut Vec<String>,
-    ) {
-        let m = &member.manifest;
-        let value = if m.publish_from_workspace {
-            self.root.workspace_publish.as_deref()
-        } else {
-            m.publish.as_deref()
+    /// Crates under `crates/` must have a library whose root (`src/lib.rs`) begins with a `//!`
+    /// crate doc; other members only if they have a library.
+    fn check_lib_doc(&self, package: &Package, dir: &str, out: &mut Vec<String>) {
+        let name = &package.name;
+        let Some(lib) = library(package) else {
+            if dir.starts_with("crates/") {
+                out.push(format!(
+                    "{name}: {dir}/src/lib.rs is missing (crates under crates/ are libraries)"
+                ));
+            }
+            return;
         };
-        let unpublished = matches!(
-            value
-                .map(|v| v.split_whitespace().collect::<String>())
-                .as_deref(),
-            Some("false" | "[]")
-        );
-        if !unpublished {
+        let path = self.relative(&lib.src_path);
+        let Some(text) = self.lib_sources.get(&path) else {
             out.push(format!(
-                "{name} ({manifest_path}): [package] needs `publish = false` (internal crates are \
-not published yet, house-style §1)"
+                "{name}: {path} is missing (it is the library root)"
+            ));
+            return;
+        };
+        let first = text.lines().map(str::trim).find(|l| !l.is_empty());
+        if !first.is_some_and(|l| l.starts_with("//!")) {
+            out.push(format!(
+                "{name}: {path} must begin with a crate-level doc comment (`//! ...`) saying what \
+the crate is for"
             ));
         }
     }
 
     /// How many crates [`Workspace::violations`] checks.
     pub fn crate_count(&self) -> usize {
-        self.members.len()
+        self.metadata.workspace_members.len()
     }
 }
 
-/// Crates under `crates/` must have `src/lib.rs` beginning with a `//!` crate doc; other members
-/// only if they have a `src/lib.rs`.
-fn check_lib_doc(member: &Member, name: &str, out: &mut Vec<String>) {
-    let lib = format!("{}/src/lib.rs", member.dir);
-    match &member.lib_rs {
-        None if member.dir.starts_with("crates/") => {
+/// The dependencies `package` declares in its manifest, checked against its rule: a workspace
+/// sibling must be one the rule allows, an outside crate must not be one it forbids.
+fn check_declared(
+    package: &Package,
+    rule: &Rule,
+    siblings: &BTreeSet<&str>,
+    manifest_path: &str,
+    out: &mut Vec<String>,
+) {
+    let name = &package.name;
+    for dep in &package.dependencies {
+        let target = dep.name.as_str();
+        let broken = if siblings.contains(target) {
+            !rule.siblings.contains(&target)
+        } else {
+            rule.forbidden.contains(&target)
+        };
+        if broken {
+            let renamed = dep
+                .rename
+                .as_ref()
+                .map(|key| format!(" (as `{key}`)"))
+                .unwrap_or_default();
             out.push(format!(
-                "{name}: {lib} is missing (crates under crates/ are libraries)"
+                "{name} ({manifest_path}) depends on {target}{renamed} in [{}]: {}",
+                table(dep.kind, dep.target.as_ref().map(ToString::to_string)),
+                rule.why
             ));
         }
-        None => {}
-        Some(text) => {
-            let first = text.lines().map(str::trim).find(|l| !l.is_empty());
-            if !first.is_some_and(|l| l.starts_with("//!")) {
-                out.push(format!(
-                    "{name}: {lib} must begin with a crate-level doc comment (`//! ...`) saying what \
-the crate is for"
-                ));
+    }
+}
+
+/// Members are not published yet: `publish = false` (directly or through
+/// `publish.workspace = true`, which cargo has already resolved).
+fn check_publish(package: &Package, manifest_path: &str, out: &mut Vec<String>) {
+    if !package.publish.as_ref().is_some_and(Vec::is_empty) {
+        out.push(format!(
+            "{} ({manifest_path}): [package] needs `publish = false` (internal crates are not \
+published yet, house-style §1)",
+            package.name
+        ));
+    }
+}
+
+/// The resolved dependency graph of `cargo metadata`.
+struct Graph<'a> {
+    nodes: BTreeMap<&'a PackageId, &'a Node>,
+    names: BTreeMap<&'a PackageId, &'a str>,
+}
+
+impl<'a> Graph<'a> {
+    /// `None` when the metadata has no resolved graph (`cargo metadata --no-deps`).
+    fn new(metadata: &'a Metadata) -> Option<Self> {
+        let resolve = metadata.resolve.as_ref()?;
+        Some(Self {
+            nodes: resolve.nodes.iter().map(|n| (&n.id, n)).collect(),
+            names: metadata
+                .packages
+                .iter()
+                .map(|p| (&p.id, p.name.as_str()))
+                .collect(),
+        })
+    }
+
+    fn name(&self, id: &'a PackageId) -> &'a str {
+        self.names.get(id).copied().unwrap_or(id.repr.as_str())
+    }
+
+    /// The shortest path from `start` to each crate in `forbidden` that `start` reaches only
+    /// through another crate. From `start` every kind of dependency is followed; below it only
+    /// normal and build dependencies, which are built with it (the dev-dependencies of a
+    /// dependency are not). A forbidden crate is not looked through: the first one on a path is
+    /// the one to remove, and a direct one is already reported from the manifest.
+    fn forbidden_paths(&self, start: &'a PackageId, forbidden: &[&str]) -> Vec<Vec<&'a PackageId>> {
+        let mut parent: BTreeMap<&PackageId, &PackageId> = BTreeMap::new();
+        let mut seen = BTreeSet::from([start]);
+        let mut queue = VecDeque::from([start]);
+        let mut found = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            let Some(node) = self.nodes.get(id) else {
+                continue;
+            };
+            for dep in &node.deps {
+                let dev_only = !dep.dep_kinds.is_empty()
+                    && dep
+                        .dep_kinds
+                        .iter()
+                        .all(|k| k.kind == DependencyKind::Development);
+                if (id != start && dev_only) || !seen.insert(&dep.pkg) {
+                    continue;
+                }
+                parent.insert(&dep.pkg, id);
+                if !forbidden.contains(&self.name(&dep.pkg)) {
+                    queue.push_back(&dep.pkg);
+                } else if id != start {
+                    let mut path = vec![&dep.pkg];
+                    let mut at = &dep.pkg;
+                    while let Some(&up) = parent.get(at) {
+                        path.push(up);
+                        at = up;
+                    }
+                    path.reverse();
+                    found.push(path);
+                }
             }
+        }
+        found
+    }
+
+    /// Reports each outside crate that `package`'s rule forbids and that it pulls in through
+    /// another crate, with the path.
+    fn check_transitive(
+        &self,
+        package: &'a Package,
+        rule: &Rule,
+        manifest_path: &str,
+        out: &mut Vec<String>,
+    ) {
+        let name = &package.name;
+        for path in self.forbidden_paths(&package.id, rule.forbidden) {
+            let (Some(&first), Some(&last)) = (path.get(1), path.last()) else {
+                continue;
+            };
+            let route = path
+                .iter()
+                .map(|&id| self.name(id))
+                .collect::<Vec<_>>()
+                .join(" -> ");
+            let tables = self
+                .nodes
+                .get(&package.id)
+                .and_then(|n| n.deps.iter().find(|d| &d.pkg == first))
+                .map(|d| first_step_tables(&d.dep_kinds))
+                .unwrap_or_default();
+            out.push(format!(
+                "{name} ({manifest_path}) depends on {} transitively ({route}, from [{tables}]): \
+{}",
+                self.name(last),
+                rule.why
+            ));
         }
     }
 }
 
-/// Subdirectories of `root/parent` that hold a `Cargo.toml`, as `parent/name`, sorted.
-fn list_crate_dirs(root: &Path, parent: &str) -> Result<Vec<String>, String> {
-    let dir = root.join(parent);
+/// The tables a resolved edge is declared in: `dependencies`, `dev-dependencies`, ...
+fn first_step_tables(kinds: &[DepKindInfo]) -> String {
+    if kinds.is_empty() {
+        return table(DependencyKind::Normal, None);
+    }
+    kinds
+        .iter()
+        .map(|k| table(k.kind, k.target.as_ref().map(ToString::to_string)))
+        .collect::<Vec<_>>()
+        .join("], [")
+}
+
+/// The manifest table a dependency of `kind` for `target` is declared in, as a TOML path:
+/// `dependencies`, `target.'cfg(unix)'.dev-dependencies`, ...
+fn table(kind: DependencyKind, target: Option<String>) -> String {
+    let t = match kind {
+        DependencyKind::Development => "dev-dependencies",
+        DependencyKind::Build => "build-dependencies",
+        DependencyKind::Normal | DependencyKind::Unknown => "dependencies",
+    };
+    match target {
+        Some(platform) => format!("target.'{platform}'.{t}"),
+        None => t.to_owned(),
+    }
+}
+
+/// The library target of `package` (a `lib`, `cdylib`, `proc-macro`, ...), if it has one.
+fn library(package: &Package) -> Option<&Target> {
+    package.targets.iter().find(|t| {
+        t.is_lib()
+            || t.is_rlib()
+            || t.is_dylib()
+            || t.is_cdylib()
+            || t.is_staticlib()
+            || t.is_proc_macro()
+    })
+}
+
+/// `path` relative to `root`, with `/` separators; `path` itself where it is not below `root`.
+fn relative(root: &Utf8Path, path: &Utf8Path) -> String {
+    path.strip_prefix(root).map_or_else(
+        |_| path.to_string(),
+        |rel| {
+            rel.components()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join("/")
+        },
+    )
+}
+
+/// Subdirectories of `dir` that hold a `Cargo.toml`, as `label/name`, sorted.
+fn list_crate_dirs(dir: &Path, label: &str) -> Result<Vec<String>, String> {
     let entries =
-        fs::read_dir(&dir).map_err(|e| format!("tidy: cannot list {}: {e}", dir.display()))?;
+        fs::read_dir(dir).map_err(|e| format!("tidy: cannot list {}: {e}", dir.display()))?;
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| format!("tidy: cannot list {}: {e}", dir.display()))?;
         if entry.path().join("Cargo.toml").is_file() {
-            out.push(format!("{parent}/{}", entry.file_name().to_string_lossy()));
+            out.push(format!("{label}/{}", entry.file_name().to_string_lossy()));
         }
     }
     out.sort();
     Ok(out)
-}
-
-// ---------------------------------------------------------------------------------------------
-// A small TOML reader: enough of TOML for Cargo manifests.
-// ---------------------------------------------------------------------------------------------
-
-/// The dependency tables, including Cargo's legacy underscore spellings.
-const DEP_TABLES: &[&str] = &[
-    "dependencies",
-    "dev-dependencies",
-    "build-dependencies",
-    "dev_dependencies",
-    "build_dependencies",
-];
-
-impl Manifest {
-    /// Parses the parts of a `Cargo.toml` that tidy checks.
-    ///
-    /// # Errors
-    /// A message with the line number for a statement it cannot read.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut m = Manifest::default();
-        let mut table: Vec<String> = Vec::new();
-        for (line, stmt) in statements(text)? {
-            let err = |what: &str| format!("line {line}: {what}: `{stmt}`");
-            if stmt.starts_with('[') {
-                let array_table = stmt.starts_with("[[");
-                let inner = if array_table {
-                    stmt.strip_prefix("[[").and_then(|s| s.strip_suffix("]]"))
-                } else {
-                    stmt.strip_prefix('[').and_then(|s| s.strip_suffix(']'))
-                };
-                table = split_key(inner.ok_or_else(|| err("malformed table header"))?)
-                    .ok_or_else(|| err("malformed table header"))?;
-                // `[dependencies.foo]` declares foo even before any key of it.
-                if !array_table {
-                    m.record(&table, None);
-                }
-                continue;
-            }
-            let parts = split_top_level(&stmt, '=');
-            if parts.len() < 2 {
-                return Err(err("expected `key = value`"));
-            }
-            let key = split_key(parts[0]).ok_or_else(|| err("malformed key"))?;
-            // The value is everything after the first top-level `=`.
-            let value = stmt[parts[0].len() + 1..].trim();
-            let mut path = table.clone();
-            path.extend(key);
-            m.record(&path, Some(value));
-        }
-        Ok(m)
-    }
-
-    /// Records the full key `path` (table path + key) with `value`.
-    fn record(&mut self, path: &[String], value: Option<&str>) {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
-        match (p.as_slice(), value) {
-            (["package", "name"], Some(v)) => self.name = unquote(v),
-            (["package", "publish"], Some(v)) => self.publish = Some(v.to_owned()),
-            (["package", "publish", "workspace"], Some(v)) => {
-                self.publish_from_workspace = v == "true";
-            }
-            (["workspace", "members"], Some(v)) => {
-                self.members = parse_array(v)
-                    .into_iter()
-                    .filter_map(|s| unquote(&s))
-                    .collect();
-            }
-            (["workspace", "package", "publish"], Some(v)) => {
-                self.workspace_publish = Some(v.to_owned());
-            }
-            _ => {
-                if let Some((table, rest)) = dependency_path(&p) {
-                    self.record_dependency(table, rest, value);
-                }
-            }
-        }
-    }
-
-    /// `rest` is `[name, ...]` inside the dependency table `table`.
-    fn record_dependency(&mut self, table: String, rest: &[&str], value: Option<&str>) {
-        let Some((&key, sub)) = rest.split_first() else {
-            return;
-        };
-        let rename = match (sub, value) {
-            // `foo = { package = "bar", ... }` (or `foo = "1"`, which has no rename).
-            ([], Some(v)) => inline_table_string(v, "package"),
-            // `foo.package = "bar"`, or `package = "bar"` under `[dependencies.foo]`.
-            (["package"], Some(v)) => unquote(v),
-            _ => None,
-        };
-        if let Some(dep) = self
-            .dependencies
-            .iter_mut()
-            .find(|d| d.table == table && d.key == key)
-        {
-            if let Some(package) = rename {
-                dep.package = package;
-            }
-        } else {
-            self.dependencies.push(Dependency {
-                table,
-                key: key.to_owned(),
-                package: rename.unwrap_or_else(|| key.to_owned()),
-            });
-        }
-    }
-}
-
-/// Splits a full key path into (dependency table, the rest) when it lies in one:
-/// `dependencies.*` or `target.<cfg>.dependencies.*` (and the dev/build variants).
-fn dependency_path<'a>(p: &'a [&'a str]) -> Option<(String, &'a [&'a str])> {
-    match p {
-        [t, rest @ ..] if DEP_TABLES.contains(t) => Some(((*t).to_owned(), rest)),
-        ["target", cfg, t, rest @ ..] if DEP_TABLES.contains(t) => {
-            Some((format!("target.'{cfg}'.{t}"), rest))
-        }
-        _ => None,
-    }
-}
-
-/// Scanner state for [`statements`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Str {
-    None,
-    Basic,
-    Literal,
-    MultiBasic,
-    MultiLiteral,
-}
-
-/// Splits TOML text into logical statements (`[table]` headers and `key = value` pairs, a value
-/// possibly spanning lines inside `[...]`, `{...}` or a multi-line string), with comments removed.
-/// Each comes with the line it starts on.
-fn statements(text: &str) -> Result<Vec<(usize, String)>, String> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut start_line = 1;
-    let mut line = 1;
-    let mut depth: i32 = 0;
-    let mut state = Str::None;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let triple = |q: char| {
-            chars
-                .get(i..i + 3)
-                .is_some_and(|s| s.iter().all(|&x| x == q))
-        };
-        match state {
-            Str::None => match c {
-                '#' => {
-                    // A comment runs to the end of the line.
-                    while i < chars.len() && chars[i] != '\n' {
-                        i += 1;
-                    }
-                    continue;
-                }
-                '"' | '\'' => {
-                    let multi = triple(c);
-                    state = match (c, multi) {
-                        ('"', false) => Str::Basic,
-                        ('"', true) => Str::MultiBasic,
-                        (_, false) => Str::Literal,
-                        (_, true) => Str::MultiLiteral,
-                    };
-                    let n = if multi { 3 } else { 1 };
-                    current.extend(&chars[i..i + n]);
-                    i += n;
-                    continue;
-                }
-                '[' | '{' => depth += 1,
-                ']' | '}' => depth -= 1,
-                '\n' if depth <= 0 => {
-                    push_statement(&mut out, &mut current, start_line);
-                    depth = 0;
-                    line += 1;
-                    start_line = line;
-                    i += 1;
-                    continue;
-                }
-                _ => {}
-            },
-            Str::Basic | Str::MultiBasic if c == '\\' => {
-                if chars.get(i + 1) == Some(&'\n') {
-                    line += 1;
-                }
-                current.extend(chars.get(i..(i + 2).min(chars.len())).unwrap_or_default());
-                i += 2;
-                continue;
-            }
-            Str::Basic if c == '"' => state = Str::None,
-            Str::Literal if c == '\'' => state = Str::None,
-            Str::Basic | Str::Literal if c == '\n' => {
-                return Err(format!("line {line}: unterminated string"));
-            }
-            Str::MultiBasic | Str::MultiLiteral => {
-                let q = if state == Str::MultiBasic { '"' } else { '\'' };
-                if triple(q) {
-                    current.extend([q, q, q]);
-                    i += 3;
-                    state = Str::None;
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        if c == '\n' {
-            line += 1;
-            // Inside brackets or a multi-line string the statement goes on; keep it one line.
-            current.push(if state == Str::None { ' ' } else { '\n' });
-        } else {
-            current.push(c);
-        }
-        i += 1;
-    }
-    if state != Str::None {
-        return Err(format!("line {start_line}: unterminated string"));
-    }
-    if depth > 0 {
-        return Err(format!("line {start_line}: unclosed bracket"));
-    }
-    push_statement(&mut out, &mut current, start_line);
-    Ok(out)
-}
-
-fn push_statement(out: &mut Vec<(usize, String)>, current: &mut String, line: usize) {
-    let s = current.trim();
-    if !s.is_empty() {
-        out.push((line, s.to_owned()));
-    }
-    current.clear();
-}
-
-/// Splits `s` on `sep` where it is outside strings and brackets.
-fn split_top_level(s: &str, sep: char) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' && q == '"' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '"' | '\'' => quote = Some(c),
-            '[' | '{' => depth += 1,
-            ']' | '}' => depth -= 1,
-            _ if c == sep && depth == 0 => {
-                parts.push(&s[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    parts.push(&s[start..]);
-    parts
-}
-
-/// Splits a (possibly dotted, possibly quoted) key into its parts: `target.'cfg(unix)'.x`.
-fn split_key(s: &str) -> Option<Vec<String>> {
-    split_top_level(s, '.')
-        .into_iter()
-        .map(|part| {
-            let part = part.trim();
-            if part.is_empty() {
-                None
-            } else if part.starts_with(['"', '\'']) {
-                unquote(part)
-            } else if part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                Some(part.to_owned())
-            } else {
-                None
-            }
-        })
-        .collect()
-}
-
-/// The contents of a single-line string value (`"x"` or `'x'`), with the common escapes of basic
-/// strings undone; `None` for anything else.
-fn unquote(v: &str) -> Option<String> {
-    let v = v.trim();
-    if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') && !v.starts_with("'''") {
-        return Some(v[1..v.len() - 1].to_owned());
-    }
-    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') && !v.starts_with("\"\"\"") {
-        let mut out = String::new();
-        let mut chars = v[1..v.len() - 1].chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.next()? {
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    other => out.push(other),
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        return Some(out);
-    }
-    None
-}
-
-/// The string items of an array value `[ "a", "b", ]`.
-fn parse_array(v: &str) -> Vec<String> {
-    let Some(inner) = v.trim().strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
-        return Vec::new();
-    };
-    split_top_level(inner, ',')
-        .into_iter()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The string at `key` of an inline table value `{ key = "x", ... }`, if there is one.
-fn inline_table_string(v: &str, key: &str) -> Option<String> {
-    let inner = v.trim().strip_prefix('{')?.strip_suffix('}')?;
-    split_top_level(inner, ',').into_iter().find_map(|pair| {
-        let kv = split_top_level(pair, '=');
-        if kv.len() < 2 {
-            return None;
-        }
-        let k = split_key(kv[0])?;
-        if k.len() == 1 && k[0] == key {
-            unquote(&pair[kv[0].len() + 1..])
-        } else {
-            None
-        }
-    })
 }
 
 /// Formats violations for the terminal: one per line.
@@ -704,60 +491,319 @@ pub fn report(violations: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
     use std::path::PathBuf;
 
-    fn member(dir: &str, manifest: &str, lib_rs: Option<&str>) -> Member {
-        Member {
-            dir: dir.to_owned(),
-            manifest: Manifest::parse(manifest).unwrap_or_else(|e| panic!("{dir}: {e}")),
-            lib_rs: lib_rs.map(str::to_owned),
+    const REGISTRY: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
+    /// One declared dependency of a synthetic crate.
+    #[derive(Clone, Debug)]
+    struct Dep {
+        package: &'static str,
+        rename: Option<&'static str>,
+        kind: Option<&'static str>,
+        target: Option<&'static str>,
+    }
+
+    fn dep(package: &'static str) -> Dep {
+        Dep {
+            package,
+            rename: None,
+            kind: None,
+            target: None,
         }
     }
 
-    fn manifest(name: &str, deps: &str) -> String {
-        format!("[package]\nname = \"{name}\"\npublish = false\n\n{deps}\n")
+    fn dev(package: &'static str) -> Dep {
+        Dep {
+            kind: Some("dev"),
+            ..dep(package)
+        }
     }
 
-    /// A tidy miniature of the real workspace; `patch` replaces the manifest of one member.
-    fn workspace(patch: Option<(&str, &str)>) -> Workspace {
-        let crates = [
-            ("crates/diffid-core", "diffid-core", "[dependencies]\nthiserror.workspace = true"),
-            ("crates/diffid-ode", "diffid-ode", "[dependencies]\ndiffid-core.workspace = true\ndiffsol = { workspace = true }"),
-            ("crates/diffid-cost", "diffid-cost", "[dependencies]\ndiffid-core.workspace = true"),
-            ("crates/diffid-optim", "diffid-optim", "[dependencies]\ndiffid-core.workspace = true"),
-            ("crates/diffid-exec", "diffid-exec", "[dependencies]\ndiffid-core.workspace = true\nrayon.workspace = true"),
-            ("crates/diffid", "diffid", "[dependencies]\ndiffid-core.workspace = true\ndiffid-ode.workspace = true\ndiffid-exec.workspace = true"),
-            ("bindings/python", "diffid-python", "[dependencies]\ndiffid = { workspace = true, features = [\"x\"] }\npyo3.workspace = true\nnumpy.workspace = true"),
-            ("benches", "diffid-benches", "[dependencies]\ndiffid.workspace = true"),
-            ("xtask", "xtask", "[dependencies]"),
-        ];
-        let members = crates
-            .iter()
-            .map(|&(dir, name, deps)| {
-                let text = match patch {
-                    Some((n, text)) if n == name => text.to_owned(),
-                    _ => manifest(name, deps),
-                };
-                member(dir, &text, Some("//! A crate.\n"))
+    fn build(package: &'static str) -> Dep {
+        Dep {
+            kind: Some("build"),
+            ..dep(package)
+        }
+    }
+
+    impl Dep {
+        fn renamed(self, key: &'static str) -> Self {
+            Self {
+                rename: Some(key),
+                ..self
+            }
+        }
+
+        fn on(self, target: &'static str) -> Self {
+            Self {
+                target: Some(target),
+                ..self
+            }
+        }
+    }
+
+    /// A synthetic crate: a workspace member when it has a directory, else a registry crate.
+    #[derive(Clone, Debug)]
+    struct Crate {
+        name: &'static str,
+        dir: Option<&'static str>,
+        deps: Vec<Dep>,
+        publish: Value,
+        lib: bool,
+    }
+
+    impl Crate {
+        fn id(&self) -> String {
+            match self.dir {
+                Some(dir) => format!("path+file:///ws/{dir}#0.1.0"),
+                None => format!("{REGISTRY}#{}@1.0.0", self.name),
+            }
+        }
+
+        fn root(&self) -> String {
+            match self.dir {
+                Some(dir) => format!("/ws/{dir}"),
+                None => format!("/registry/{}-1.0.0", self.name),
+            }
+        }
+    }
+
+    /// A synthetic workspace, turned into `cargo metadata` output by [`Fake::workspace`]; every
+    /// declared dependency becomes an edge of the resolved graph, as it would with all features.
+    struct Fake {
+        crates: Vec<Crate>,
+        lib_sources: BTreeMap<String, String>,
+        crate_dirs: Vec<String>,
+    }
+
+    impl Fake {
+        fn get(&mut self, name: &str) -> &mut Crate {
+            self.crates
+                .iter_mut()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("no crate {name} in the fake"))
+        }
+
+        /// Replaces the dependencies `name` declares.
+        fn with_deps(mut self, name: &str, deps: Vec<Dep>) -> Self {
+            self.get(name).deps = deps;
+            self
+        }
+
+        /// Adds a registry crate.
+        fn with_external(mut self, name: &'static str, deps: Vec<Dep>) -> Self {
+            self.crates.push(Crate {
+                name,
+                dir: None,
+                deps,
+                publish: Value::Null,
+                lib: true,
+            });
+            self
+        }
+
+        fn metadata(&self) -> Metadata {
+            let id_of = |name: &str| {
+                self.crates
+                    .iter()
+                    .find(|c| c.name == name)
+                    .unwrap_or_else(|| panic!("no crate {name} in the fake"))
+                    .id()
+            };
+            let packages: Vec<Value> = self
+                .crates
+                .iter()
+                .map(|c| {
+                    let root = c.root();
+                    let dependencies: Vec<Value> = c
+                        .deps
+                        .iter()
+                        .map(|d| {
+                            json!({
+                                "name": d.package, "source": null, "req": "*", "kind": d.kind,
+                                "optional": false, "uses_default_features": true,
+                                "features": [], "target": d.target, "rename": d.rename,
+                                "registry": null, "path": null
+                            })
+                        })
+                        .collect();
+                    let target = if c.lib {
+                        json!({
+                            "name": c.name.replace('-', "_"), "kind": ["lib"],
+                            "crate_types": ["lib"], "src_path": format!("{root}/src/lib.rs")
+                        })
+                    } else {
+                        json!({
+                            "name": c.name, "kind": ["bin"], "crate_types": ["bin"],
+                            "src_path": format!("{root}/src/main.rs")
+                        })
+                    };
+                    json!({
+                        "name": c.name, "version": "1.0.0", "id": c.id(),
+                        "source": if c.dir.is_some() { Value::Null } else { json!(REGISTRY) },
+                        "dependencies": dependencies, "targets": [target], "features": {},
+                        "manifest_path": format!("{root}/Cargo.toml"), "publish": c.publish,
+                    })
+                })
+                .collect();
+            let nodes: Vec<Value> = self
+                .crates
+                .iter()
+                .map(|c| {
+                    // One edge per package, with every way it is declared.
+                    let mut edges: BTreeMap<&str, (String, Vec<Value>)> = BTreeMap::new();
+                    for d in &c.deps {
+                        let key = d.rename.unwrap_or(d.package).replace('-', "_");
+                        let edge = edges.entry(d.package).or_insert((key, Vec::new()));
+                        edge.1.push(json!({ "kind": d.kind, "target": d.target }));
+                    }
+                    let deps: Vec<Value> = edges
+                        .iter()
+                        .map(|(package, (key, kinds))| {
+                            json!({ "name": key, "pkg": id_of(package), "dep_kinds": kinds })
+                        })
+                        .collect();
+                    let ids: Vec<String> = edges.keys().map(|p| id_of(p)).collect();
+                    json!({ "id": c.id(), "deps": deps, "dependencies": ids, "features": [] })
+                })
+                .collect();
+            let members: Vec<String> = self
+                .crates
+                .iter()
+                .filter(|c| c.dir.is_some())
+                .map(Crate::id)
+                .collect();
+            let text = json!({
+                "packages": packages, "workspace_members": members,
+                "workspace_default_members": members,
+                "resolve": { "nodes": nodes, "root": null },
+                "target_directory": "/ws/target", "workspace_root": "/ws", "version": 1
             })
-            .collect::<Vec<_>>();
-        let crate_dirs = members
-            .iter()
-            .filter(|m| m.dir.starts_with("crates/"))
-            .map(|m| m.dir.clone())
+            .to_string();
+            MetadataCommand::parse(text).unwrap_or_else(|e| panic!("synthetic metadata: {e}"))
+        }
+
+        fn workspace(&self) -> Workspace {
+            Workspace {
+                metadata: self.metadata(),
+                lib_sources: self.lib_sources.clone(),
+                crate_dirs: self.crate_dirs.clone(),
+            }
+        }
+
+        fn violations(&self) -> Vec<String> {
+            self.workspace().violations()
+        }
+    }
+
+    /// A tidy miniature of the real workspace, with the registry crates it uses.
+    fn mini() -> Fake {
+        let members = [
+            (
+                "crates/diffid-core",
+                "diffid-core",
+                vec![dep("thiserror"), dev("proptest")],
+            ),
+            (
+                "crates/diffid-ode",
+                "diffid-ode",
+                vec![dep("diffid-core"), dep("diffsol")],
+            ),
+            (
+                "crates/diffid-cost",
+                "diffid-cost",
+                vec![dep("diffid-core")],
+            ),
+            (
+                "crates/diffid-optim",
+                "diffid-optim",
+                vec![dep("diffid-core"), dep("nalgebra")],
+            ),
+            (
+                "crates/diffid-sample",
+                "diffid-sample",
+                vec![dep("diffid-core"), dep("statrs")],
+            ),
+            (
+                "crates/diffid-exec",
+                "diffid-exec",
+                vec![dep("diffid-core"), dep("rayon")],
+            ),
+            (
+                "crates/diffid",
+                "diffid",
+                [
+                    "diffid-core",
+                    "diffid-ode",
+                    "diffid-cost",
+                    "diffid-optim",
+                    "diffid-sample",
+                    "diffid-exec",
+                ]
+                .map(dep)
+                .to_vec(),
+            ),
+            (
+                "bindings/python",
+                "diffid-python",
+                vec![dep("diffid"), dep("pyo3"), dep("numpy")],
+            ),
+            (
+                "benches",
+                "diffid-benches",
+                vec![dep("diffid"), dev("diffsol")],
+            ),
+            ("xtask", "xtask", vec![]),
+        ];
+        let crates: Vec<Crate> = members
+            .into_iter()
+            .map(|(dir, name, deps)| Crate {
+                name,
+                dir: Some(dir),
+                deps,
+                publish: json!([]),
+                lib: name != "xtask",
+            })
             .collect();
-        Workspace {
-            root: Manifest::default(),
-            members,
+        let lib_sources = members_with_lib(&crates);
+        let crate_dirs = ["core", "ode", "cost", "optim", "sample", "exec"]
+            .map(|c| format!("crates/diffid-{c}"))
+            .into_iter()
+            .chain(["crates/diffid".to_owned()])
+            .collect();
+        Fake {
+            crates,
+            lib_sources,
             crate_dirs,
         }
+        .with_external("thiserror", vec![])
+        .with_external("proptest", vec![])
+        .with_external("rayon", vec![])
+        .with_external("nalgebra", vec![])
+        .with_external("statrs", vec![dep("nalgebra")])
+        .with_external("diffsol", vec![dep("diffsl"), dep("nalgebra")])
+        .with_external("diffsl", vec![])
+        .with_external("pyo3", vec![])
+        .with_external("numpy", vec![dep("pyo3")])
     }
 
-    fn violations_with(name: &str, deps: &str) -> Vec<String> {
-        workspace(Some((name, &manifest(name, deps)))).violations()
+    /// A `//!` doc for every member library.
+    fn members_with_lib(crates: &[Crate]) -> BTreeMap<String, String> {
+        crates
+            .iter()
+            .filter(|c| c.lib)
+            .filter_map(|c| c.dir)
+            .map(|dir| (format!("{dir}/src/lib.rs"), "//! A crate.\n".to_owned()))
+            .collect()
     }
 
-    /// The real workspace obeys house-style §1 and §2.
+    fn violations_with(name: &str, deps: Vec<Dep>) -> Vec<String> {
+        mini().with_deps(name, deps).violations()
+    }
+
+    /// The real workspace obeys house-style §1 and §2, and its graph is really walked.
     #[test]
     fn workspace_is_tidy() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -769,21 +815,37 @@ mod tests {
         );
         let violations = ws.violations();
         assert!(violations.is_empty(), "\n{}", report(&violations));
+        // The benches reach diffsl only through other crates (the facade, diffsol).
+        let graph = Graph::new(&ws.metadata).unwrap_or_else(|| panic!("no resolved graph"));
+        let benches = ws
+            .members()
+            .into_iter()
+            .find(|p| p.name == "diffid-benches")
+            .unwrap_or_else(|| panic!("no diffid-benches member"));
+        let paths = graph.forbidden_paths(&benches.id, &["diffsl"]);
+        assert_eq!(paths.len(), 1, "{paths:?}");
+        assert!(paths[0].len() >= 3, "{paths:?}");
+        assert_eq!(graph.name(paths[0][0]), "diffid-benches");
+        assert_eq!(graph.name(paths[0][paths[0].len() - 1]), "diffsl");
     }
 
     #[test]
     fn miniature_is_tidy() {
-        assert_eq!(workspace(None).violations(), Vec::<String>::new());
+        assert_eq!(mini().violations(), Vec::<String>::new());
     }
 
     #[test]
     fn leaf_depending_on_leaf_is_reported() {
-        let v = violations_with(
-            "diffid-cost",
-            "[dependencies]\ndiffid-core.workspace = true\ndiffid-optim.workspace = true",
-        );
+        let v = violations_with("diffid-cost", vec![dep("diffid-core"), dep("diffid-optim")]);
         assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].starts_with("diffid-cost (crates/diffid-cost/Cargo.toml) depends on diffid-optim in [dependencies]"), "{}", v[0]);
+        assert!(
+            v[0].starts_with(
+                "diffid-cost (crates/diffid-cost/Cargo.toml) depends on diffid-optim in \
+[dependencies]"
+            ),
+            "{}",
+            v[0]
+        );
         assert!(
             v[0].contains("leaf crates depend only on diffid-core"),
             "{}",
@@ -795,36 +857,49 @@ mod tests {
     fn dev_dependencies_count_but_core_is_allowed() {
         let v = violations_with(
             "diffid-optim",
-            "[dependencies]\ndiffid-core.workspace = true\n[dev-dependencies]\ndiffid-core.workspace = true\ndiffid-ode = { path = \"../diffid-ode\" }",
+            vec![dep("diffid-core"), dev("diffid-core"), dev("diffid-ode")],
         );
-        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v.len(), 2, "{v:?}");
         assert!(
             v[0].contains("depends on diffid-ode in [dev-dependencies]"),
             "{}",
             v[0]
         );
+        // What diffid-ode brings is reported too, by the path it comes.
+        assert!(
+            v[1].starts_with(
+                "diffid-optim (crates/diffid-optim/Cargo.toml) depends on diffsol transitively \
+(diffid-optim -> diffid-ode -> diffsol, from [dev-dependencies]): leaf crates"
+            ),
+            "{}",
+            v[1]
+        );
     }
 
     #[test]
     fn forbidden_outside_crates_are_reported() {
-        let v = violations_with("diffid-core", "[dependencies]\nrayon = \"1\"");
+        let v = violations_with("diffid-core", vec![dep("rayon")]);
         assert!(v.len() == 1 && v[0].contains("depends on rayon"), "{v:?}");
-        let v = violations_with(
-            "diffid-exec",
-            "[dependencies]\ndiffid-core.workspace = true\ndiffsl = \"0.12\"",
-        );
+        let v = violations_with("diffid-exec", vec![dep("diffid-core"), dep("diffsl")]);
         assert!(v.len() == 1 && v[0].contains("depends on diffsl"), "{v:?}");
-        let v = violations_with("diffid-optim", "[dependencies]\ndiffsol.workspace = true");
+        // diffsl comes with diffsol, but the fix is to drop diffsol: it is reported once.
+        let v = violations_with("diffid-optim", vec![dep("diffsol")]);
         assert!(
             v.len() == 1 && v[0].contains("only diffid-ode knows diffsol"),
             "{v:?}"
         );
-        let v = violations_with(
-            "diffid",
-            "[dependencies]\ndiffid-core.workspace = true\nnumpy.workspace = true",
+        // The benches get numpy through the facade.
+        let v = violations_with("diffid", vec![dep("diffid-core"), dep("numpy")]);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(
+            v[0].contains("diffid (crates/diffid/Cargo.toml) depends on numpy in"),
+            "{v:?}"
         );
-        assert!(v.len() == 1 && v[0].contains("depends on numpy"), "{v:?}");
-        let v = violations_with("diffid-benches", "[dev-dependencies]\npyo3 = \"0.26\"");
+        assert!(
+            v[1].contains("depends on numpy transitively (diffid-benches -> diffid -> numpy"),
+            "{v:?}"
+        );
+        let v = violations_with("diffid-benches", vec![dev("pyo3")]);
         assert!(
             v.len() == 1 && v[0].contains("depends on pyo3 in [dev-dependencies]"),
             "{v:?}"
@@ -833,10 +908,7 @@ mod tests {
 
     #[test]
     fn exec_may_not_use_optim() {
-        let v = violations_with(
-            "diffid-exec",
-            "[dependencies]\ndiffid-core.workspace = true\n[dev-dependencies]\ndiffid-optim.workspace = true",
-        );
+        let v = violations_with("diffid-exec", vec![dep("diffid-core"), dev("diffid-optim")]);
         assert!(
             v.len() == 1 && v[0].contains("diffid-exec depends only on diffid-core"),
             "{v:?}"
@@ -845,23 +917,17 @@ mod tests {
 
     #[test]
     fn bindings_and_xtask_siblings() {
-        let v = violations_with(
-            "diffid-python",
-            "[dependencies]\ndiffid.workspace = true\ndiffid-core.workspace = true",
-        );
+        let v = violations_with("diffid-python", vec![dep("diffid"), dep("diffid-core")]);
         assert!(
             v.len() == 1 && v[0].contains("depends on diffid-core"),
             "{v:?}"
         );
-        let v = violations_with("xtask", "[dependencies]\ndiffid.workspace = true");
+        let v = violations_with("xtask", vec![dep("diffid")]);
         assert!(
             v.len() == 1 && v[0].starts_with("xtask (xtask/Cargo.toml) depends on diffid "),
             "{v:?}"
         );
-        let v = violations_with(
-            "diffid",
-            "[dependencies]\ndiffid-benches = { path = \"../../benches\" }",
-        );
+        let v = violations_with("diffid", vec![dep("diffid-benches")]);
         assert!(
             v.len() == 1 && v[0].contains("depends on diffid-benches"),
             "{v:?}"
@@ -869,60 +935,199 @@ mod tests {
     }
 
     #[test]
-    fn renamed_and_table_and_target_dependencies_are_resolved() {
-        let v = violations_with(
-            "diffid-cost",
-            "[dependencies]\nopt = { package = \"diffid-optim\", path = \"../diffid-optim\" }",
-        );
+    fn renamed_and_target_dependencies_are_resolved() {
+        let v = violations_with("diffid-cost", vec![dep("diffid-optim").renamed("opt")]);
         assert!(
-            v.len() == 1 && v[0].contains("depends on diffid-optim (as `opt`)"),
+            v.len() == 1 && v[0].contains("depends on diffid-optim (as `opt`) in [dependencies]"),
             "{v:?}"
         );
-        let v = violations_with(
-            "diffid-cost",
-            "[dependencies.solver]\npath = \"x\"\npackage = \"diffsol\"",
-        );
+        let v = violations_with("diffid-cost", vec![dep("diffsol").renamed("solver")]);
         assert!(
             v.len() == 1 && v[0].contains("depends on diffsol (as `solver`)"),
             "{v:?}"
         );
-        let v = violations_with(
-            "diffid-cost",
-            "[target.'cfg(unix)'.dev-dependencies]\ndiffid-ode.workspace = true",
+        let v = violations_with("diffid-cost", vec![dev("diffid-ode").on("cfg(unix)")]);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(
+            v[0].contains("depends on diffid-ode in [target.'cfg(unix)'.dev-dependencies]"),
+            "{}",
+            v[0]
         );
         assert!(
-            v.len() == 1 && v[0].contains("in [target.'cfg(unix)'.dev-dependencies]"),
+            v[1].contains(
+                "depends on diffsol transitively (diffid-cost -> diffid-ode -> diffsol, from \
+[target.'cfg(unix)'.dev-dependencies])"
+            ),
+            "{}",
+            v[1]
+        );
+        // A build-dependency of the cost crate is built with the facade and the benches too.
+        let v = violations_with("diffid-cost", vec![build("pyo3").renamed("rayon")]);
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert!(
+            v[0].contains("depends on pyo3 (as `rayon`) in [build-dependencies]"),
             "{v:?}"
         );
-        let v = violations_with("diffid-cost", "[dependencies]\nrayon.package = \"pyo3\"");
         assert!(
-            v.len() == 1 && v[0].contains("depends on pyo3 (as `rayon`)"),
+            v[1].contains("(diffid -> diffid-cost -> pyo3, from [dependencies])"),
+            "{v:?}"
+        );
+        assert!(
+            v[2].contains("(diffid-benches -> diffid -> diffid-cost -> pyo3,"),
             "{v:?}"
         );
     }
 
     #[test]
-    fn publish_and_crate_docs_are_required() {
-        let v =
-            workspace(Some(("diffid-cost", "[package]\nname = \"diffid-cost\"\n"))).violations();
+    fn transitive_forbidden_crates_are_reported_with_their_path() {
+        // statrs starts depending on pyo3: the sampler, the facade and the benches all get it.
+        let v = mini()
+            .with_deps("statrs", vec![dep("nalgebra"), dep("pyo3")])
+            .violations();
+        assert_eq!(v.len(), 3, "{v:?}");
         assert!(
-            v.len() == 1 && v[0].contains("needs `publish = false`"),
-            "{v:?}"
+            v[0].starts_with(
+                "diffid-sample (crates/diffid-sample/Cargo.toml) depends on pyo3 transitively \
+(diffid-sample -> statrs -> pyo3, from [dependencies]): leaf crates depend only on diffid-core"
+            ),
+            "{}",
+            v[0]
         );
-        let v = workspace(Some((
+        assert!(
+            v[1].starts_with(
+                "diffid (crates/diffid/Cargo.toml) depends on pyo3 transitively (diffid -> \
+diffid-sample -> statrs -> pyo3, from [dependencies]): the diffid facade"
+            ),
+            "{}",
+            v[1]
+        );
+        assert!(
+            v[2].starts_with(
+                "diffid-benches (benches/Cargo.toml) depends on pyo3 transitively \
+(diffid-benches -> diffid -> diffid-sample -> statrs -> pyo3, from [dependencies])"
+            ),
+            "{}",
+            v[2]
+        );
+    }
+
+    #[test]
+    fn forbidden_crates_through_a_sibling_are_reported() {
+        let v = violations_with("diffid-core", vec![dep("diffsol")]);
+        // diffid-core itself once (not again for the diffsl that diffsol brings), and each leaf
+        // but diffid-ode through it.
+        assert_eq!(v.len(), 5, "{v:?}");
+        assert!(
+            v[0].starts_with("diffid-core (crates/diffid-core/Cargo.toml) depends on diffsol in"),
+            "{}",
+            v[0]
+        );
+        for (line, leaf) in v[1..].iter().zip([
             "diffid-cost",
-            "[package]\nname = \"diffid-cost\"\npublish = true\n",
-        )))
-        .violations();
+            "diffid-optim",
+            "diffid-sample",
+            "diffid-exec",
+        ]) {
+            assert!(
+                line.contains(&format!(
+                    "{leaf} (crates/{leaf}/Cargo.toml) depends on diffsol transitively ({leaf} \
+-> diffid-core -> diffsol, from [dependencies])"
+                )),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn transitive_renamed_dependencies_are_resolved() {
+        let v = mini()
+            .with_external("bridge", vec![dep("pyo3").renamed("python")])
+            .with_deps("diffid-optim", vec![dep("diffid-core"), dep("bridge")])
+            .violations();
+        let optim: Vec<&String> = v
+            .iter()
+            .filter(|l| l.starts_with("diffid-optim "))
+            .collect();
+        assert_eq!(optim.len(), 1, "{v:?}");
+        assert!(
+            optim[0].contains("depends on pyo3 transitively (diffid-optim -> bridge -> pyo3"),
+            "{}",
+            optim[0]
+        );
+    }
+
+    #[test]
+    fn build_edges_count_below_a_member_and_dev_edges_do_not() {
+        let v = mini()
+            .with_deps("statrs", vec![build("diffsl")])
+            .violations();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].contains("diffid-sample -> statrs -> diffsl, from [dependencies]"),
+            "{}",
+            v[0]
+        );
+        // statrs's tests are not built with the sampler.
+        let v = mini().with_deps("statrs", vec![dev("diffsl")]).violations();
+        assert_eq!(v, Vec::<String>::new());
+        // The member's own dev-dependencies are built for its tests, with what they bring.
+        let v = mini()
+            .with_external("plots", vec![dep("numpy")])
+            .with_deps(
+                "diffid-optim",
+                vec![dep("diffid-core"), dev("plots").on("cfg(unix)")],
+            )
+            .violations();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].contains(
+                "depends on numpy transitively (diffid-optim -> plots -> numpy, from \
+[target.'cfg(unix)'.dev-dependencies])"
+            ),
+            "{}",
+            v[0]
+        );
+    }
+
+    #[test]
+    fn without_a_resolved_graph_the_walk_is_reported_as_skipped() {
+        let fake = mini().with_deps("statrs", vec![dep("pyo3")]);
+        let mut ws = fake.workspace();
+        assert_eq!(ws.violations().len(), 3);
+        ws.metadata.resolve = None;
+        let v = ws.violations();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("no resolved dependency graph"), "{}", v[0]);
+    }
+
+    #[test]
+    fn publish_and_crate_docs_are_required() {
+        let mut fake = mini();
+        fake.get("diffid-cost").publish = Value::Null;
+        let v = fake.violations();
+        assert!(
+            v.len() == 1
+                && v[0].starts_with("diffid-cost (crates/diffid-cost/Cargo.toml): [package] needs `publish = false`"),
+            "{v:?}"
+        );
+        fake.get("diffid-cost").publish = json!(["crates-io"]);
+        let v = fake.violations();
         assert!(
             v.len() == 1 && v[0].contains("needs `publish = false`"),
             "{v:?}"
         );
-        let mut ws = workspace(None);
-        ws.members[2].lib_rs = Some("// not a doc comment\n//! too late\n".into());
-        ws.members[3].lib_rs = None;
-        let v = ws.violations();
-        assert_eq!(v.len(), 2, "{v:?}");
+
+        let mut fake = mini();
+        fake.lib_sources.insert(
+            "crates/diffid-cost/src/lib.rs".into(),
+            "// not a doc comment\n//! too late\n".into(),
+        );
+        fake.get("diffid-optim").lib = false;
+        fake.lib_sources.remove("crates/diffid-sample/src/lib.rs");
+        // Outside crates/ a member need not be a library.
+        fake.get("diffid-python").lib = false;
+        let v = fake.violations();
+        assert_eq!(v.len(), 3, "{v:?}");
         assert!(
             v[0].contains(
                 "crates/diffid-cost/src/lib.rs must begin with a crate-level doc comment"
@@ -931,36 +1136,37 @@ mod tests {
             v[0]
         );
         assert!(
-            v[1].contains("crates/diffid-optim/src/lib.rs is missing"),
+            v[1].contains("crates/diffid-optim/src/lib.rs is missing (crates under crates/"),
             "{}",
             v[1]
+        );
+        assert!(
+            v[2].contains("crates/diffid-sample/src/lib.rs is missing (it is the library root)"),
+            "{}",
+            v[2]
         );
     }
 
     #[test]
-    fn publish_may_come_from_the_workspace() {
-        let mut ws = workspace(Some((
-            "diffid-cost",
-            "[package]\nname = \"diffid-cost\"\npublish.workspace = true\n",
-        )));
-        assert_eq!(ws.violations().len(), 1);
-        ws.root.workspace_publish = Some("false".into());
-        assert_eq!(ws.violations(), Vec::<String>::new());
-    }
-
-    #[test]
     fn unknown_crates_and_stray_directories_are_reported() {
-        let mut ws = workspace(None);
-        ws.members.push(member(
-            "crates/diffid-extra",
-            &manifest("diffid-extra", ""),
-            Some("//! x"),
-        ));
-        ws.crate_dirs.push("crates/diffid-extra".into());
-        ws.crate_dirs.push("crates/diffid-stray".into());
-        let v = ws.violations();
+        let mut fake = mini();
+        fake.crates.push(Crate {
+            name: "diffid-extra",
+            dir: Some("crates/diffid-extra"),
+            deps: vec![],
+            publish: json!([]),
+            lib: true,
+        });
+        fake.lib_sources = members_with_lib(&fake.crates);
+        fake.crate_dirs.push("crates/diffid-extra".into());
+        fake.crate_dirs.push("crates/diffid-stray".into());
+        let v = fake.violations();
         assert_eq!(v.len(), 2, "{v:?}");
-        assert!(v[0].contains("no dependency rule"), "{}", v[0]);
+        assert!(
+            v[0].starts_with("diffid-extra (crates/diffid-extra/Cargo.toml): no dependency rule"),
+            "{}",
+            v[0]
+        );
         assert!(
             v[1].starts_with(
                 "crates/diffid-stray: a crate under crates/ that is not a workspace member"
@@ -968,59 +1174,5 @@ mod tests {
             "{}",
             v[1]
         );
-    }
-
-    #[test]
-    fn parser_handles_comments_strings_and_multiline_values() {
-        let text = r#"
-# a comment [dependencies]
-[package]
-name = "demo" # trailing comment
-description = """
-[dependencies]
-pyo3 = "not a dependency"
-"""
-publish = false
-
-[workspace]
-members = [
-    "crates/a", # first
-    'crates/b',
-]
-
-[dependencies]
-"quoted-name" = "1"
-x = { version = "1", features = [
-    "a#b",
-    "c",
-], package = "y" }
-z = 'path#not-a-comment'
-
-[[bin]]
-name = "not-a-dependency"
-
-[features]
-default = ["dep:x"]
-"#;
-        let m = Manifest::parse(text).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(m.name.as_deref(), Some("demo"));
-        assert_eq!(m.publish.as_deref(), Some("false"));
-        assert_eq!(m.members, ["crates/a", "crates/b"]);
-        let deps: Vec<(&str, &str)> = m
-            .dependencies
-            .iter()
-            .map(|d| (d.key.as_str(), d.package.as_str()))
-            .collect();
-        assert_eq!(
-            deps,
-            [("quoted-name", "quoted-name"), ("x", "y"), ("z", "z")]
-        );
-    }
-
-    #[test]
-    fn parser_rejects_broken_toml() {
-        assert!(Manifest::parse("[package]\nname = \"x").is_err());
-        assert!(Manifest::parse("[dependencies]\nx = { version = \"1\"").is_err());
-        assert!(Manifest::parse("[dependencies]\njust-a-key").is_err());
     }
 }
