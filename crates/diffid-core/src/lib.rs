@@ -9,6 +9,24 @@
 //! - [`CoreError`]: the typed errors of this vocabulary.
 //!
 //! This crate has no dependency on any sibling, on diffsol, on rayon or on Python.
+//!
+//! ```
+//! use diffid_core::{Bounds, FnObjective, Objective, Outcome, Parameter, Parameters, Transform};
+//!
+//! // Two parameters: a positive rate searched on a log scale, and a free offset.
+//! let mut params = Parameters::new();
+//! params.push(Parameter::new("k", 0.5, Some((1e-3, 10.0)))?.with_transform(Transform::Log)?)?;
+//! params.push(Parameter::new("c", 0.0, None)?)?;
+//! assert_eq!(params.names(), ["k", "c"]);
+//! assert!(params.check_point(&[20.0, 0.0], "x").is_err()); // k outside its bounds
+//!
+//! // An objective; a failed evaluation is a value, not an error.
+//! let f = FnObjective::new(2, |x: &[f64]| (x[0] - 1.0).powi(2) + x[1].ln());
+//! assert_eq!(f.evaluate(&[1.0, 1.0]), Outcome::Value(0.0));
+//! assert!(matches!(f.evaluate(&[1.0, -1.0]), Outcome::Failed(_))); // ln of a negative: NaN
+//! assert!(Bounds::new(0.0, 1.0)?.contains(0.5));
+//! # Ok::<(), diffid_core::CoreError>(())
+//! ```
 
 mod asktell;
 mod bounds;

@@ -13,6 +13,31 @@
 //! - [`CostSum`]: a sum of metrics.
 //!
 //! Residuals are `r_k = prediction_k − data_k`.
+//!
+//! ```
+//! use diffid_cost::{CostMetric, CostSum, GaussianNll, Sse};
+//!
+//! let predictions = [1.0, 2.0, 3.0];
+//! let data = [1.1, 1.9, 3.2];
+//! let sse = Sse::new(1.0)?;
+//! assert!((sse.cost(&predictions, &data) - 0.06).abs() < 1e-12);
+//!
+//! // The exact derivative of the cost with respect to each prediction: 2 r_k for the SSE.
+//! let mut d = [0.0; 3];
+//! sse.gradient(&predictions, &data, &mut d);
+//! assert!((d[2] - 2.0 * (3.0 - 3.2)).abs() < 1e-12);
+//!
+//! // A Gaussian likelihood with noise variance 0.01, normalising constant included.
+//! let nll = GaussianNll::new(0.01, 1.0)?;
+//! let want = 0.5 * (0.06 / 0.01 + 3.0 * (2.0 * std::f64::consts::PI * 0.01).ln());
+//! assert!((nll.cost(&predictions, &data) - want).abs() < 1e-12);
+//! assert!(nll.is_likelihood() && !sse.is_likelihood());
+//!
+//! // Several metrics, summed.
+//! let both = CostSum::new(vec![Box::new(sse), Box::new(nll)]);
+//! assert!((both.cost(&predictions, &data) - (0.06 + want)).abs() < 1e-12);
+//! # Ok::<(), diffid_cost::CostError>(())
+//! ```
 
 use std::f64::consts::PI;
 use std::fmt;

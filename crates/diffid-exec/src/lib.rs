@@ -8,6 +8,25 @@
 //! - [`run`]: drives an [`OptimiserState`] to the end (ask, evaluate, tell), honouring a time limit,
 //!   a cancellation flag and an [`Observer`] that may stop the run, and assembles the
 //!   [`OptimisationResult`].
+//!
+//! ```
+//! use diffid_core::{FnObjective, Outcome};
+//! use diffid_exec::{Evaluator, RayonEvaluator, Sequential};
+//!
+//! let f = FnObjective::new(2, |x: &[f64]| x[0] * x[0] + (x[1] - 1.0).powi(2));
+//! // A batch on a private pool of two threads: the outcomes come back in order.
+//! let pool = RayonEvaluator::new(2)?;
+//! let points: Vec<Vec<f64>> = (0..16).map(|i| vec![f64::from(i) / 4.0, 1.0]).collect();
+//! let outcomes = pool.evaluate_batch(&f, &points);
+//! assert_eq!(outcomes[4], Outcome::Value(1.0));
+//! // The same as on the calling thread, bit for bit.
+//! assert_eq!(outcomes, Sequential.evaluate_batch(&f, &points));
+//! // A wrong-length point, or a panic, fails that point only.
+//! let odd = pool.evaluate_batch(&f, &[vec![1.0], vec![0.0, 1.0]]);
+//! assert!(matches!(odd[0], Outcome::Failed(_)));
+//! assert_eq!(odd[1], Outcome::Value(0.0));
+//! # Ok::<(), diffid_exec::ExecError>(())
+//! ```
 
 use diffid_core::{
     fd, Ask, AskTell, Bounds, GradientOutcome, Objective, OptimisationResult, OptimiserState,

@@ -17,6 +17,22 @@
 //! [`SolveError`], never a panic, so one bad candidate does not end a fit.
 //!
 //! This is the only crate that knows diffsol and DiffSL.
+//!
+//! ```
+//! use diffid_ode::{DiffslModel, OdeSimulator, SolveOptions};
+//!
+//! // Exponential decay, y' = -k y, y(0) = y0; fit k, keep y0 at its default.
+//! let model = DiffslModel::new("in_i { k = 0.5, y0 = 2.0 } u_i { y = y0 } F_i { -k * y }")?;
+//! assert_eq!(model.inputs().len(), 2);
+//! let times = vec![0.0, 1.0, 2.0];
+//! let sim = OdeSimulator::new(model, times.clone(), &["k".to_owned()], SolveOptions::default())?;
+//! let mut y = vec![0.0; times.len()];
+//! sim.solve(&[0.7], &mut y)?;
+//! for (t, yt) in times.iter().zip(&y) {
+//!     assert!((yt - 2.0 * (-0.7 * t).exp()).abs() < 1e-5, "{t}: {yt}");
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod cache;
 mod error;

@@ -1,5 +1,17 @@
 //! Ask/tell optimisers for diffid.
 //!
+//! The shortest use: minimise a closure with [`minimise`].
+//!
+//! ```
+//! use diffid_optim::{minimise, Bounds, CmaEs};
+//!
+//! let f = |x: &[f64]| (x[0] - 3.0).powi(2) + (x[1] + 1.0).powi(2);
+//! let box2 = [Bounds::new(-10.0, 10.0).expect("valid"); 2];
+//! let r = minimise(&CmaEs::new().with_seed(7), f, &[0.0, 0.0], Some(&box2)).expect("runs");
+//! assert!((r.x[0] - 3.0).abs() < 1e-5 && (r.x[1] + 1.0).abs() < 1e-5);
+//! assert!(r.success(), "{}", r.message());
+//! ```
+//!
 //! This crate holds the optimisers that fit a model's parameters: derivative-free (CMA-ES,
 //! Nelder–Mead) and gradient-based (Adam, L-BFGS-B). Each one is a
 //! configuration implementing [`diffid_core::Optimiser`] that starts an ask/tell state
@@ -54,6 +66,7 @@ mod adam;
 mod cmaes;
 mod gradient;
 mod lbfgsb;
+mod minimise;
 mod nelder_mead;
 mod settings;
 mod start_only;
@@ -62,6 +75,13 @@ mod state;
 pub use adam::{Adam, AdamState};
 pub use cmaes::{CmaEs, Restarts};
 pub use lbfgsb::{Lbfgsb, LbfgsbState};
+pub use minimise::{minimise, MinimiseError};
+
+// The vocabulary a user of this crate needs, so that it can be used on its own.
+pub use diffid_core::{
+    Ask, AskTell, Bounds, CoreError, GradientOutcome, Limits, OptimisationResult, Optimiser,
+    OptimiserState, Outcome, Patience, TellError, Termination,
+};
 pub use nelder_mead::{NelderMead, NelderMeadState};
 pub use start_only::StartOnly;
 pub use state::CmaEsState;
