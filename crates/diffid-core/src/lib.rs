@@ -51,3 +51,13 @@ pub use parameter::{Parameter, Parameters, Transform};
 pub use result::OptimisationResult;
 pub use stopping::{LimitTracker, Limits, Patience};
 pub use termination::Termination;
+
+/// The message of a caught panic's payload (`panic!` with a string literal or a formatted
+/// message), for reporting it as an error.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_owned())
+}

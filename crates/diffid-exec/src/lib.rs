@@ -29,11 +29,10 @@
 //! ```
 
 use diffid_core::{
-    fd, Ask, AskTell, Bounds, GradientOutcome, Objective, OptimisationResult, OptimiserState,
-    Outcome, TellError, Termination,
+    fd, panic_message, Ask, AskTell, Bounds, GradientOutcome, Objective, OptimisationResult,
+    OptimiserState, Outcome, TellError, Termination,
 };
 use rayon::prelude::*;
-use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -199,16 +198,6 @@ pub fn evaluate_one(objective: &dyn Objective, x: &[f64]) -> Outcome {
             "evaluation panicked: {}",
             panic_message(payload.as_ref())
         )),
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic payload".to_owned()
     }
 }
 

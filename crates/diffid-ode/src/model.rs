@@ -44,6 +44,23 @@ impl DiffslModel {
     /// [`OdeError::Syntax`] / [`OdeError::Semantic`] with the DiffSL message and line;
     /// [`OdeError::Compile`] when code generation fails.
     pub fn new(code: &str) -> Result<Self, OdeError> {
+        // The parser and the checks are run inside `catch_unwind`, like compilation: a panic
+        // on some input is that input's error, never the caller's crash.
+        let model =
+            std::panic::catch_unwind(|| Self::parse(code)).map_err(|p| OdeError::Syntax {
+                message: format!(
+                "the DiffSL parser failed on this source ({}); please report it with the source",
+                crate::simulate::panic_message(p.as_ref())
+            ),
+            })??;
+        // Compile now: this surfaces code-generation errors at build time and warms this
+        // thread's cache.
+        crate::simulate::warm_dense(&model)?;
+        Ok(model)
+    }
+
+    /// Parses and checks `code` and reads its inputs, states and outputs.
+    fn parse(code: &str) -> Result<Self, OdeError> {
         let ast = diffsl::parser::parse_ds_string(code).map_err(|e| OdeError::Syntax {
             message: e.to_string(),
         })?;
@@ -104,13 +121,9 @@ impl DiffslModel {
             has_out,
             has_mass,
         };
-        let model = Self {
+        Ok(Self {
             inner: Arc::new(inner),
-        };
-        // Compile now: this surfaces code-generation errors at build time and warms this
-        // thread's cache.
-        crate::simulate::warm_dense(&model)?;
-        Ok(model)
+        })
     }
 
     /// The DiffSL source.

@@ -241,12 +241,7 @@ where
     Ok(())
 }
 
-pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
-}
+pub(crate) use diffid_core::panic_message;
 
 /// Compiles `model` for plain dense solves on this thread and keeps it cached.
 pub(crate) fn warm_dense(model: &DiffslModel) -> Result<(), OdeError> {
