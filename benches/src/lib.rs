@@ -152,43 +152,66 @@ impl fmt::Display for DataError {
     }
 }
 
-impl std::error::Error for DataError {}
+impl std::error::Error for DataError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            Self::Header { .. } | Self::Row { .. } => None,
+        }
+    }
+}
 
-/// Parses CSV text with the header `header` (comma-separated numbers, no quoting).
+/// A `csv` error in `text` as [`DataError::Row`], at the line of the record it names (the
+/// header's line, 1, when it names none). The line is counted from the byte offset `csv` gives,
+/// past the blank lines it skipped before the record (its own line count leaves those out).
+fn row_error(text: &str, e: &csv::Error) -> DataError {
+    let line = e.position().map_or(1, |p| {
+        let bytes = text.as_bytes();
+        let mut at = (p.byte() as usize).min(bytes.len());
+        while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        // One piece more than there are line ends before the record.
+        bytes[..at].split(|&b| b == b'\n').count()
+    });
+    let reason = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields, expected {expected_len}"),
+        csv::ErrorKind::Deserialize { err, .. } => match err.field() {
+            Some(field) => format!("field {}: {}", field + 1, err.kind()),
+            None => err.kind().to_string(),
+        },
+        _ => e.to_string(),
+    };
+    DataError::Row { line, reason }
+}
+
+/// Parses CSV text with the header `header`: every other record is a row of numbers, as many
+/// as the header has names. Fields and names are trimmed of surrounding whitespace; blank lines
+/// are skipped.
 ///
 /// # Errors
 /// [`DataError::Header`] for another header, [`DataError::Row`] for a short/long row or a field
 /// that is not a number.
 pub fn parse_csv(text: &str, header: &str) -> Result<Table, DataError> {
-    let mut lines = text.lines().enumerate();
-    let got = lines.next().map_or("", |(_, l)| l.trim());
-    if got != header {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let expected: Vec<&str> = header.split(',').map(str::trim).collect();
+    let got = reader.headers().map_err(|e| row_error(text, &e))?;
+    if got.iter().ne(expected.iter().copied()) {
         return Err(DataError::Header {
             expected: header.to_owned(),
-            got: got.to_owned(),
+            got: got.iter().collect::<Vec<_>>().join(","),
         });
     }
-    let columns = header.split(',').count();
+    let columns = expected.len();
     let mut values = Vec::new();
     let mut rows = 0;
-    for (i, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').collect();
-        if fields.len() != columns {
-            return Err(DataError::Row {
-                line: i + 1,
-                reason: format!("{} fields, expected {columns}", fields.len()),
-            });
-        }
-        for field in fields {
-            let v = field.trim().parse::<f64>().map_err(|e| DataError::Row {
-                line: i + 1,
-                reason: format!("`{field}` is not a number ({e})"),
-            })?;
-            values.push(v);
-        }
+    for record in reader.deserialize::<Vec<f64>>() {
+        values.extend(record.map_err(|e| row_error(text, &e))?);
         rows += 1;
     }
     Ok(Table {
@@ -212,23 +235,64 @@ pub fn load_seed_data() -> Result<Table, DataError> {
 mod tests {
     use super::*;
 
+    fn row_error(text: &str) -> (usize, String) {
+        match parse_csv(text, "t,a") {
+            Err(DataError::Row { line, reason }) => (line, reason),
+            other => panic!("`{text}`: {other:?}"),
+        }
+    }
+
     #[test]
     fn parses_rows_and_rejects_bad_input() {
         let t = parse_csv("t,a\n0,1\n0.5, 2e-1\n\n", "t,a").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((t.rows, t.columns), (2, 2));
         assert_eq!(t.values, [0.0, 1.0, 0.5, 0.2]);
+        // Windows line ends, blank lines between rows, a header without rows.
+        let t = parse_csv("t,a\r\n1,2\r\n\r\n3,4\r\n", "t,a").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((t.rows, t.values), (2, vec![1.0, 2.0, 3.0, 4.0]));
+        let t = parse_csv("t,a\n", "t,a").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((t.rows, t.columns, t.values.len()), (0, 2, 0));
+
+        match parse_csv("x,a\n", "t,a") {
+            Err(DataError::Header { expected, got }) => {
+                assert_eq!((expected.as_str(), got.as_str()), ("t,a", "x,a"));
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
-            parse_csv("x,a\n", "t,a"),
+            parse_csv("", "t,a"),
+            Err(DataError::Header { got, .. }) if got.is_empty()
+        ));
+        assert!(matches!(
+            parse_csv("t,a,b\n", "t,a"),
             Err(DataError::Header { .. })
         ));
-        assert!(matches!(
-            parse_csv("t,a\n0,1,2\n", "t,a"),
-            Err(DataError::Row { line: 2, .. })
-        ));
-        assert!(matches!(
-            parse_csv("t,a\n0,q\n", "t,a"),
-            Err(DataError::Row { line: 2, .. })
-        ));
+        assert_eq!(
+            row_error("t,a\n0,1,2\n"),
+            (2, "3 fields, expected 2".into())
+        );
+        assert_eq!(
+            row_error("t,a\n0,1\n\n5\n"),
+            (4, "1 fields, expected 2".into())
+        );
+        assert_eq!(
+            row_error("t,a\r\n\r\n\r\n0,1\r\n1,2,3\r\n"),
+            (5, "3 fields, expected 2".into())
+        );
+        let (line, reason) = row_error("t,a\n0,1\n0,q\n");
+        assert_eq!(line, 3);
+        assert!(reason.starts_with("field 2:"), "{reason}");
+        let (line, reason) = row_error("t,a\n,1\n");
+        assert_eq!(line, 2);
+        assert!(reason.starts_with("field 1:"), "{reason}");
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let e = parse_csv("t,a\n0,q\n", "t,a").expect_err("q is not a number");
+        assert!(e.to_string().starts_with("csv line 2: field 2"), "{e}");
+        let e = parse_csv("x\n", "t,a").expect_err("wrong header");
+        assert_eq!(e.to_string(), "unexpected csv header `x`: expected `t,a`");
     }
 
     #[test]

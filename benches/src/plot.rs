@@ -1,294 +1,354 @@
-//! A small PNG line plot for the scaling study: speedup against threads, with the ideal line.
+//! The scaling study's figure: speedup against the number of threads, one line with markers per
+//! measured configuration, the ideal (linear) speedup dashed, with title, axis labels, grid and
+//! legend.
 //!
-//! Written out by hand (no plotting or image dependency): an RGB canvas, lines, markers and a
-//! 5×7 bitmap font for the tick labels, encoded as a PNG with stored (uncompressed) deflate
-//! blocks, which every PNG reader accepts.
+//! Drawn with `plotters` into an SVG document. The SVG backend writes text as `<text>` elements
+//! that the viewer renders with its own fonts, so no font file or system library is needed.
 
-/// An RGB canvas.
-pub struct Canvas {
-    width: usize,
-    height: usize,
-    pixels: Vec<[u8; 3]>,
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use std::ops::Range;
+
+/// Why the figure could not be drawn.
+pub type PlotError = DrawingAreaErrorKind<std::io::Error>;
+
+/// One measured configuration: its legend entry and its `(threads, speedup)` points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// The legend entry.
+    pub label: String,
+    /// `(threads, speedup)`, in increasing thread count.
+    pub points: Vec<(usize, f64)>,
 }
 
-/// Colours used by the plot.
-const WHITE: [u8; 3] = [255, 255, 255];
-const BLACK: [u8; 3] = [0, 0, 0];
-const GREY: [u8; 3] = [190, 190, 190];
-const BLUE: [u8; 3] = [31, 119, 180];
+/// The figure's size in pixels.
+pub const SIZE: (u32, u32) = (720, 480);
 
-impl Canvas {
-    /// A white canvas.
-    pub fn new(width: usize, height: usize) -> Self {
-        Self {
-            width,
-            height,
-            pixels: vec![WHITE; width * height],
+/// The colours of successive series (the usual ten-colour qualitative cycle).
+const COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// The ideal line's colour.
+const IDEAL: RGBColor = RGBColor(110, 110, 110);
+
+/// The legend entry of the ideal line.
+pub const IDEAL_LABEL: &str = "ideal (linear)";
+
+/// The colour of the `i`-th series.
+pub fn colour(i: usize) -> RGBColor {
+    COLOURS[i % COLOURS.len()]
+}
+
+/// The thread axis: linear over `range`, with a tick and a grid line at each measured thread
+/// count and nowhere else.
+struct ThreadAxis {
+    range: Range<f64>,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for ThreadAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, (lo, hi): (i32, i32)) -> i32 {
+        let Range { start, end } = self.range;
+        let t = (value - start) / (end - start);
+        (f64::from(lo) + t * f64::from(hi - lo)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
         }
     }
 
-    fn set(&mut self, x: i64, y: i64, c: [u8; 3]) {
-        if x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height {
-            self.pixels[y as usize * self.width + x as usize] = c;
-        }
-    }
-
-    /// A line `thickness` pixels wide from `(x0, y0)` to `(x1, y1)`.
-    pub fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: [u8; 3], thickness: i64) {
-        let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as usize;
-        for s in 0..=steps {
-            let t = s as f64 / steps as f64;
-            let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
-            self.square(x.round() as i64, y.round() as i64, thickness / 2, c);
-        }
-    }
-
-    /// A filled square of half-width `r` centred on `(x, y)`.
-    pub fn square(&mut self, x: i64, y: i64, r: i64, c: [u8; 3]) {
-        for dy in -r..=r {
-            for dx in -r..=r {
-                self.set(x + dx, y + dy, c);
-            }
-        }
-    }
-
-    /// `text` (digits, `.`, `x`, space) with its top-left corner at `(x, y)`, scaled `scale`×.
-    pub fn text(&mut self, x: i64, y: i64, text: &str, scale: i64) {
-        let mut cx = x;
-        for ch in text.chars() {
-            if let Some(rows) = glyph(ch) {
-                for (r, bits) in rows.iter().enumerate() {
-                    for col in 0..5 {
-                        if bits & (0b10000 >> col) != 0 {
-                            for sy in 0..scale {
-                                for sx in 0..scale {
-                                    self.set(
-                                        cx + col * scale + sx,
-                                        y + r as i64 * scale + sy,
-                                        BLACK,
-                                    );
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            cx += 6 * scale;
-        }
-    }
-
-    /// The canvas as a PNG file.
-    pub fn png(&self) -> Vec<u8> {
-        let mut raw = Vec::with_capacity(self.height * (1 + 3 * self.width));
-        for row in self.pixels.chunks_exact(self.width) {
-            raw.push(0); // filter type: none
-            for p in row {
-                raw.extend_from_slice(p);
-            }
-        }
-        let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
-        let mut ihdr = Vec::with_capacity(13);
-        ihdr.extend_from_slice(&(self.width as u32).to_be_bytes());
-        ihdr.extend_from_slice(&(self.height as u32).to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter, no interlace
-        chunk(&mut out, *b"IHDR", &ihdr);
-        chunk(&mut out, *b"IDAT", &zlib_stored(&raw));
-        chunk(&mut out, *b"IEND", &[]);
-        out
+    fn range(&self) -> Range<f64> {
+        self.range.clone()
     }
 }
 
-/// The 5×7 glyphs of the characters tick labels need.
-fn glyph(c: char) -> Option<[u8; 7]> {
-    Some(match c {
-        '0' => [0x0e, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0e],
-        '1' => [0x04, 0x0c, 0x04, 0x04, 0x04, 0x04, 0x0e],
-        '2' => [0x0e, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1f],
-        '3' => [0x1f, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0e],
-        '4' => [0x02, 0x06, 0x0a, 0x12, 0x1f, 0x02, 0x02],
-        '5' => [0x1f, 0x10, 0x1e, 0x01, 0x01, 0x11, 0x0e],
-        '6' => [0x06, 0x08, 0x10, 0x1e, 0x11, 0x11, 0x0e],
-        '7' => [0x1f, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        '8' => [0x0e, 0x11, 0x11, 0x0e, 0x11, 0x11, 0x0e],
-        '9' => [0x0e, 0x11, 0x11, 0x0f, 0x01, 0x02, 0x0c],
-        '.' => [0, 0, 0, 0, 0, 0x0c, 0x0c],
-        'x' => [0, 0, 0x11, 0x0a, 0x04, 0x0a, 0x11],
-        ' ' => [0; 7],
-        _ => return None,
-    })
-}
-
-fn chunk(out: &mut Vec<u8>, kind: [u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = out.len();
-    out.extend_from_slice(&kind);
-    out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
-    out.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// A zlib stream of stored deflate blocks.
-fn zlib_stored(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = if data.is_empty() {
-        vec![&[]]
+/// A tick label: at most two decimals, trailing zeros dropped (`1`, `1.5`, `0.25`).
+fn tick(v: f64) -> String {
+    let s = format!("{v:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_owned()
     } else {
-        data.chunks(65_535).collect()
-    };
-    for (i, block) in blocks.iter().enumerate() {
-        out.push(u8::from(i + 1 == blocks.len()));
-        let len = block.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(block);
+        s.to_owned()
     }
-    out.extend_from_slice(&adler32(data).to_be_bytes());
-    out
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffff_u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
+/// The speedup figure as an SVG document, titled `title`. The x axis has a tick at every
+/// measured thread count; both axes start at zero, and the y axis reaches past both the highest
+/// measured speedup and the ideal speedup at the highest thread count.
+///
+/// # Errors
+/// When plotters fails to lay out or draw the figure.
+pub fn speedup_svg(title: &str, series: &[Series]) -> Result<String, PlotError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        draw(&root, title, series)?;
+        root.present()?;
     }
-    !crc
+    Ok(svg)
 }
 
-fn adler32(bytes: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in bytes {
-        a = (a + u32::from(x)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    (b << 16) | a
-}
-
-/// Speedup against thread count: the measured points joined by a line, the ideal `y = x` in
-/// grey, tick labels on both axes. Returns the PNG bytes.
-pub fn speedup_png(points: &[(usize, f64)]) -> Vec<u8> {
-    let (w, h) = (640usize, 420usize);
-    let (left, right, top, bottom) = (70.0, 20.0, 20.0, 50.0);
-    let mut c = Canvas::new(w, h);
-    let max_threads = points.iter().map(|p| p.0).max().unwrap_or(1).max(2) as f64;
-    let max_speedup = points
+fn draw(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    title: &str,
+    series: &[Series],
+) -> Result<(), PlotError> {
+    let mut threads: Vec<usize> = series
         .iter()
-        .map(|p| p.1)
-        .fold(max_threads, f64::max)
-        .ceil();
-    let plot_w = w as f64 - left - right;
-    let plot_h = h as f64 - top - bottom;
-    let px = |t: f64| left + (t - 1.0) / (max_threads - 1.0) * plot_w;
-    let py = |s: f64| top + plot_h - s / max_speedup * plot_h;
-    // Axes.
-    c.line((left, top), (left, top + plot_h), BLACK, 2);
-    c.line(
-        (left, top + plot_h),
-        (left + plot_w, top + plot_h),
-        BLACK,
-        2,
-    );
-    // The ideal speedup.
-    c.line(
-        (px(1.0), py(1.0)),
-        (px(max_threads), py(max_threads)),
-        GREY,
-        2,
-    );
-    // Ticks: every measured thread count on x; integers on y.
-    for &(t, _) in points {
-        let x = px(t as f64);
-        c.line((x, top + plot_h), (x, top + plot_h + 6.0), BLACK, 2);
-        let label = t.to_string();
-        c.text(
-            x as i64 - 6 * label.len() as i64,
-            (top + plot_h + 12.0) as i64,
-            &label,
-            2,
-        );
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    threads.sort_unstable();
+    threads.dedup();
+    let max_threads = threads.last().copied().unwrap_or(1).max(2) as f64;
+    let max_speedup = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .fold(max_threads, f64::max);
+    let x_axis = ThreadAxis {
+        range: 0.0..max_threads * 1.06,
+        ticks: threads.iter().map(|&t| t as f64).collect(),
+    };
+
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x_axis, 0.0..max_speedup * 1.08)?;
+    chart
+        .configure_mesh()
+        .x_desc("threads")
+        .y_desc("speedup")
+        .x_label_formatter(&|x| tick(*x))
+        .y_label_formatter(&|y| tick(*y))
+        .axis_desc_style(("sans-serif", 20))
+        .label_style(("sans-serif", 16))
+        .bold_line_style(BLACK.mix(0.15))
+        .light_line_style(TRANSPARENT)
+        .draw()?;
+
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(0.0, 0.0), (max_threads, max_threads)],
+            8,
+            5,
+            IDEAL.stroke_width(2),
+        ))?
+        .label(IDEAL_LABEL)
+        .legend(|(x, y)| {
+            DashedPathElement::new([(x, y), (x + 20, y)], 5, 3, IDEAL.stroke_width(2))
+        });
+
+    for (i, s) in series.iter().enumerate() {
+        let c = colour(i);
+        let points: Vec<(f64, f64)> = s.points.iter().map(|&(t, v)| (t as f64, v)).collect();
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))?
+            .label(s.label.as_str())
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new([(0, 0), (20, 0)], c.stroke_width(2))
+                    + Circle::new((10, 0), 4, c.filled())
+            });
+        chart.draw_series(PointSeries::of_element(
+            points,
+            4,
+            c.filled(),
+            &|coord, size, style| EmptyElement::at(coord) + Circle::new((0, 0), size, style),
+        ))?;
     }
-    let step = (max_speedup / 8.0).ceil().max(1.0);
-    let mut s = 0.0;
-    while s <= max_speedup {
-        let y = py(s);
-        c.line((left - 6.0, y), (left, y), BLACK, 2);
-        let label = format!("{s:.0}x");
-        c.text(
-            left as i64 - 10 - 12 * label.len() as i64,
-            y as i64 - 7,
-            &label,
-            2,
-        );
-        s += step;
-    }
-    // The measurements.
-    for pair in points.windows(2) {
-        c.line(
-            (px(pair[0].0 as f64), py(pair[0].1)),
-            (px(pair[1].0 as f64), py(pair[1].1)),
-            BLUE,
-            3,
-        );
-    }
-    for &(t, sp) in points {
-        c.square(px(t as f64) as i64, py(sp) as i64, 4, BLUE);
-    }
-    c.png()
+
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 16))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .draw()?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn checksums_match_their_published_values() {
-        // The CRC of the IEND chunk type appears in every PNG file; Adler-32 of "Wikipedia"
-        // is the textbook example.
-        assert_eq!(crc32(b"IEND"), 0xae42_6082);
-        assert_eq!(adler32(b"Wikipedia"), 0x11e6_0398);
+    fn series(label: &str, points: &[(usize, f64)]) -> Series {
+        Series {
+            label: label.to_owned(),
+            points: points.to_vec(),
+        }
+    }
+
+    /// The text of every `<text>` element, in document order.
+    fn texts(svg: &str) -> Vec<String> {
+        text_elements(svg).into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// Every `<text>` element: its attributes and its text.
+    fn text_elements(svg: &str) -> Vec<(String, String)> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let open = t.find('>')?;
+                let body = &t[open + 1..t.find("</text>")?];
+                Some((t[..open].to_owned(), body.trim().to_owned()))
+            })
+            .collect()
+    }
+
+    /// The x axis's tick labels: the numbers set centred under their tick.
+    fn x_ticks(svg: &str) -> Vec<String> {
+        text_elements(svg)
+            .into_iter()
+            .filter(|(attrs, t)| {
+                attrs.contains("text-anchor=\"middle\"") && t.parse::<f64>().is_ok()
+            })
+            .map(|(_, t)| t)
+            .collect()
+    }
+
+    /// The `points` attribute of every `<polyline>` drawn in `rgb(r,g,b)`, parsed.
+    fn polylines(svg: &str, colour: RGBColor) -> Vec<Vec<(f64, f64)>> {
+        let stroke = format!(
+            "stroke=\"#{:02X}{:02X}{:02X}\"",
+            colour.0, colour.1, colour.2
+        );
+        svg.split("<polyline")
+            .skip(1)
+            .map(|p| &p[..p.find("/>").unwrap_or(p.len())])
+            .filter(|p| p.contains(&stroke))
+            .map(|p| {
+                let start = p.find("points=\"").unwrap_or_else(|| panic!("{p}")) + 8;
+                let end = start + p[start..].find('"').unwrap_or_else(|| panic!("{p}"));
+                p[start..end]
+                    .split_whitespace()
+                    .map(|xy| {
+                        let (x, y) = xy.split_once(',').unwrap_or_else(|| panic!("{xy}"));
+                        (
+                            x.parse().unwrap_or_else(|e| panic!("{x}: {e}")),
+                            y.parse().unwrap_or_else(|e| panic!("{y}: {e}")),
+                        )
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     #[test]
-    fn a_plot_is_a_well_formed_png() {
-        let png = speedup_png(&[(1, 1.0), (2, 1.9), (4, 3.5)]);
-        assert_eq!(&png[..8], &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a]);
-        assert_eq!(&png[12..16], b"IHDR");
-        assert_eq!(
-            u32::from_be_bytes([png[16], png[17], png[18], png[19]]),
-            640
-        );
-        assert_eq!(&png[png.len() - 8..png.len() - 4], b"IEND");
-        // The IDAT payload inflates (stored blocks) to one filter byte plus 3 bytes a pixel a
-        // row, and its Adler-32 matches.
-        let len = u32::from_be_bytes([png[33], png[34], png[35], png[36]]) as usize;
-        assert_eq!(&png[37..41], b"IDAT");
-        let z = &png[41..41 + len];
-        let mut raw = Vec::new();
-        let mut at = 2;
-        loop {
-            let last = z[at] & 1 == 1;
-            let n = u16::from_le_bytes([z[at + 1], z[at + 2]]) as usize;
-            raw.extend_from_slice(&z[at + 5..at + 5 + n]);
-            at += 5 + n;
-            if last {
-                break;
-            }
+    fn tick_labels_are_short() {
+        assert_eq!(tick(1.0), "1");
+        assert_eq!(tick(1.5), "1.5");
+        assert_eq!(tick(0.250_000_000_1), "0.25");
+        assert_eq!(tick(10.0), "10");
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(-0.001), "0");
+    }
+
+    #[test]
+    fn the_figure_has_title_axes_ticks_and_legend() {
+        let svg = speedup_svg(
+            "Thread scaling",
+            &[
+                series("population 8", &[(1, 1.0), (2, 1.9), (4, 3.5)]),
+                series("population 32", &[(1, 1.0), (2, 1.95), (4, 3.8)]),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(svg.starts_with("<svg"), "{}", &svg[..60.min(svg.len())]);
+        assert!(svg.trim_end().ends_with("</svg>"));
+        let t = texts(&svg);
+        for want in [
+            "Thread scaling",
+            "threads",
+            "speedup",
+            "population 8",
+            "population 32",
+            IDEAL_LABEL,
+        ] {
+            assert!(t.iter().any(|s| s == want), "no `{want}` in {t:?}");
         }
-        assert_eq!(raw.len(), 420 * (1 + 3 * 640));
-        let tail = &z[at..at + 4];
-        assert_eq!(
-            u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]),
-            adler32(&raw)
-        );
-        // Something was drawn: not every pixel is white.
-        assert!(raw
-            .chunks(1 + 3 * 640)
-            .any(|row| row[1..].iter().any(|&b| b != 255)));
+        // A tick at every measured thread count, and none between them.
+        assert_eq!(x_ticks(&svg), ["1", "2", "4"], "{t:?}");
+        // The speedup axis is rotated.
+        assert!(svg.contains("rotate(270"), "the y label is not rotated");
+    }
+
+    #[test]
+    fn each_series_is_a_line_with_a_marker_per_point() {
+        let svg = speedup_svg(
+            "t",
+            &[
+                series("a", &[(1, 1.0), (2, 1.9), (4, 3.5)]),
+                series("b", &[(1, 1.0), (2, 1.5), (4, 2.0)]),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let a = polylines(&svg, colour(0));
+        let b = polylines(&svg, colour(1));
+        // The data line and the legend's sample line.
+        assert_eq!(a.len(), 2, "{svg}");
+        assert_eq!(b.len(), 2, "{svg}");
+        let (a, b) = (&a[0], &b[0]);
+        assert_eq!((a.len(), b.len()), (3, 3));
+        // Same thread counts, so same x; a's speedups are higher, so (SVG's y grows
+        // downwards) its points are higher up from the second on, and its line rises.
+        for i in 0..3 {
+            assert!((a[i].0 - b[i].0).abs() < 1.0);
+        }
+        assert!((a[0].1 - b[0].1).abs() < 1.0);
+        assert!(a[1].1 < b[1].1 && a[2].1 < b[2].1);
+        assert!(a[0].1 > a[1].1 && a[1].1 > a[2].1);
+        // Three markers per series and one in each series' legend entry.
+        let fill = |c: RGBColor| format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+        let circles = |c: RGBColor| {
+            svg.split("<circle")
+                .skip(1)
+                .filter(|e| e[..e.find("/>").unwrap_or(e.len())].contains(&fill(c)))
+                .count()
+        };
+        assert_eq!((circles(colour(0)), circles(colour(1))), (4, 4));
+    }
+
+    #[test]
+    fn the_ideal_line_is_drawn_and_the_axis_holds_it() {
+        // Measured speedups far below the ideal: the y axis still reaches the ideal 8 at 8
+        // threads, so its ticks go past 8.
+        let svg = speedup_svg("t", &[series("a", &[(1, 1.0), (8, 2.0)])])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!polylines(&svg, IDEAL).is_empty(), "no ideal line");
+        assert_eq!(x_ticks(&svg), ["1", "8"]);
+        let highest = texts(&svg)
+            .iter()
+            .filter_map(|s| s.parse::<f64>().ok())
+            .fold(0.0, f64::max);
+        assert!(highest >= 8.0, "{svg}");
+    }
+
+    #[test]
+    fn an_empty_figure_still_draws() {
+        let svg = speedup_svg("nothing measured", &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(texts(&svg).iter().any(|s| s == "nothing measured"));
     }
 }

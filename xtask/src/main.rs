@@ -5,8 +5,8 @@
 //!   resolved (transitive) dependencies, from `cargo metadata` — `publish = false` and the
 //!   crate-level docs (see [`tidy`](mod@tidy)); also run by `cargo test -p xtask`.
 //! - `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
-//!   [--png PATH]`: builds and runs the thread-scaling study (`benches/src/bin/scaling.rs`) in
-//!   release mode: a markdown table, optionally JSON and a PNG plot of the speedup. The options
+//!   [--plot PATH]`: builds and runs the thread-scaling study (`benches/src/bin/scaling.rs`) in
+//!   release mode: a markdown table, optionally JSON and an SVG plot of the speedup. The options
 //!   are checked here, before the release build, and passed on.
 #![allow(clippy::print_stdout)]
 
@@ -28,7 +28,7 @@ commands:
             --repeats R       timed runs per thread count (default 5)
             --population P    CMA-ES population (default: CMA-ES's default for 4 parameters)
             --json PATH       also write the rows as JSON
-            --png PATH        also plot the speedup against the threads as a PNG
+            --plot PATH       also plot the speedup against the threads (SVG)
   help    print this message";
 
 /// What the command line asks for.
@@ -94,7 +94,7 @@ where
                         positive(&flag, &n)?;
                         forward.extend([flag.into(), n.into()]);
                     }
-                    Long(flag @ ("json" | "png")) => {
+                    Long(flag @ ("json" | "plot")) => {
                         let flag = OsString::from(format!("--{flag}"));
                         forward.extend([flag, parser.value()?]);
                     }
@@ -209,7 +209,7 @@ mod tests {
     fn bench_options_are_checked_and_passed_on() {
         assert_eq!(
             bench_args(
-                "bench --threads 4,2 --repeats=3 --population 32 --json out.json --png p.png"
+                "bench --threads 4,2 --repeats=3 --population 32 --json out.json --plot p.svg"
             ),
             [
                 "--threads",
@@ -220,8 +220,8 @@ mod tests {
                 "32",
                 "--json",
                 "out.json",
-                "--png",
-                "p.png"
+                "--plot",
+                "p.svg"
             ]
         );
         assert_eq!(parse("bench --repeats 3 -h"), Ok(Task::Help));

@@ -2,8 +2,9 @@
 //! and CMA-ES (100 generations, σ 0.3, seed 1), timed at several thread counts.
 //!
 //! `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
-//! [--png PATH]`, or `cargo run --release -p diffid-benches --bin scaling -- ...`. The PNG is
-//! a plot of the speedup against the thread count, with the ideal line.
+//! [--plot PATH]`, or `cargo run --release -p diffid-benches --bin scaling -- ...`. The plot is
+//! an SVG figure of the speedup against the thread count, with the ideal line
+//! ([`diffid_benches::plot`]).
 //!
 //! For each thread count the problem is built once (a private pool of that many threads), fitted
 //! once untimed (the warm-up, which also compiles the model on each pool thread; its time is the
@@ -15,9 +16,13 @@
 #![allow(clippy::print_stdout)]
 
 use diffid::{CmaEs, DiffsolBuilder, OptimisationResult, Parallelism, Problem, RunOptions, Sse};
+use diffid_benches::plot::{speedup_svg, Series};
 use diffid_benches::{load_seed_data, seed_data_path, Table, SEED_MODEL, SEED_PARAMETERS};
+use serde::{Deserialize, Serialize};
 use std::error::Error;
+use std::ffi::OsString;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -26,7 +31,7 @@ const STEP_SIZE: f64 = 0.3;
 const SEED: u64 = 1;
 
 const USAGE: &str = "\
-usage: scaling [--threads 1,2,4] [--repeats R] [--population P] [--json PATH] [--png PATH]
+usage: scaling [--threads 1,2,4] [--repeats R] [--population P] [--json PATH] [--plot PATH]
 
   --threads LIST    comma-separated thread counts; 1 is always added as the baseline
                     (default: powers of two up to the available cores, and the cores)
@@ -34,7 +39,7 @@ usage: scaling [--threads 1,2,4] [--repeats R] [--population P] [--json PATH] [-
   --population P    CMA-ES population size (default: CMA-ES's default for 4 parameters);
                     larger populations expose more parallelism
   --json PATH       also write the rows as JSON to PATH
-  --png PATH        also plot the speedup against the thread count to PATH";
+  --plot PATH       also plot the speedup against the thread count to PATH, an SVG file";
 
 /// Command-line options.
 #[derive(Debug, PartialEq)]
@@ -42,8 +47,15 @@ struct Options {
     threads: Vec<usize>,
     repeats: usize,
     population: Option<usize>,
-    json: Option<String>,
-    png: Option<String>,
+    json: Option<PathBuf>,
+    plot: Option<PathBuf>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Command {
+    Run(Options),
+    Help,
 }
 
 /// One row of the table: one thread count.
@@ -63,13 +75,12 @@ struct Row {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let options = match parse_args(&args) {
-        Ok(o) => o,
+    let options = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Command::Run(o)) => o,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("scaling: {e}\n\n{USAGE}");
             return ExitCode::from(2);
@@ -102,39 +113,42 @@ fn default_threads(max: usize) -> Vec<usize> {
     out
 }
 
-fn parse_args(args: &[String]) -> Result<Options, String> {
+/// Parses the arguments after the program name (`--flag value` or `--flag=value`);
+/// `-h`/`--help` asks for the usage.
+fn parse_args<I>(args: I) -> Result<Command, lexopt::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::prelude::*;
+
     let mut threads = None;
     let mut repeats = 5;
     let mut population = None;
     let mut json = None;
-    let mut png = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        // Both `--flag value` and `--flag=value`.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag {
-            "--threads" => {
-                let list = value()?;
+    let mut plot = None;
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("threads") => {
+                let list = parser.value()?.string()?;
                 let parsed = list
                     .split(',')
                     .map(|s| positive(s, "--threads"))
                     .collect::<Result<Vec<_>, _>>()?;
                 threads = Some(parsed);
             }
-            "--repeats" => repeats = positive(&value()?, "--repeats")?,
-            "--population" => population = Some(positive(&value()?, "--population")?),
-            "--json" => json = Some(value()?),
-            "--png" => png = Some(value()?),
-            other => return Err(format!("unknown argument `{other}`")),
+            Long("repeats") => repeats = positive(&parser.value()?.string()?, "--repeats")?,
+            Long("population") => {
+                population = Some(positive(&parser.value()?.string()?, "--population")?);
+            }
+            Long("json") => json = Some(PathBuf::from(parser.value()?)),
+            Long("plot") => plot = Some(svg_path(PathBuf::from(parser.value()?))?),
+            Long("png") => {
+                return Err("`--png` is gone: `--plot PATH` writes the plot as SVG".into());
+            }
+            Short('h') | Long("help") => return Ok(Command::Help),
+            other => return Err(other.unexpected()),
         }
     }
     let mut threads = threads.unwrap_or_else(|| {
@@ -143,19 +157,32 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     threads.push(1);
     threads.sort_unstable();
     threads.dedup();
-    Ok(Options {
+    Ok(Command::Run(Options {
         threads,
         repeats,
         population,
         json,
-        png,
-    })
+        plot,
+    }))
 }
 
-fn positive(s: &str, flag: &str) -> Result<usize, String> {
+fn positive(s: &str, flag: &str) -> Result<usize, lexopt::Error> {
     match s.trim().parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("{flag}: `{s}` is not a positive integer")),
+        _ => Err(format!("{flag}: `{s}` is not a positive integer").into()),
+    }
+}
+
+/// The plot is SVG: a path with another extension (`.png`) would hold a file that is not what
+/// its name says.
+fn svg_path(path: PathBuf) -> Result<PathBuf, lexopt::Error> {
+    match path.extension() {
+        Some(ext) if !ext.eq_ignore_ascii_case("svg") => Err(format!(
+            "--plot: `{}` does not end in .svg: the plot is an SVG file",
+            path.display()
+        )
+        .into()),
+        _ => Ok(path),
     }
 }
 
@@ -250,17 +277,32 @@ fn run(options: &Options) -> Result<bool, Box<dyn Error>> {
     let population = cmaes.population_size_for(SEED_PARAMETERS.len());
     print!("{}", markdown(&rows, options, population, table.rows));
     if let Some(path) = &options.json {
-        std::fs::write(path, json(&rows, options, population))
-            .map_err(|e| format!("cannot write {path}: {e}"))?;
-        eprintln!("wrote {path}");
+        let text = serde_json::to_string_pretty(&report(&rows, options, population))?;
+        write(path, &(text + "\n"))?;
     }
-    if let Some(path) = &options.png {
-        let points: Vec<(usize, f64)> = rows.iter().map(|r| (r.threads, r.speedup)).collect();
-        std::fs::write(path, diffid_benches::plot::speedup_png(&points))
-            .map_err(|e| format!("cannot write {path}: {e}"))?;
-        eprintln!("wrote {path}");
+    if let Some(path) = &options.plot {
+        write(path, &plot(&rows, population)?)?;
     }
     Ok(rows.iter().all(|r| r.identical))
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), String> {
+    std::fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// The speedup figure: one series (this run's population) and the ideal line.
+fn plot(rows: &[Row], population: usize) -> Result<String, diffid_benches::plot::PlotError> {
+    let evaluations = rows.first().map_or(0, |r| r.result.evaluations);
+    let series = Series {
+        label: format!("CMA-ES, population {population} ({evaluations} evaluations)"),
+        points: rows.iter().map(|r| (r.threads, r.speedup)).collect(),
+    };
+    speedup_svg(
+        "Thread scaling of the seed fit (Lotka–Volterra, SSE)",
+        &[series],
+    )
 }
 
 fn cores() -> usize {
@@ -315,79 +357,78 @@ available.\n",
     s
 }
 
-/// A JSON number; non-finite values become `null`. Rust prints the shortest representation
-/// that reads back to the same f64, so values round-trip exactly.
-fn num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "null".to_owned()
-    }
+/// The JSON report (`--json`). Non-finite numbers are written as `null`.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Report {
+    benchmark: String,
+    data: String,
+    generations: usize,
+    step_size: f64,
+    seed: u64,
+    population: usize,
+    repeats: usize,
+    available_parallelism: usize,
+    rows: Vec<ReportRow>,
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// One thread count in the JSON report; times in seconds.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct ReportRow {
+    threads: usize,
+    median_s: f64,
+    min_s: f64,
+    first_run_s: f64,
+    speedup: f64,
+    efficiency: f64,
+    iterations: usize,
+    evaluations: usize,
+    value: f64,
+    x: Vec<f64>,
+    identical: bool,
 }
 
-fn json(rows: &[Row], options: &Options, population: usize) -> String {
-    let mut s = String::from("{\n");
-    let _ = writeln!(s, "  \"benchmark\": \"seed-fit-thread-scaling\",");
-    let data = seed_data_path();
-    let _ = writeln!(
-        s,
-        "  \"data\": {},",
-        json_string(&data.display().to_string())
-    );
-    let _ = writeln!(s, "  \"generations\": {GENERATIONS},");
-    let _ = writeln!(s, "  \"step_size\": {},", num(STEP_SIZE));
-    let _ = writeln!(s, "  \"seed\": {SEED},");
-    let _ = writeln!(s, "  \"population\": {population},");
-    let _ = writeln!(s, "  \"repeats\": {},", options.repeats);
-    let _ = writeln!(s, "  \"available_parallelism\": {},", cores());
-    let _ = writeln!(s, "  \"rows\": [");
-    for (i, r) in rows.iter().enumerate() {
-        let x: Vec<String> = r.result.x.iter().map(|&v| num(v)).collect();
-        let _ = writeln!(
-            s,
-            "    {{\"threads\": {}, \"median_s\": {}, \"min_s\": {}, \"first_run_s\": {}, \
-\"speedup\": {}, \"efficiency\": {}, \"iterations\": {}, \"evaluations\": {}, \"value\": {}, \
-\"x\": [{}], \"identical\": {}}}{}",
-            r.threads,
-            num(r.median.as_secs_f64()),
-            num(r.min.as_secs_f64()),
-            num(r.first.as_secs_f64()),
-            num(r.speedup),
-            num(r.efficiency),
-            r.result.iterations,
-            r.result.evaluations,
-            num(r.result.value),
-            x.join(", "),
-            r.identical,
-            if i + 1 < rows.len() { "," } else { "" },
-        );
+fn report(rows: &[Row], options: &Options, population: usize) -> Report {
+    Report {
+        benchmark: "seed-fit-thread-scaling".to_owned(),
+        data: seed_data_path().display().to_string(),
+        generations: GENERATIONS,
+        step_size: STEP_SIZE,
+        seed: SEED,
+        population,
+        repeats: options.repeats,
+        available_parallelism: cores(),
+        rows: rows
+            .iter()
+            .map(|r| ReportRow {
+                threads: r.threads,
+                median_s: r.median.as_secs_f64(),
+                min_s: r.min.as_secs_f64(),
+                first_run_s: r.first.as_secs_f64(),
+                speedup: r.speedup,
+                efficiency: r.efficiency,
+                iterations: r.result.iterations,
+                evaluations: r.result.evaluations,
+                value: r.result.value,
+                x: r.result.x.clone(),
+                identical: r.identical,
+            })
+            .collect(),
     }
-    s.push_str("  ]\n}\n");
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
+    fn parse(line: &str) -> Result<Command, String> {
+        parse_args(line.split_whitespace()).map_err(|e| e.to_string())
+    }
+
+    fn options(line: &str) -> Options {
+        match parse(line) {
+            Ok(Command::Run(o)) => o,
+            other => panic!("`{line}`: {other:?}"),
+        }
     }
 
     #[test]
@@ -400,23 +441,53 @@ mod tests {
 
     #[test]
     fn parses_options() {
-        let o = parse_args(&args(
-            "--threads 4,2 --repeats=3 --population 32 --json out.json --png out.png",
-        ))
-        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            o,
+            options("--threads 4,2 --repeats=3 --population 32 --json out.json --plot out.svg"),
             Options {
                 threads: vec![1, 2, 4],
                 repeats: 3,
                 population: Some(32),
                 json: Some("out.json".into()),
-                png: Some("out.png".into()),
+                plot: Some("out.svg".into()),
             }
         );
-        assert!(parse_args(&args("--threads 0")).is_err());
-        assert!(parse_args(&args("--repeats")).is_err());
-        assert!(parse_args(&args("--frobnicate 1")).is_err());
+        // As xtask passes them on: `--flag value`; and the defaults.
+        let o = options("--threads=2,2,1 --json=a/b.json --plot=fig.SVG");
+        assert_eq!(o.threads, [1, 2]);
+        assert_eq!(o.repeats, 5);
+        assert_eq!(o.population, None);
+        assert_eq!(o.json.as_deref(), Some(Path::new("a/b.json")));
+        assert_eq!(o.plot.as_deref(), Some(Path::new("fig.SVG")));
+        let o = options("");
+        assert_eq!(
+            (o.repeats, o.population, o.json, o.plot),
+            (5, None, None, None)
+        );
+        assert_eq!(o.threads.first(), Some(&1));
+        assert!(o.threads.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn help_anywhere_asks_for_the_usage() {
+        assert_eq!(parse("--help"), Ok(Command::Help));
+        assert_eq!(parse("-h"), Ok(Command::Help));
+        assert_eq!(parse("--repeats 3 --help"), Ok(Command::Help));
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        let err = |line: &str| parse(line).expect_err(line);
+        assert!(err("--threads 0").contains("--threads: `0` is not a positive integer"));
+        assert!(err("--threads 1,x").contains("`x` is not a positive integer"));
+        assert!(err("--threads").contains("--threads"));
+        assert!(err("--repeats").contains("--repeats"));
+        assert!(err("--repeats -1").contains("`-1` is not a positive integer"));
+        assert!(err("--population many").contains("--population: `many`"));
+        assert!(err("--json").contains("--json"));
+        assert!(err("--frobnicate 1").contains("--frobnicate"));
+        assert!(err("stray").contains("stray"));
+        assert!(err("--plot out.png").contains("does not end in .svg"));
+        assert!(err("--png out.png").contains("--plot PATH"));
     }
 
     #[test]
@@ -439,10 +510,91 @@ mod tests {
         assert_eq!(bits(f64::NAN, &x), bits(f64::NAN, &x));
     }
 
+    fn sample_report(value: f64) -> Report {
+        Report {
+            benchmark: "seed-fit-thread-scaling".into(),
+            data: "data/\"seed\".csv".into(),
+            generations: GENERATIONS,
+            step_size: STEP_SIZE,
+            seed: SEED,
+            population: 8,
+            repeats: 3,
+            available_parallelism: 2,
+            rows: vec![ReportRow {
+                threads: 2,
+                median_s: 0.1,
+                min_s: 0.098_765_432_1,
+                first_run_s: 1.5,
+                speedup: 1.98,
+                efficiency: 0.99,
+                iterations: 100,
+                evaluations: 800,
+                value,
+                x: vec![1.1, 0.4, 0.1, 0.4],
+                identical: true,
+            }],
+        }
+    }
+
     #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
-        assert_eq!(num(f64::NAN), "null");
-        assert_eq!(num(0.1), "0.1");
+    fn the_json_report_round_trips_with_its_field_names() {
+        let report = sample_report(1.234_567_890_123_456_7e-3);
+        let text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| panic!("{e}"));
+        let back: Report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, report);
+        // The field names consumers read.
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v
+                .as_object()
+                .unwrap_or_else(|| panic!("{v}"))
+                .keys()
+                .cloned()
+                .collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&v),
+            [
+                "available_parallelism",
+                "benchmark",
+                "data",
+                "generations",
+                "population",
+                "repeats",
+                "rows",
+                "seed",
+                "step_size"
+            ]
+        );
+        assert_eq!(
+            keys(&v["rows"][0]),
+            [
+                "efficiency",
+                "evaluations",
+                "first_run_s",
+                "identical",
+                "iterations",
+                "median_s",
+                "min_s",
+                "speedup",
+                "threads",
+                "value",
+                "x"
+            ]
+        );
+        assert_eq!(v["data"], "data/\"seed\".csv");
+        assert_eq!(v["rows"][0]["x"][1], 0.4);
+        assert_eq!(v["rows"][0]["identical"], true);
+    }
+
+    #[test]
+    fn non_finite_values_are_written_as_null() {
+        let text =
+            serde_json::to_string(&sample_report(f64::NAN)).unwrap_or_else(|e| panic!("{e}"));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(v["rows"][0]["value"].is_null(), "{text}");
+        assert_eq!(v["rows"][0]["speedup"], 1.98);
     }
 }

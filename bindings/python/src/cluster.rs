@@ -119,6 +119,10 @@ impl Objective for ExecutorObjective {
         self.local.has_gradient()
     }
 
+    fn fd_step(&self) -> f64 {
+        self.local.fd_step()
+    }
+
     fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
         self.local.evaluate_with_gradient(x)
     }

@@ -202,3 +202,28 @@ def test_gradient_optimisers_respect_bounds_and_report_their_defaults(decay_buil
     assert "memory=10" in repr(diffid.LBFGSB())
     assert "betas=(0.9, 0.999)" in repr(diffid.Adam())
     assert "step_size=0.01" in repr(diffid.Adam())
+
+
+def test_the_finite_difference_step_is_the_users_to_set():
+    """A callable without a gradient is differentiated with the builder's step: the default
+    (3e-5, which tolerates noisy values), or a finer one for an exact, smooth function."""
+    import math
+
+    def f(x):
+        return x[0] ** 3 + math.exp(x[1] / 4.0)
+
+    want = [3 * 0.7**2, math.exp(2.0 / 4.0) / 4.0]
+    base = diffid.ScalarBuilder().with_objective(f).with_parameter("a", 0.7).with_parameter("b", 2.0)
+    coarse = base.with_fd_step(1e-2).build().evaluate_gradient([0.7, 2.0])
+    default = base.build().evaluate_gradient([0.7, 2.0])
+    fine = base.with_fd_step(6e-6).build().evaluate_gradient([0.7, 2.0])
+    err = [max(abs(g - w) / abs(w) for g, w in zip(v, want)) for v in (coarse, default, fine)]
+    assert err[0] > 1e-5 > err[1] and err[2] < 1e-8, err
+    for bad in (0.0, -1e-3, 0.5, float("nan")):
+        with pytest.raises(ValueError, match="with_fd_step"):
+            base.with_fd_step(bad)
+    assert "with_fd_step" in repr(pickle_steps(base.with_fd_step(1e-3)))
+
+
+def pickle_steps(builder):
+    return builder.__reduce__()[1][1]

@@ -121,7 +121,7 @@ pub fn evaluate_gradients(
     let mut stencils = Vec::with_capacity(points.len());
     for x in points {
         if x.len() == dim {
-            let (p, st) = fd::stencil(x, bounds);
+            let (p, st) = fd::stencil_with_step(x, bounds, objective.fd_step());
             all.extend(p);
             stencils.push(Some(st));
         } else {

@@ -22,6 +22,8 @@ pub struct FitObjective {
     /// Positions in `x` of the cost's noise parameters, in
     /// [`CostSum::noise_parameters`] order.
     noise_index: Vec<usize>,
+    /// The relative step of finite-difference gradients (see [`Objective::fd_step`]).
+    fd_step: f64,
 }
 
 impl FitObjective {
@@ -35,7 +37,16 @@ impl FitObjective {
             n_outputs: 1,
             model_index: None,
             noise_index: Vec::new(),
+            fd_step: diffid_core::fd::RELATIVE_STEP,
         }
+    }
+
+    /// The relative step of its finite-difference gradients, used when the simulator has no
+    /// sensitivities (see [`Objective::fd_step`]).
+    #[must_use]
+    pub fn with_fd_step(mut self, step: f64) -> Self {
+        self.fd_step = step;
+        self
     }
 
     /// The same objective over points that also hold noise parameters: `model_index` gives
@@ -99,6 +110,10 @@ impl FitObjective {
 impl Objective for FitObjective {
     fn dim(&self) -> usize {
         self.simulator.n_params() + self.noise_index.len()
+    }
+
+    fn fd_step(&self) -> f64 {
+        self.fd_step
     }
 
     fn evaluate(&self, x: &[f64]) -> Outcome {

@@ -95,6 +95,10 @@ impl Objective for Scaled {
         self.inner.has_gradient()
     }
 
+    fn fd_step(&self) -> f64 {
+        self.inner.fd_step()
+    }
+
     fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
         let natural: Vec<Vec<f64>> = points.iter().map(|z| self.space.to_natural(z)).collect();
         self.inner.evaluate_batch(&natural)
