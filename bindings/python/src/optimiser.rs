@@ -288,16 +288,30 @@ optimiser_class! {
             self.set(|c| c.with_function_tolerance(tolerance))
         }
 
-        /// Reflection, expansion, contraction and shrink coefficients (default 1, 2, 0.5, 0.5).
+        /// Reflection, expansion, contraction and shrink coefficients (default 1, 2, 0.5, 0.5);
+        /// turns the adaptive ones off.
         fn with_coefficients(&self, alpha: f64, gamma: f64, rho: f64, sigma: f64) -> PyResult<Self> {
             self.set(|c| c.with_coefficients(alpha, gamma, rho, sigma))
+        }
+
+        /// Gao and Han's coefficients for n parameters, as scipy's `adaptive=True`:
+        /// expansion 1 + 2/n, contraction 0.75 − 1/(2n), shrink 1 − 1/n (the standard ones
+        /// for n = 2). Recommended above about five parameters.
+        #[pyo3(signature = (adaptive = true))]
+        fn with_adaptive(&self, adaptive: bool) -> PyResult<Self> {
+            self.set(|c| c.with_adaptive(adaptive))
         }
 
         fn __repr__(&self) -> String {
             let c = &self.0;
             let (a, g, r, s) = c.coefficients();
+            let coefficients = if c.adaptive() {
+                "coefficients=adaptive".to_owned()
+            } else {
+                format!("coefficients=({a}, {g}, {r}, {s})")
+            };
             format!(
-                "NelderMead(max_iter={}, step_size={}, threshold={}, coefficients=({a}, {g}, {r}, {s}), {})",
+                "NelderMead(max_iter={}, step_size={}, threshold={}, {coefficients}, {})",
                 c.max_iter(),
                 c.step_size(),
                 c.threshold(),

@@ -78,3 +78,23 @@ def test_settings_return_new_objects():
     changed = base.with_max_iter(5)
     assert "max_iter=1000" in repr(base)
     assert "max_iter=5" in repr(changed)
+
+
+def test_adaptive_coefficients_are_kept_pickled_and_shown():
+    import pickle
+
+    nm = diffid.NelderMead().with_adaptive()
+    assert "coefficients=adaptive" in repr(nm)
+    assert pickle.loads(pickle.dumps(nm)) == nm
+    assert "coefficients=(1, 2, 0.5, 0.5)" in repr(nm.with_coefficients(1.0, 2.0, 0.5, 0.5))
+    assert "coefficients=(1, 2, 0.5, 0.5)" in repr(nm.with_adaptive(False))
+    # On a 10-D quadratic from far away the adaptive run gets much closer than the standard.
+    f = lambda x: float(sum((i + 1) * v * v for i, v in enumerate(x)))  # noqa: E731
+    b = diffid.ScalarBuilder().with_objective(f)
+    for i in range(10):
+        b = b.with_parameter(f"x{i}", 1.0)
+    problem = b.build()
+    base = diffid.NelderMead().with_max_iter(6000).with_position_tolerance(0.0)
+    standard = problem.optimise(optimiser=base)
+    adaptive = problem.optimise(optimiser=base.with_adaptive())
+    assert adaptive.value < 1e-3 * standard.value, (adaptive.value, standard.value)

@@ -74,6 +74,9 @@ pub struct NelderMead {
     gamma: f64,
     rho: f64,
     sigma: f64,
+    /// Gao and Han's coefficients, set by the dimension (see [`NelderMead::with_adaptive`]).
+    #[serde(default)]
+    adaptive: bool,
     limits: Limits,
 }
 
@@ -90,6 +93,7 @@ impl Default for NelderMead {
             gamma: 2.0,
             rho: 0.5,
             sigma: 0.5,
+            adaptive: false,
             limits: Limits::default(),
         }
     }
@@ -143,7 +147,35 @@ impl NelderMead {
         self.gamma = gamma;
         self.rho = rho;
         self.sigma = sigma;
+        self.adaptive = false;
         self
+    }
+
+    /// Use the adaptive coefficients of Gao and Han (2012, "Implementing the Nelder–Mead
+    /// simplex algorithm with adaptive parameters", as scipy's `adaptive=True`) for `n`
+    /// parameters: reflection 1, expansion `1 + 2/n`, contraction `0.75 − 1/(2n)`, shrink
+    /// `1 − 1/n` — the standard ones for `n = 2`, and steps that keep the simplex from
+    /// collapsing in more dimensions (measured in `tests/nelder_mead.rs`). Giving
+    /// [`with_coefficients`](Self::with_coefficients) afterwards turns it off.
+    #[must_use]
+    pub fn with_adaptive(mut self, adaptive: bool) -> Self {
+        self.adaptive = adaptive;
+        self
+    }
+
+    /// Whether the coefficients adapt to the dimension.
+    pub fn adaptive(&self) -> bool {
+        self.adaptive
+    }
+
+    /// The coefficients `(alpha, gamma, rho, sigma)` used for `n` parameters.
+    pub fn coefficients_for(&self, n: usize) -> (f64, f64, f64, f64) {
+        if self.adaptive {
+            let nf = n.max(1) as f64;
+            (1.0, 1.0 + 2.0 / nf, 0.75 - 0.5 / nf, 1.0 - 1.0 / nf)
+        } else {
+            (self.alpha, self.gamma, self.rho, self.sigma)
+        }
     }
 
     /// The offset of the initial simplex's vertices from the start.
@@ -450,7 +482,7 @@ impl NelderMeadState {
     /// Plans the reflection that starts a step.
     fn plan_reflection(&mut self) {
         let n = self.dim();
-        let alpha = self.config.alpha;
+        let (alpha, _, _, _) = self.config.coefficients_for(n);
         let mut centroid = vec![0.0; n];
         for v in &self.simplex[..n] {
             for (c, xi) in centroid.iter_mut().zip(&v.x) {
@@ -472,7 +504,7 @@ impl NelderMeadState {
 
     /// Plans the shrink of every vertex towards the best one.
     fn plan_shrink(&mut self, fallback: Option<Vertex>) {
-        let sigma = self.config.sigma;
+        let (_, _, _, sigma) = self.config.coefficients_for(self.dim());
         let best = &self.simplex[0].x;
         let points = self.simplex[1..]
             .iter()
@@ -502,7 +534,7 @@ impl NelderMeadState {
     /// Moves the run on after the trial of `stage` was evaluated to `told`.
     fn advance(&mut self, stage: Stage, told: Vec<Vertex>) {
         let n = self.dim();
-        let (rho, gamma) = (self.config.rho, self.config.gamma);
+        let (_, gamma, rho, _) = self.config.coefficients_for(n);
         match stage {
             Stage::Initial => {
                 self.simplex = told;

@@ -6,7 +6,7 @@
 // must be reproducible bit for bit, and settings must read back exactly as set.
 #![allow(clippy::float_cmp)]
 
-use diffid_core::testkit::{rosenbrock, sphere};
+use diffid_core::testkit::{ellipsoid, rosenbrock, sphere};
 use diffid_core::{Ask, AskTell, Bounds, CoreError, Optimiser, OptimiserState, Outcome};
 use diffid_core::{TellError, Termination};
 use diffid_optim::{NelderMead, NelderMeadState};
@@ -1159,4 +1159,40 @@ fn tell_errors() {
         Err(TellError::AlreadyTerminated)
     );
     assert_eq!(state.termination(), Some(&Termination::MaxIterations));
+}
+
+#[test]
+fn adaptive_coefficients_are_gao_and_hans_and_help_in_more_dimensions() {
+    let opt = NelderMead::new().with_adaptive(true);
+    assert_eq!(opt.coefficients_for(2), (1.0, 2.0, 0.5, 0.5));
+    assert_eq!(opt.coefficients_for(10), (1.0, 1.2, 0.7, 0.9));
+    assert_eq!(
+        opt.clone()
+            .with_coefficients(1.0, 2.0, 0.5, 0.5)
+            .coefficients_for(10),
+        (1.0, 2.0, 0.5, 0.5)
+    );
+    // A 12-D ill-conditioned quadratic: the standard coefficients stall far from the
+    // minimum, the adaptive ones reach it (Gao and Han's motivating case).
+    let n = 12;
+    let run = |opt: NelderMead| {
+        let opt = opt
+            .with_threshold(1e-8)
+            .with_max_iter(40_000)
+            .with_function_tolerance(0.0)
+            .with_position_tolerance(0.0);
+        let mut state = opt.start(&vec![1.0; n], &free(n)).expect("start");
+        drive(&mut state, &|x| Outcome::from_value(ellipsoid(x)));
+        (state.best().expect("evaluated").1, state.evaluations())
+    };
+    let (standard, _) = run(NelderMead::new());
+    let (adaptive, evals) = run(NelderMead::new().with_adaptive(true));
+    assert!(
+        adaptive <= 1e-8,
+        "adaptive reached {adaptive} in {evals} evaluations"
+    );
+    assert!(
+        standard > 1e3 * adaptive,
+        "standard {standard}, adaptive {adaptive}"
+    );
 }
