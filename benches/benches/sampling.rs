@@ -24,9 +24,7 @@ fn posterior(parallelism: Parallelism) -> Problem {
     builder
         .with_parameter("sigma", 1.0, None)
         .with_prior("sigma", Distribution::HalfNormal { sd: 5.0 })
-        .with_cost(Box::new(
-            GaussianNll::with_sigma(vec!["sigma".into()], 1.0).expect("valid"),
-        ))
+        .with_cost(GaussianNll::with_sigma(vec!["sigma".into()], 1.0).expect("valid"))
         .build()
         .expect("builds")
 }

@@ -190,7 +190,7 @@ fn build(table: &Table, threads: usize) -> Result<Problem, Box<dyn Error>> {
     let mut builder = DiffsolBuilder::new()
         .with_diffsl(SEED_MODEL)
         .with_data(table.rows, table.columns, &table.values)
-        .with_cost(Box::new(Sse::new(1.0)?))
+        .with_cost(Sse::new(1.0)?)
         .with_parallelism(Parallelism::Threads(threads));
     for (name, initial) in SEED_PARAMETERS {
         builder = builder.with_parameter(name, initial, None);

@@ -110,6 +110,22 @@ pub trait Optimiser: Send + Sync + fmt::Debug {
     ) -> Result<Box<dyn OptimiserState>, CoreError>;
 }
 
+/// A shared optimiser is an optimiser, so that APIs taking `impl Optimiser` accept one chosen
+/// at run time as well.
+impl Optimiser for std::sync::Arc<dyn Optimiser> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn init(
+        &self,
+        initial: &[f64],
+        bounds: &[Bounds],
+    ) -> Result<Box<dyn OptimiserState>, CoreError> {
+        (**self).init(initial, bounds)
+    }
+}
+
 /// Checks the arguments every [`Optimiser::init`] receives.
 ///
 /// # Errors

@@ -178,6 +178,49 @@ impl Clone for Box<dyn CostMetric> {
     }
 }
 
+/// A boxed metric is a metric, so that APIs taking `impl CostMetric` accept one chosen at run
+/// time as well.
+impl CostMetric for Box<dyn CostMetric> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn weight(&self) -> f64 {
+        (**self).weight()
+    }
+    fn cost(&self, predictions: &[f64], data: &[f64]) -> f64 {
+        (**self).cost(predictions, data)
+    }
+    fn gradient(&self, predictions: &[f64], data: &[f64], out: &mut [f64]) {
+        (**self).gradient(predictions, data, out);
+    }
+    fn clone_box(&self) -> Box<dyn CostMetric> {
+        (**self).clone_box()
+    }
+    fn is_likelihood(&self) -> bool {
+        (**self).is_likelihood()
+    }
+    fn noise_parameters(&self) -> &[String] {
+        (**self).noise_parameters()
+    }
+    fn check_outputs(&self, n_outputs: usize) -> Result<(), CostError> {
+        (**self).check_outputs(n_outputs)
+    }
+    fn cost_with(&self, predictions: &[f64], data: &[f64], n_outputs: usize, noise: &[f64]) -> f64 {
+        (**self).cost_with(predictions, data, n_outputs, noise)
+    }
+    fn gradient_with(
+        &self,
+        predictions: &[f64],
+        data: &[f64],
+        n_outputs: usize,
+        noise: &[f64],
+        out: &mut [f64],
+        noise_out: &mut [f64],
+    ) {
+        (**self).gradient_with(predictions, data, n_outputs, noise, out, noise_out);
+    }
+}
+
 fn check_weight(metric: &'static str, weight: f64) -> Result<(), CostError> {
     if weight.is_finite() && weight >= 0.0 {
         Ok(())
@@ -541,7 +584,7 @@ impl CostSum {
     /// The noise parameters the members read, each name once, in order of first use.
     pub fn noise_parameters(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
-        for n in self.metrics.iter().flat_map(|m| m.noise_parameters()) {
+        for n in self.metrics.iter().flat_map(CostMetric::noise_parameters) {
             if !names.contains(n) {
                 names.push(n.clone());
             }
@@ -708,7 +751,7 @@ mod tests {
 
     #[test]
     fn names_are_stable() {
-        let names: Vec<_> = all_metrics().iter().map(|m| m.name()).collect();
+        let names: Vec<_> = all_metrics().iter().map(CostMetric::name).collect();
         assert_eq!(names, ["sse", "rmse", "gaussian_nll"]);
     }
 
@@ -944,7 +987,7 @@ mod tests {
         }
 
         let cloned = sum.clone();
-        let names: Vec<_> = cloned.metrics().iter().map(|m| m.name()).collect();
+        let names: Vec<_> = cloned.metrics().iter().map(CostMetric::name).collect();
         assert_eq!(names, ["sse", "rmse", "gaussian_nll"]);
         assert!(close(cloned.cost(&P, &D), sum.cost(&P, &D), 0.0));
     }

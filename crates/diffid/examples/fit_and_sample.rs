@@ -25,10 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_parameter("y0", 1.0, Some((0.1, 10.0)))
         .with_parameter("sigma", 0.1, Some((1e-4, 1.0)))
         .with_prior("sigma", Distribution::HalfNormal { sd: 0.5 })
-        .with_cost(Box::new(GaussianNll::with_sigma(
-            vec!["sigma".into()],
-            1.0,
-        )?))
+        .with_cost(GaussianNll::with_sigma(vec!["sigma".into()], 1.0)?)
         .build()?;
 
     let fit = problem.optimise(

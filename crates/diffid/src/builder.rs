@@ -63,7 +63,7 @@ impl fmt::Debug for DiffsolBuilder {
                 Err(e) => format!("<invalid: {e}>"),
             })
             .collect();
-        let costs: Vec<&str> = self.costs.iter().map(|c| c.name()).collect();
+        let costs: Vec<&str> = self.costs.iter().map(CostMetric::name).collect();
         write!(
             f,
             "DiffsolBuilder(model={model}, data={data}, parameters=[{}], costs=[{}], parallelism={:?}, solver={}, backend={}, rtol={}, atol={}, optimiser={})",
@@ -159,10 +159,11 @@ impl DiffsolBuilder {
         self
     }
 
-    /// Adds a cost metric; several are summed. Without any, the cost is SSE.
+    /// Adds a cost metric (any [`CostMetric`], or a `Box<dyn CostMetric>` chosen at run
+    /// time); several are summed. Without any, the cost is SSE.
     #[must_use]
-    pub fn with_cost(mut self, metric: Box<dyn CostMetric>) -> Self {
-        self.costs.push(metric);
+    pub fn with_cost(mut self, metric: impl CostMetric + 'static) -> Self {
+        self.costs.push(Box::new(metric));
         self
     }
 
@@ -209,10 +210,11 @@ impl DiffsolBuilder {
         self
     }
 
-    /// The optimiser [`Problem::optimise`] uses when none is passed.
+    /// The optimiser [`Problem::optimise`] uses when none is passed (any [`Optimiser`], or an
+    /// `Arc<dyn Optimiser>` chosen at run time).
     #[must_use]
-    pub fn with_optimiser(mut self, optimiser: Arc<dyn Optimiser>) -> Self {
-        self.optimiser = Some(optimiser);
+    pub fn with_optimiser(mut self, optimiser: impl Optimiser + 'static) -> Self {
+        self.optimiser = Some(Arc::new(optimiser));
         self
     }
 

@@ -12,7 +12,7 @@
 //!     .with_diffsl("in_i { k = 1.0 } u_i { y = 1.0 } F_i { -k * y }")
 //!     .with_data(data.len() / 2, 2, &data)
 //!     .with_parameter("k", 0.5, None)
-//!     .with_cost(Box::new(Sse::new(1.0).unwrap()))
+//!     .with_cost(Sse::new(1.0).unwrap())
 //!     .build()
 //!     .unwrap();
 //! let result = problem.optimise(None, Some(&CmaEs::new().with_seed(1)), &Default::default()).unwrap();

@@ -36,7 +36,7 @@ fn seed_problem(parallelism: Parallelism) -> Problem {
         .with_parameter("beta", 0.3, None)
         .with_parameter("delta", 0.05, None)
         .with_parameter("gamma", 0.3, None)
-        .with_cost(Box::new(Sse::new(1.0).expect("weight")))
+        .with_cost(Sse::new(1.0).expect("weight"))
         .with_parallelism(parallelism)
         .build()
         .expect("seed problem builds")

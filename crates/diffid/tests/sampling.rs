@@ -46,9 +46,7 @@ fn seed_posterior(parallelism: Parallelism) -> Problem {
         .with_parameter("sigma", 1.0, None)
         .with_prior("sigma", Distribution::HalfNormal { sd: 5.0 })
         .with_prior("delta", positive)
-        .with_cost(Box::new(
-            GaussianNll::with_sigma(vec!["sigma".into()], 1.0).expect("valid"),
-        ))
+        .with_cost(GaussianNll::with_sigma(vec!["sigma".into()], 1.0).expect("valid"))
         .with_parallelism(parallelism)
         .build()
         .expect("builds")
@@ -225,7 +223,7 @@ fn a_failed_solve_at_the_start_is_an_error_naming_the_point() {
         .with_diffsl(blowup)
         .with_data(11, 2, &data)
         .with_parameter("c", 0.5, Some((0.0, 1.0)))
-        .with_cost(Box::new(GaussianNll::new(1.0, 1.0).expect("valid")))
+        .with_cost(GaussianNll::new(1.0, 1.0).expect("valid"))
         .build()
         .expect("builds");
     let err = p
@@ -284,7 +282,7 @@ fn a_likelihood_failing_everywhere_is_an_error() {
         .with_data(11, 2, &data)
         // The solution blows up before t = 5 for every c in the prior.
         .with_parameter("c", 0.5, Some((0.3, 1.0)))
-        .with_cost(Box::new(GaussianNll::new(1.0, 1.0).expect("valid")))
+        .with_cost(GaussianNll::new(1.0, 1.0).expect("valid"))
         .build()
         .expect("builds");
     let sampler = diffid::DynamicNestedSampler::new()
