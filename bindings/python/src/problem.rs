@@ -211,7 +211,9 @@ impl PyDiffsolBuilder {
         })
     }
 
-    /// The integration method: `"tsit45"` (default), `"bdf"`, `"esdirk34"` or `"tr_bdf2"`.
+    /// The integration method: `"auto"` (default: a probe solve at the initial parameters
+    /// picks BDF for a stiff model, else Tsit45 with BDF redoing any candidate it fails at),
+    /// `"tsit45"`, `"bdf"`, `"esdirk34"` or `"tr_bdf2"`.
     fn with_solver(&self, py: Python<'_>, solver: &str) -> PyResult<Self> {
         let kind: SolverKind = solver.parse().map_err(|e: diffid::OdeError| {
             pyo3::exceptions::PyValueError::new_err(e.to_string())
@@ -785,6 +787,27 @@ impl PyProblem {
             d.set_item(k, v.bind(py))?;
         }
         Ok(d)
+    }
+
+    /// DiffSL problems under `solver="auto"`: the method the probe at the initial parameters
+    /// chose (`"bdf"` for a stiff model, else `"tsit45"`), and how many solves used each
+    /// method so far (`fallbacks`: Tsit45 solves that failed and were redone with BDF). None
+    /// for a named solver or a Python objective.
+    fn solver_counts<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let inner = self.inner(py)?;
+        let Some((sim, _)) = inner.ode() else {
+            return Ok(None);
+        };
+        let Some(choice) = sim.auto_choice() else {
+            return Ok(None);
+        };
+        let c = sim.solver_counts();
+        let d = PyDict::new(py);
+        d.set_item("choice", choice.name())?;
+        d.set_item("tsit45", c.explicit)?;
+        d.set_item("bdf", c.implicit)?;
+        d.set_item("fallbacks", c.fallbacks)?;
+        Ok(Some(d))
     }
 
     /// Number of fitted parameters.

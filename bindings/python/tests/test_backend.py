@@ -68,7 +68,7 @@ def test_with_config_sets_several_options_and_config_reports_them(decay_builder)
         "parallel": 2,
     }
     defaults = decay_builder.with_parameter("k", 0.2).build().config()
-    assert defaults["rtol"] == 1e-6 and defaults["solver"] == "tsit45" and defaults["parallel"] is True
+    assert defaults["rtol"] == 1e-6 and defaults["solver"] == "auto" and defaults["parallel"] is True
     with pytest.raises(ValueError, match="unknown config key 'tolerance'.*rtol, atol"):
         decay_builder.with_config({"tolerance": 1e-3})
     with pytest.raises(ValueError):
@@ -95,3 +95,34 @@ def test_vector_builder_config_is_carried_to_the_problem():
 def test_with_parallel_takes_the_spec_keyword(decay_builder):
     assert decay_builder.with_parameter("k", 0.2).with_parallel(flag=False).build().config()["parallel"] is False
     assert decay_builder.with_parameter("k", 0.2).with_parallel().build().config()["parallel"] is True
+
+
+ROBERTSON = """
+in_i { k1 = 0.04, k2 = 30000000.0, k3 = 10000.0 }
+u_i { x = 1.0, y = 0.0, z = 0.0 }
+F_i { -k1 * x + k3 * y * z, k1 * x - k3 * y * z - k2 * y * y, k2 * y * y }
+"""
+
+
+def test_a_stiff_model_solves_without_naming_a_solver():
+    t = np.concatenate([[0.0], np.geomspace(1e-4, 1e5, 30)])
+    data = np.column_stack([t, np.zeros((len(t), 3))])
+    base = diffid.DiffsolBuilder().with_diffsl(ROBERTSON).with_data(data).with_parameter("k1", 0.04)
+    auto = base.build()
+    assert auto.config()["solver"] == "auto"
+    counts = auto.solver_counts()
+    assert counts["choice"] == "bdf"
+    bdf = base.with_solver("bdf").build()
+    assert np.array_equal(auto.simulate([0.05]), bdf.simulate([0.05]))
+    assert auto.solver_counts()["bdf"] == counts["bdf"] + 1
+    with pytest.raises(diffid.EvaluationError, match="bdf"):
+        base.with_solver("tsit45").build().simulate([0.05])
+    assert base.with_solver("tsit45").build().solver_counts() is None
+
+
+def test_a_non_stiff_model_keeps_the_explicit_method_under_auto(decay_builder):
+    p = decay_builder.with_parameter("k", 0.5).build()
+    assert p.solver_counts()["choice"] == "tsit45"
+    tsit = decay_builder.with_parameter("k", 0.5).with_solver("tsit45").build()
+    assert p.evaluate([0.7]) == tsit.evaluate([0.7])
+    assert p.solver_counts()["tsit45"] >= 1 and p.solver_counts()["fallbacks"] == 0

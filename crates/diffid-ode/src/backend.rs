@@ -5,7 +5,7 @@
 
 use crate::cache::{self, Key};
 use crate::sens::{compile_core, Core, InitFn, JacFn, MassFn, RhsFn};
-use crate::simulate::{drive, panic_message, with_solver, Codegen};
+use crate::simulate::{drive, panic_message, with_solver, Codegen, Plan};
 use crate::{DiffslModel, OdeError, OdeSimulator, SolveError};
 use diffsol::{
     Closure, ConstantClosure, LinearClosure, MatrixCommon, NonLinearOp, OdeBuilder, OdeEquations,
@@ -67,17 +67,23 @@ pub(crate) fn warm(model: &DiffslModel) -> Result<(), OdeError> {
 }
 
 /// [`OdeSimulator::solve`] on this backend.
-pub(crate) fn solve(sim: &OdeSimulator, params: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
+pub(crate) fn solve(
+    sim: &OdeSimulator,
+    plan: Plan,
+    params: &[f64],
+    out: &mut [f64],
+) -> Result<(), SolveError> {
     cache::with_entry(
         &sim.model,
         Key::Value(BACKEND),
         || compile(&sim.model),
-        |c: &mut Compiled| solve_with(sim, c, params, out),
+        |c: &mut Compiled| solve_with(sim, plan, c, params, out),
     )
 }
 
 fn solve_with(
     sim: &OdeSimulator,
+    plan: Plan,
     c: &mut Compiled,
     params: &[f64],
     out: &mut [f64],
@@ -92,7 +98,7 @@ fn solve_with(
     c.problem.eqn.set_params(&c.inputs);
     c.problem.rtol = sim.options.rtol;
     // Our step budget governs (diffsol's own defaults to 5000); `drive` reports it.
-    c.problem.ode_options.max_number_timesteps = sim.options.max_steps.saturating_add(1);
+    c.problem.ode_options.max_number_timesteps = plan.max_steps.saturating_add(1);
     if c.atol.to_bits() != sim.options.atol.to_bits() {
         c.problem.atol = V::from_element(c.y.len(), sim.options.atol, ctx);
         c.atol = sim.options.atol;
@@ -102,7 +108,7 @@ fn solve_with(
     } = c;
     let problem: &OdeSolverProblem<Eqn> = problem;
     let times = &sim.times;
-    let max_steps = sim.options.max_steps;
+    let max_steps = plan.max_steps;
     let at = |col: usize, t: f64, y: &V| -> Result<(), SolveError> {
         let values: &V = match problem.eqn.out() {
             Some(op) => {
@@ -123,7 +129,7 @@ fn solve_with(
         Ok(())
     };
     let no_check = |_: f64, _: &V| Ok(());
-    with_solver!(problem, sim.options.solver, LS, |s| drive(
+    with_solver!(problem, plan.kind, LS, |s| drive(
         s, times, max_steps, y, at, no_check
     ))
 }
@@ -183,6 +189,7 @@ fn compile_sensitivities(model: &DiffslModel, np: usize) -> Result<Box<SensCompi
 /// [`OdeSimulator::solve_with_sensitivities`] on this backend.
 pub(crate) fn solve_with_sensitivities(
     sim: &OdeSimulator,
+    plan: Plan,
     params: &[f64],
     out: &mut [f64],
     sensitivities: &mut [f64],
@@ -205,18 +212,19 @@ pub(crate) fn solve_with_sensitivities(
                 ),
             });
         }
-        return solve(sim, params, out);
+        return solve(sim, plan, params, out);
     }
     cache::with_entry(
         &sim.model,
         Key::Sensitivities(BACKEND, np),
         || compile_sensitivities(&sim.model, np),
-        |c: &mut SensCompiled| sensitivities_with(sim, c, params, out, sensitivities),
+        |c: &mut SensCompiled| sensitivities_with(sim, plan, c, params, out, sensitivities),
     )
 }
 
 fn sensitivities_with(
     sim: &OdeSimulator,
+    plan: Plan,
     c: &mut SensCompiled,
     params: &[f64],
     out: &mut [f64],
@@ -246,15 +254,17 @@ fn sensitivities_with(
     } = c;
     let core: &Core = core;
     match problem {
-        Augmented::Ode(p) => augmented_solve(sim, core, p, z, atol, out, sensitivities),
-        Augmented::Dae(p) => augmented_solve(sim, core, p, z, atol, out, sensitivities),
+        Augmented::Ode(p) => augmented_solve(sim, plan, core, p, z, atol, out, sensitivities),
+        Augmented::Dae(p) => augmented_solve(sim, plan, core, p, z, atol, out, sensitivities),
     }
 }
 
 /// Integrates the augmented system `problem` (whose closures read `core`) and writes the
 /// predictions and their sensitivities.
+#[allow(clippy::too_many_arguments)] // the buffers of one solve
 fn augmented_solve<E>(
     sim: &OdeSimulator,
+    plan: Plan,
     core: &Core,
     problem: &mut OdeSolverProblem<E>,
     z: &mut V,
@@ -268,14 +278,14 @@ where
     let np = sim.param_index.len();
     let k = sim.model.n_outputs();
     problem.rtol = sim.options.rtol;
-    problem.ode_options.max_number_timesteps = sim.options.max_steps.saturating_add(1);
+    problem.ode_options.max_number_timesteps = plan.max_steps.saturating_add(1);
     if atol.to_bits() != sim.options.atol.to_bits() {
         problem.atol = V::from_element(z.len(), sim.options.atol, *problem.context());
         *atol = sim.options.atol;
     }
     let problem: &OdeSolverProblem<E> = problem;
     let times = &sim.times;
-    let max_steps = sim.options.max_steps;
+    let max_steps = plan.max_steps;
     let mut zbuf = vec![0.0; z.len()];
     let at = |col: usize, t: f64, z: &V| -> Result<(), SolveError> {
         for (i, v) in zbuf.iter_mut().enumerate() {
@@ -302,7 +312,7 @@ where
         }
         Ok(())
     };
-    with_solver!(problem, sim.options.solver, LS, |s| drive(
+    with_solver!(problem, plan.kind, LS, |s| drive(
         s, times, max_steps, z, at, after_step
     ))
 }

@@ -58,4 +58,4 @@ mod sparse {
 
 pub use error::{OdeError, SolveError};
 pub use model::{DiffslModel, Input};
-pub use simulate::{Backend, OdeSimulator, SolveOptions, SolverKind};
+pub use simulate::{Backend, OdeSimulator, SolveOptions, SolverCounts, SolverKind};

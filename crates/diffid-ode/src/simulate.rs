@@ -4,6 +4,8 @@ use crate::{DiffslModel, OdeError, SolveError};
 use diffid_core::Simulator;
 use diffsol::{OdeEquations, OdeSolverMethod, OdeSolverStopReason, Vector};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 #[cfg(not(feature = "diffsl-llvm"))]
 pub(crate) type Codegen = diffsol::CraneliftJitModule;
@@ -13,8 +15,14 @@ pub(crate) type Codegen = diffsol::LlvmModule;
 /// The diffsol integration method.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SolverKind {
-    /// Tsitouras 5(4) explicit Runge–Kutta: the fastest for non-stiff models (the default).
+    /// Chosen for the model (the default): a probe solve at the initial parameters
+    /// ([`OdeSimulator::probe`]) picks BDF when the explicit method fails within a step budget
+    /// tied to the data (stiffness), else Tsit45; and a Tsit45 solve that fails at a candidate
+    /// (step budget, step size, non-finite state) is redone with BDF at that candidate. The
+    /// choice depends only on the point, so runs stay bit-identical at any thread count.
     #[default]
+    Auto,
+    /// Tsitouras 5(4) explicit Runge–Kutta: the fastest for non-stiff models.
     Tsit45,
     /// Variable-order BDF: robust for stiff models.
     Bdf,
@@ -29,6 +37,7 @@ impl SolverKind {
     /// The method's name as accepted by [`FromStr`].
     pub fn name(self) -> &'static str {
         match self {
+            Self::Auto => "auto",
             Self::Tsit45 => "tsit45",
             Self::Bdf => "bdf",
             Self::Esdirk34 => "esdirk34",
@@ -42,6 +51,7 @@ impl FromStr for SolverKind {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
             "tsit45" => Ok(Self::Tsit45),
             "bdf" => Ok(Self::Bdf),
             "esdirk34" => Ok(Self::Esdirk34),
@@ -128,6 +138,43 @@ impl SolveOptions {
     }
 }
 
+/// What one solve uses: a concrete method and a step budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub kind: SolverKind,
+    pub max_steps: usize,
+}
+
+/// The automatic solver's state: the probe's decision and how many solves used each method.
+#[derive(Debug, Default)]
+struct Auto {
+    /// Set by the probe when the model is stiff at the initial parameters: BDF throughout.
+    stiff: AtomicBool,
+    explicit: AtomicUsize,
+    implicit: AtomicUsize,
+    /// Explicit solves that failed and were redone with BDF.
+    fallbacks: AtomicUsize,
+}
+
+/// How many solves used which method (see [`OdeSimulator::solver_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SolverCounts {
+    /// Solves by Tsit45.
+    pub explicit: usize,
+    /// Solves by BDF (including redone explicit ones).
+    pub implicit: usize,
+    /// Tsit45 solves that failed and were redone with BDF.
+    pub fallbacks: usize,
+}
+
+/// Whether a failed explicit solve looks like stiffness (or any failure BDF may survive).
+fn retry_with_bdf(e: &SolveError) -> bool {
+    matches!(
+        e,
+        SolveError::TooManySteps { .. } | SolveError::Solver { .. } | SolveError::NonFinite { .. }
+    )
+}
+
 /// Runs `$body` with `$s` bound to a fresh solver of kind `$kind` for `$problem` (a macro,
 /// since each method is its own type).
 macro_rules! with_solver {
@@ -154,6 +201,10 @@ macro_rules! with_solver {
                 let $s = problem.tr_bdf2::<$ls>().map_err(err)?;
                 $body
             }
+            $crate::SolverKind::Auto => Err($crate::SolveError::Solver {
+                t: f64::NAN,
+                message: "internal: the automatic choice was not resolved to a method".to_owned(),
+            }),
         }
     }};
 }
@@ -258,6 +309,8 @@ pub struct OdeSimulator {
     /// The full input vector with defaults; fitted entries are overwritten per evaluation.
     pub(crate) base_inputs: Vec<f64>,
     pub(crate) options: SolveOptions,
+    /// The automatic choice of method ([`SolverKind::Auto`]); shared by clones.
+    auto: Arc<Auto>,
 }
 
 impl OdeSimulator {
@@ -315,6 +368,7 @@ impl OdeSimulator {
             param_index,
             base_inputs,
             options,
+            auto: Arc::default(),
         };
         // Compile for the chosen backend now, so that its errors surface at build time.
         sim.warm()?;
@@ -345,6 +399,7 @@ impl OdeSimulator {
         options.validate()?;
         let sim = Self {
             options,
+            auto: Arc::default(),
             ..self.clone()
         };
         sim.warm()?;
@@ -372,9 +427,106 @@ impl OdeSimulator {
     /// # Errors
     /// A [`SolveError`] saying why the solve failed; never panics.
     pub fn solve(&self, params: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
-        match self.options.backend {
-            Backend::Dense => crate::dense::solve(self, params, out),
-            Backend::Sparse => crate::sparse::solve(self, params, out),
+        self.planned(|plan| match self.options.backend {
+            Backend::Dense => crate::dense::solve(self, plan, params, out),
+            Backend::Sparse => crate::sparse::solve(self, plan, params, out),
+        })
+    }
+
+    /// The step budget of an explicit attempt under [`SolverKind::Auto`]: tied to the data
+    /// (10 000 steps plus 100 per output time), never above the solve's own budget. A
+    /// non-stiff model needs far fewer; a stiff one spends it all, so its failure is cheap.
+    fn explicit_budget(&self) -> usize {
+        (10_000 + 100 * self.times.len()).min(self.options.max_steps)
+    }
+
+    /// Runs `solve` with the method the options name, or the automatic choice.
+    fn planned(
+        &self,
+        mut solve: impl FnMut(Plan) -> Result<(), SolveError>,
+    ) -> Result<(), SolveError> {
+        let max_steps = self.options.max_steps;
+        if self.options.solver != SolverKind::Auto {
+            return solve(Plan {
+                kind: self.options.solver,
+                max_steps,
+            });
+        }
+        let auto = &self.auto;
+        let bdf = Plan {
+            kind: SolverKind::Bdf,
+            max_steps,
+        };
+        if auto.stiff.load(Ordering::Relaxed) {
+            auto.implicit.fetch_add(1, Ordering::Relaxed);
+            return solve(bdf);
+        }
+        match solve(Plan {
+            kind: SolverKind::Tsit45,
+            max_steps: self.explicit_budget(),
+        }) {
+            Err(e) if retry_with_bdf(&e) => {
+                auto.fallbacks.fetch_add(1, Ordering::Relaxed);
+                auto.implicit.fetch_add(1, Ordering::Relaxed);
+                solve(bdf)
+            }
+            other => {
+                auto.explicit.fetch_add(1, Ordering::Relaxed);
+                other
+            }
+        }
+    }
+
+    /// Under [`SolverKind::Auto`], decides the method from a solve at `params` (the initial
+    /// parameters): BDF for every later solve when the explicit method fails there and BDF
+    /// succeeds (the model is stiff), else Tsit45 first with BDF as a per-candidate fallback.
+    /// Returns the method chosen (`None` when the options name one, or when both fail at
+    /// `params`, which leaves the per-candidate rule). Deterministic: it depends on the model,
+    /// the times, the options and `params` only. The probe's solves are not counted.
+    pub fn probe(&self, params: &[f64]) -> Option<SolverKind> {
+        if self.options.solver != SolverKind::Auto {
+            return None;
+        }
+        let mut out = vec![0.0; self.times.len() * self.model.n_outputs()];
+        let mut attempt = |kind, max_steps| match self.options.backend {
+            Backend::Dense => crate::dense::solve(self, Plan { kind, max_steps }, params, &mut out),
+            Backend::Sparse => {
+                crate::sparse::solve(self, Plan { kind, max_steps }, params, &mut out)
+            }
+        };
+        match attempt(SolverKind::Tsit45, self.explicit_budget()) {
+            Ok(()) => Some(SolverKind::Tsit45),
+            Err(e) if retry_with_bdf(&e) => {
+                if attempt(SolverKind::Bdf, self.options.max_steps).is_ok() {
+                    self.auto.stiff.store(true, Ordering::Relaxed);
+                    Some(SolverKind::Bdf)
+                } else {
+                    None
+                }
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Under [`SolverKind::Auto`], the method the probe chose (`None` before a probe, or with a
+    /// named method).
+    pub fn auto_choice(&self) -> Option<SolverKind> {
+        (self.options.solver == SolverKind::Auto).then(|| {
+            if self.auto.stiff.load(Ordering::Relaxed) {
+                SolverKind::Bdf
+            } else {
+                SolverKind::Tsit45
+            }
+        })
+    }
+
+    /// How many solves (plain and with sensitivities) used each method under
+    /// [`SolverKind::Auto`], over this simulator's life.
+    pub fn solver_counts(&self) -> SolverCounts {
+        SolverCounts {
+            explicit: self.auto.explicit.load(Ordering::Relaxed),
+            implicit: self.auto.implicit.load(Ordering::Relaxed),
+            fallbacks: self.auto.fallbacks.load(Ordering::Relaxed),
         }
     }
 
@@ -392,14 +544,14 @@ impl OdeSimulator {
         out: &mut [f64],
         sensitivities: &mut [f64],
     ) -> Result<(), SolveError> {
-        match self.options.backend {
+        self.planned(|plan| match self.options.backend {
             Backend::Dense => {
-                crate::dense::solve_with_sensitivities(self, params, out, sensitivities)
+                crate::dense::solve_with_sensitivities(self, plan, params, out, sensitivities)
             }
             Backend::Sparse => {
-                crate::sparse::solve_with_sensitivities(self, params, out, sensitivities)
+                crate::sparse::solve_with_sensitivities(self, plan, params, out, sensitivities)
             }
-        }
+        })
     }
 }
 

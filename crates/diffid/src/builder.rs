@@ -265,6 +265,10 @@ impl DiffsolBuilder {
             &layout.model_names,
             self.options,
         )?;
+        // Under the automatic solver, a probe at the initial parameters picks the method.
+        let initial = params.initial();
+        let model_initial: Vec<f64> = layout.model_index.iter().map(|&i| initial[i]).collect();
+        simulator.probe(&model_initial);
         let likelihood = likelihood_of(&cost);
         let simulator = Arc::new(simulator);
         let objective = FitObjective::new(simulator.clone(), cost, data.observations().into())
