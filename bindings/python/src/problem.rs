@@ -250,6 +250,12 @@ impl PyDiffsolBuilder {
         })
     }
 
+    /// The time the model's initial conditions (`u_i`) hold at, when not 0: the model starts
+    /// there. Data times before it raise `BuildError` at build.
+    fn with_t0(&self, py: Python<'_>, t0: f64) -> PyResult<Self> {
+        self.map(py, "with_t0", (t0,), |b| b.with_t0(t0))
+    }
+
     /// The step budget of one solve (default 100 000); a solve that needs more fails.
     fn with_max_steps(&self, py: Python<'_>, max_steps: usize) -> PyResult<Self> {
         if max_steps == 0 {
@@ -749,18 +755,31 @@ impl PyProblem {
         ))
     }
 
-    /// The model's predictions at the data times for parameters `x` (DiffSL problems), as a
-    /// `(times, outputs)` array.
+    /// The model's outputs for parameters `x` (DiffSL problems), as a `(times, outputs)`
+    /// array: at the data times, or at any `times` (increasing, not before the model's start;
+    /// by the solver's dense output).
+    #[pyo3(signature = (x, times = None))]
     fn simulate<'py>(
         &self,
         py: Python<'py>,
         x: &Bound<'_, PyAny>,
+        times: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = vector(x)?;
         let p = self.inner(py)?;
-        let out = py.detach(|| p.simulate(&x)).map_err(to_py)?;
-        let cols = p.ode().map_or(1, |(_, d)| d.n_outputs());
-        PyArray1::from_vec(py, out).reshape([out_rows(&p), cols])
+        let cols = p.ode().map_or(1, |(sim, _)| sim.model().n_outputs());
+        match times {
+            None => {
+                let out = py.detach(|| p.simulate(&x)).map_err(to_py)?;
+                PyArray1::from_vec(py, out).reshape([out_rows(&p), cols])
+            }
+            Some(t) => {
+                let t = vector(t)?;
+                let rows = t.len();
+                let out = py.detach(|| p.simulate_at(&x, &t)).map_err(to_py)?;
+                PyArray1::from_vec(py, out).reshape([rows, cols])
+            }
+        }
     }
 
     /// The problem's settings as a dict: for DiffSL problems `rtol`, `atol`, `solver`,
@@ -776,6 +795,7 @@ impl PyProblem {
             d.set_item("solver", o.solver.name())?;
             d.set_item("backend", o.backend.name())?;
             d.set_item("max_steps", o.max_steps)?;
+            d.set_item("t0", sim.start())?;
         }
         match self.inner(py)?.parallelism() {
             Parallelism::Sequential => d.set_item("parallel", false)?,

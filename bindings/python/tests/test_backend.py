@@ -64,6 +64,7 @@ def test_with_config_sets_several_options_and_config_reports_them(decay_builder)
         "atol": 1e-11,
         "solver": "bdf",
         "backend": "sparse",
+        "t0": 0.0,
         "max_steps": 5000,
         "parallel": 2,
     }
@@ -126,3 +127,34 @@ def test_a_non_stiff_model_keeps_the_explicit_method_under_auto(decay_builder):
     tsit = decay_builder.with_parameter("k", 0.5).with_solver("tsit45").build()
     assert p.evaluate([0.7]) == tsit.evaluate([0.7])
     assert p.solver_counts()["tsit45"] >= 1 and p.solver_counts()["fallbacks"] == 0
+
+
+def test_simulate_anywhere_from_any_start(decay_model):
+    t = np.linspace(1.0, 3.0, 5)
+    data = np.column_stack([t, 2.0 * np.exp(-0.7 * (t + 1.0))])
+    p = (
+        diffid.DiffsolBuilder()
+        .with_diffsl(decay_model)
+        .with_data(data)
+        .with_t0(-1.0)
+        .with_parameter("k", 0.5)
+        .build()
+    )
+    assert p.config()["t0"] == -1.0
+    fine = np.linspace(-1.0, 4.0, 51)
+    y = p.simulate([0.7], times=fine)
+    assert y.shape == (51, 1)
+    np.testing.assert_allclose(y[:, 0], 2.0 * np.exp(-0.7 * (fine + 1.0)), rtol=1e-5)
+    assert p.simulate([0.7]).shape == (5, 1)
+    assert p.evaluate([0.7]) < 1e-9
+    with pytest.raises(diffid.BuildError, match="before the model's start"):
+        p.simulate([0.7], times=[-2.0, 0.0])
+    with pytest.raises(diffid.BuildError, match="increase"):
+        p.simulate([0.7], times=[1.0, 0.5])
+    with pytest.raises(diffid.BuildError, match="before the model's start"):
+        diffid.DiffsolBuilder().with_diffsl(decay_model).with_data(data).with_t0(2.0).with_parameter(
+            "k", 0.5).build()
+    # The start travels with a pickled problem.
+    import pickle
+
+    assert pickle.loads(pickle.dumps(p)).config()["t0"] == -1.0

@@ -96,6 +96,7 @@ fn solve_with(
         c.inputs.set_index(i, v);
     }
     c.problem.eqn.set_params(&c.inputs);
+    c.problem.t0 = sim.t0;
     c.problem.rtol = sim.options.rtol;
     // Our step budget governs (diffsol's own defaults to 5000); `drive` reports it.
     c.problem.ode_options.max_number_timesteps = plan.max_steps.saturating_add(1);
@@ -277,6 +278,7 @@ where
 {
     let np = sim.param_index.len();
     let k = sim.model.n_outputs();
+    problem.t0 = sim.t0;
     problem.rtol = sim.options.rtol;
     problem.ode_options.max_number_timesteps = plan.max_steps.saturating_add(1);
     if atol.to_bits() != sim.options.atol.to_bits() {

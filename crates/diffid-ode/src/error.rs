@@ -69,7 +69,7 @@ pub enum OdeError {
         t0: f64,
     },
     /// An unknown solver name.
-    #[error("unknown solver '{name}'; choose one of: tsit45, bdf, esdirk34, tr_bdf2")]
+    #[error("unknown solver '{name}'; choose one of: auto, tsit45, bdf, esdirk34, tr_bdf2")]
     UnknownSolver {
         /// The name given.
         name: String,
@@ -79,6 +79,12 @@ pub enum OdeError {
     UnknownBackend {
         /// The name given.
         name: String,
+    },
+    /// Output times that are not finite or not increasing.
+    #[error("invalid output times: {reason}")]
+    Times {
+        /// What is wrong, naming the time.
+        reason: String,
     },
     /// Invalid tolerances.
     #[error("invalid tolerances rtol = {rtol}, atol = {atol}: both must be finite and > 0")]

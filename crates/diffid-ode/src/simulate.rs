@@ -167,6 +167,45 @@ pub struct SolverCounts {
     pub fallbacks: usize,
 }
 
+/// Checks output times against the start `t0`: finite, increasing, none before `t0`.
+fn check_times(times: &[f64], t0: f64) -> Result<(), OdeError> {
+    if !t0.is_finite() {
+        return Err(OdeError::TimeBeforeStart {
+            row: 0,
+            time: times.first().copied().unwrap_or(f64::NAN),
+            t0,
+        });
+    }
+    if let Some((row, &time)) = times
+        .iter()
+        .enumerate()
+        .find(|(_, &t)| t.is_nan() || t < t0)
+    {
+        if time.is_nan() {
+            return Err(OdeError::Times {
+                reason: format!("time {row} is NaN"),
+            });
+        }
+        return Err(OdeError::TimeBeforeStart { row, time, t0 });
+    }
+    if let Some(row) = (1..times.len()).find(|&i| times[i] <= times[i - 1]) {
+        return Err(OdeError::Times {
+            reason: format!(
+                "times must increase: time {row} ({}) is not after time {} ({})",
+                times[row],
+                row - 1,
+                times[row - 1]
+            ),
+        });
+    }
+    if let Some(row) = times.iter().position(|t| !t.is_finite()) {
+        return Err(OdeError::Times {
+            reason: format!("time {row} is not finite ({})", times[row]),
+        });
+    }
+    Ok(())
+}
+
 /// Whether a failed explicit solve looks like stiffness (or any failure BDF may survive).
 fn retry_with_bdf(e: &SolveError) -> bool {
     matches!(
@@ -309,6 +348,8 @@ pub struct OdeSimulator {
     /// The full input vector with defaults; fitted entries are overwritten per evaluation.
     pub(crate) base_inputs: Vec<f64>,
     pub(crate) options: SolveOptions,
+    /// The time the initial conditions hold at (default 0).
+    pub(crate) t0: f64,
     /// The automatic choice of method ([`SolverKind::Auto`]); shared by clones.
     auto: Arc<Auto>,
 }
@@ -359,20 +400,50 @@ impl OdeSimulator {
             }
         }
         let t0 = 0.0;
-        if let Some((row, &time)) = times.iter().enumerate().find(|(_, &t)| t < t0) {
-            return Err(OdeError::TimeBeforeStart { row, time, t0 });
-        }
+        check_times(&times, t0)?;
         let sim = Self {
             model,
             times,
             param_index,
             base_inputs,
             options,
+            t0,
             auto: Arc::default(),
         };
         // Compile for the chosen backend now, so that its errors surface at build time.
         sim.warm()?;
         Ok(sim)
+    }
+
+    /// The same simulator with the initial conditions holding at `t0` instead of 0 (the model
+    /// then starts there; every output time must be `>= t0`).
+    ///
+    /// # Errors
+    /// [`OdeError::TimeBeforeStart`] for an output time before `t0`, or a `t0` that is not
+    /// finite (reported as the first time).
+    pub fn with_start(&self, t0: f64) -> Result<Self, OdeError> {
+        check_times(&self.times, t0)?;
+        Ok(Self { t0, ..self.clone() })
+    }
+
+    /// The same model, parameters, options and start, predicting at `times` (increasing,
+    /// `>= t0`): simulation anywhere, by the solver's dense output. The compiled model is
+    /// shared, and so is the automatic solver's choice.
+    ///
+    /// # Errors
+    /// [`OdeError::TimeBeforeStart`] for a time before the start; [`OdeError::Times`] for
+    /// times that are not finite or not increasing.
+    pub fn with_times(&self, times: Vec<f64>) -> Result<Self, OdeError> {
+        check_times(&times, self.t0)?;
+        Ok(Self {
+            times,
+            ..self.clone()
+        })
+    }
+
+    /// The time the initial conditions hold at.
+    pub fn start(&self) -> f64 {
+        self.t0
     }
 
     /// The model.

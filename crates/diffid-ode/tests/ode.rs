@@ -264,3 +264,52 @@ fn the_sparse_backend_agrees_with_the_dense_one() {
     let err = "blocked".parse::<diffid_ode::Backend>().unwrap_err();
     assert!(err.to_string().contains("\"sparse\""), "{err}");
 }
+
+#[test]
+fn a_start_other_than_zero_and_simulation_at_any_times() {
+    let model = DiffslModel::new("in_i { k = 0.5, y0 = 2.0 } u_i { y = y0 } F_i { -k * y }")
+        .expect("valid");
+    let names = vec!["k".to_owned()];
+    let sim = OdeSimulator::new(model, vec![1.0, 2.0], &names, SolveOptions::default())
+        .expect("binds")
+        .with_start(-1.0)
+        .expect("times after the start");
+    assert_eq!(sim.start(), -1.0);
+    let exact = |t: f64| 2.0 * (-0.7 * (t + 1.0)).exp();
+    let mut y = vec![0.0; 2];
+    sim.solve(&[0.7], &mut y).expect("solves");
+    for (t, v) in [1.0, 2.0].iter().zip(&y) {
+        assert!((v - exact(*t)).abs() < 1e-5, "{t}: {v}");
+    }
+    // Anywhere, by dense output: the start itself, fine steps, far ahead.
+    let times: Vec<f64> = (0..=40).map(|i| -1.0 + f64::from(i) * 0.1).collect();
+    let dense = sim.with_times(times.clone()).expect("valid times");
+    let mut y = vec![0.0; times.len()];
+    dense.solve(&[0.7], &mut y).expect("solves");
+    assert_eq!(y[0], 2.0);
+    for (t, v) in times.iter().zip(&y) {
+        assert!((v - exact(*t)).abs() < 1e-5, "{t}: {v}");
+    }
+    // Exact sensitivities hold from the new start too: d y / d k = -(t - t0) y.
+    let mut s = vec![0.0; 2];
+    let mut y = vec![0.0; 2];
+    sim.solve_with_sensitivities(&[0.7], &mut y, &mut s)
+        .expect("solves");
+    for ((t, v), d) in [1.0, 2.0].iter().zip(&y).zip(&s) {
+        assert!((d + (t + 1.0) * v).abs() < 1e-4, "{t}: {d}");
+    }
+    // Times before the start, not increasing, or NaN: errors naming the time.
+    assert!(matches!(
+        sim.with_times(vec![-2.0, 0.0]),
+        Err(OdeError::TimeBeforeStart { row: 0, .. })
+    ));
+    assert!(matches!(
+        sim.with_times(vec![0.0, 0.0]),
+        Err(OdeError::Times { .. })
+    ));
+    assert!(matches!(
+        sim.with_times(vec![0.0, f64::NAN]),
+        Err(OdeError::Times { .. })
+    ));
+    assert!(sim.with_start(1.5).is_err());
+}

@@ -41,6 +41,8 @@ pub struct DiffsolBuilder {
     parallelism: Parallelism,
     options: SolveOptions,
     optimiser: Option<Arc<dyn Optimiser>>,
+    /// The time the model's initial conditions hold at (default 0).
+    t0: Option<f64>,
 }
 
 impl fmt::Debug for DiffsolBuilder {
@@ -203,6 +205,14 @@ impl DiffsolBuilder {
         self
     }
 
+    /// The time the model's initial conditions (`u_i`) hold at, when not 0: the model starts
+    /// there, before (or at) the first data time. Data times before it are an error at build.
+    #[must_use]
+    pub fn with_t0(mut self, t0: f64) -> Self {
+        self.t0 = Some(t0);
+        self
+    }
+
     /// The step budget of one solve (default 100 000).
     #[must_use]
     pub fn with_max_steps(mut self, max_steps: usize) -> Self {
@@ -259,12 +269,18 @@ impl DiffsolBuilder {
         };
         cost.check_outputs(data.n_outputs())?;
         let layout = split_noise(&params, &cost)?;
-        let simulator = OdeSimulator::new(
-            model,
-            data.times().to_vec(),
-            &layout.model_names,
-            self.options,
-        )?;
+        let simulator = match self.t0 {
+            None => OdeSimulator::new(
+                model,
+                data.times().to_vec(),
+                &layout.model_names,
+                self.options,
+            )?,
+            // Bound without times first, so that the times are checked against t0, not 0.
+            Some(t0) => OdeSimulator::new(model, Vec::new(), &layout.model_names, self.options)?
+                .with_start(t0)?
+                .with_times(data.times().to_vec())?,
+        };
         // Under the automatic solver, a probe at the initial parameters picks the method.
         let initial = params.initial();
         let model_initial: Vec<f64> = layout.model_index.iter().map(|&i| initial[i]).collect();

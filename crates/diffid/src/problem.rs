@@ -715,6 +715,28 @@ impl Problem {
         Ok(out)
     }
 
+    /// For DiffSL problems: the model's outputs for parameters `x` at any `times` (increasing,
+    /// not before the model's start), by the solver's dense output; row-major
+    /// `times × outputs`.
+    ///
+    /// # Errors
+    /// As [`Problem::simulate`]; [`Error::Ode`] for times before the start, not finite or not
+    /// increasing.
+    pub fn simulate_at(&self, x: &[f64], times: &[f64]) -> Result<Vec<f64>, Error> {
+        self.check_len(x, "point")?;
+        let (sim, _) = self.ode.as_ref().ok_or(Error::Incomplete {
+            what: "this problem has no ODE model to simulate",
+        })?;
+        let sim = sim.with_times(times.to_vec())?;
+        let mut out = vec![0.0; times.len() * sim.model().n_outputs()];
+        sim.solve(&self.model_parameters(x), &mut out)
+            .map_err(|e| Error::Evaluation {
+                point: x.to_vec(),
+                reason: e.to_string(),
+            })?;
+        Ok(out)
+    }
+
     fn check_len(&self, x: &[f64], what: &'static str) -> Result<(), Error> {
         if x.len() == self.params.len() {
             Ok(())
