@@ -5,6 +5,7 @@
 
 use crate::Error;
 use diffid_core::OptimiserState;
+use diffid_exec::{Control, Observer, Progress};
 use diffid_optim::{AdamState, CmaEsState, LbfgsbState, NelderMeadState, StartOnly};
 use diffid_sample::{EnsembleState, MhState, NestedState, SamplerState};
 use serde::{Deserialize, Serialize};
@@ -288,6 +289,25 @@ impl<'a> Saver<'a> {
     }
 }
 
+/// The observer of a checkpointed run (see [`Session::watch`]).
+pub(crate) struct Watch<'s, 'a, F> {
+    session: &'s Session<'a>,
+    observer: &'s mut dyn Observer,
+    adjust: F,
+}
+
+impl<F: Fn(&mut Progress)> Observer for Watch<'_, '_, F> {
+    fn observe(&mut self, p: &Progress) -> Control {
+        if self.session.failed() {
+            return Control::Cancel;
+        }
+        let mut q = p.clone();
+        q.elapsed += self.session.earlier;
+        (self.adjust)(&mut q);
+        self.observer.observe(&q)
+    }
+}
+
 /// The checkpointing of one run, shared by the run's observer and its per-batch hook: the
 /// saver (if the run has a checkpoint) and the time of the run's earlier segments.
 pub(crate) struct Session<'a> {
@@ -343,6 +363,21 @@ impl<'a> Session<'a> {
     pub fn save(&self, elapsed: Duration, state: impl FnOnce() -> Option<Saved>) {
         if let Some(saver) = self.saver.borrow_mut().as_mut() {
             saver.maybe_save(false, elapsed, state);
+        }
+    }
+
+    /// The run's observer as the user sees it: it stops the run once a save has failed,
+    /// reports the time since the run's first start, and lets `adjust` map the rest (the best
+    /// point to natural units, say).
+    pub fn watch<'s, F: Fn(&mut Progress)>(
+        &'s self,
+        observer: &'s mut dyn Observer,
+        adjust: F,
+    ) -> Watch<'s, 'a, F> {
+        Watch {
+            session: self,
+            observer,
+            adjust,
         }
     }
 

@@ -8,8 +8,8 @@ use diffid_core::{
     TimeSeries,
 };
 use diffid_exec::{
-    default_threads, drive, evaluate_gradients, evaluate_one_with_gradient, result_of, Control,
-    Delegated, Evaluator, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
+    default_threads, drive, evaluate_gradients, evaluate_one_with_gradient, result_of, Delegated,
+    Evaluator, Observer, Progress, RayonEvaluator, RunOptions, Sequential,
 };
 use diffid_ode::OdeSimulator;
 use diffid_optim::NelderMead;
@@ -388,15 +388,9 @@ impl Problem {
         let earlier = session.earlier;
         let options = continued(options, earlier);
         // The observer sees natural units, like the result; a failed save stops the run.
-        let mut natural = |p: &Progress| {
-            if session.failed() {
-                return Control::Cancel;
-            }
-            let mut q = p.clone();
-            q.best_x = q.best_x.map(|z| space.to_natural(&z));
-            q.elapsed += earlier;
-            observer.observe(&q)
-        };
+        let mut natural = session.watch(observer, |q: &mut Progress| {
+            q.best_x = q.best_x.take().map(|z| space.to_natural(&z));
+        });
         let bounds = state.bounds().map(<[Bounds]>::to_vec);
         let ended = drive(
             state.as_mut(),
@@ -577,14 +571,7 @@ impl Problem {
         let evaluator = self.evaluator()?;
         let earlier = session.earlier;
         let options = continued(options, earlier);
-        let mut observe = |p: &Progress| {
-            if session.failed() {
-                return Control::Cancel;
-            }
-            let mut q = p.clone();
-            q.elapsed += earlier;
-            observer.observe(&q)
-        };
+        let mut observe = session.watch(observer, |_: &mut Progress| {});
         let ended = drive(
             state.as_mut(),
             self.objective.as_ref(),
@@ -655,14 +642,7 @@ impl Problem {
         let evaluator = self.evaluator()?;
         let earlier = session.earlier;
         let options = continued(options, earlier);
-        let mut observe = |p: &Progress| {
-            if session.failed() {
-                return Control::Cancel;
-            }
-            let mut q = p.clone();
-            q.elapsed += earlier;
-            observer.observe(&q)
-        };
+        let mut observe = session.watch(observer, |_: &mut Progress| {});
         let ended = drive(
             &mut state,
             self.objective.as_ref(),
