@@ -32,7 +32,6 @@ use diffid_core::{
     fd, panic_message, Ask, AskTell, Bounds, GradientOutcome, Objective, OptimisationResult,
     OptimiserState, Outcome, TellError, Termination,
 };
-use rayon::prelude::*;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -297,7 +296,9 @@ impl Evaluator for Delegated {
 /// coexists with other rayon users in the same process (numpy, other libraries, other runs).
 /// The pool's threads stop when the evaluator is dropped.
 pub struct RayonEvaluator {
-    pool: rayon::ThreadPool,
+    /// `threads − 1` helper threads: the calling thread is the other worker (`None` for one
+    /// thread, which evaluates on the calling thread alone).
+    pool: Option<rayon::ThreadPool>,
     threads: usize,
 }
 
@@ -311,13 +312,19 @@ impl RayonEvaluator {
         if threads == 0 {
             return Err(ExecError::InvalidThreads { threads });
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("diffid-eval-{i}"))
-            .build()
-            .map_err(|e| ExecError::Pool {
-                message: e.to_string(),
-            })?;
+        let pool = if threads == 1 {
+            None
+        } else {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads - 1)
+                    .thread_name(|i| format!("diffid-eval-{i}"))
+                    .build()
+                    .map_err(|e| ExecError::Pool {
+                        message: e.to_string(),
+                    })?,
+            )
+        };
         Ok(Self { pool, threads })
     }
 
@@ -362,21 +369,44 @@ impl fmt::Debug for RayonEvaluator {
     }
 }
 
-impl Evaluator for RayonEvaluator {
-    /// A batch of one point (Nelder–Mead's steps, the gradient optimisers') is evaluated on the
-    /// calling thread: there is nothing to share out, and the calling thread already holds the
-    /// model compiled at build time, where a pool thread would pay a hand-off (and, the first
-    /// time, a compilation).
-    fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome> {
-        if points.len() <= 1 {
-            return points.iter().map(|x| evaluate_one(objective, x)).collect();
+impl RayonEvaluator {
+    /// Evaluates `eval` at every index below `n`: the calling thread and the pool's helpers
+    /// take the next index from a shared counter until none is left (so a slow point does not
+    /// hold up a fixed share), and each result lands in its own slot, in order.
+    fn share<T: Send + Sync>(&self, n: usize, eval: impl Fn(usize) -> T + Sync) -> Vec<T> {
+        let slots: Vec<std::sync::OnceLock<T>> =
+            (0..n).map(|_| std::sync::OnceLock::new()).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            let _ = slots[i].set(eval(i));
+        };
+        match &self.pool {
+            Some(pool) if n > 1 => pool.in_place_scope(|scope| {
+                for _ in 0..(self.threads - 1).min(n - 1) {
+                    scope.spawn(|_| work());
+                }
+                work();
+            }),
+            _ => work(),
         }
-        self.pool.install(|| {
-            points
-                .par_iter()
-                .map(|x| evaluate_one(objective, x))
-                .collect()
-        })
+        slots
+            .into_iter()
+            .enumerate()
+            .map(|(i, slot)| slot.into_inner().unwrap_or_else(|| eval(i)))
+            .collect()
+    }
+}
+
+impl Evaluator for RayonEvaluator {
+    /// The calling thread evaluates alongside `threads − 1` helpers (a batch of one point on
+    /// the calling thread alone): no hand-off to the pool and back, and the calling thread
+    /// already holds the model compiled at build time.
+    fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome> {
+        self.share(points.len(), |i| evaluate_one(objective, &points[i]))
     }
 
     fn evaluate_gradient_batch(
@@ -384,17 +414,8 @@ impl Evaluator for RayonEvaluator {
         objective: &dyn Objective,
         points: &[Vec<f64>],
     ) -> Vec<GradientOutcome> {
-        if points.len() <= 1 {
-            return points
-                .iter()
-                .map(|x| evaluate_one_with_gradient(objective, x))
-                .collect();
-        }
-        self.pool.install(|| {
-            points
-                .par_iter()
-                .map(|x| evaluate_one_with_gradient(objective, x))
-                .collect()
+        self.share(points.len(), |i| {
+            evaluate_one_with_gradient(objective, &points[i])
         })
     }
 

@@ -256,6 +256,8 @@ struct ConcurrencyProbe {
     max_running: AtomicUsize,
     threads: Mutex<HashSet<ThreadId>>,
     pool_sizes: Mutex<Vec<usize>>,
+    /// The names of the threads evaluations ran on.
+    names: Mutex<HashSet<String>>,
 }
 
 impl ConcurrencyProbe {
@@ -266,6 +268,7 @@ impl ConcurrencyProbe {
             max_running: AtomicUsize::new(0),
             threads: Mutex::new(HashSet::new()),
             pool_sizes: Mutex::new(Vec::new()),
+            names: Mutex::new(HashSet::new()),
         }
     }
 }
@@ -286,6 +289,12 @@ impl Objective for ConcurrencyProbe {
             .lock()
             .expect("not poisoned")
             .push(rayon::current_num_threads());
+        self.names.lock().expect("not poisoned").insert(
+            std::thread::current()
+                .name()
+                .unwrap_or("unnamed")
+                .to_owned(),
+        );
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.max_running.load(Ordering::SeqCst) < self.target && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
@@ -293,20 +302,6 @@ impl Objective for ConcurrencyProbe {
         self.running.fetch_sub(1, Ordering::SeqCst);
         Outcome::Value(x[0])
     }
-}
-
-#[test]
-fn rayon_evaluator_runs_evaluations_concurrently_on_its_own_threads() {
-    let evaluator = RayonEvaluator::new(2).expect("pool starts");
-    let probe = ConcurrencyProbe::new(2);
-    let points: Vec<Vec<f64>> = (0..8).map(|i| vec![f64::from(i)]).collect();
-    let out = evaluator.evaluate_batch(&probe, &points);
-    let values: Vec<f64> = out.iter().filter_map(Outcome::value).collect();
-    assert_eq!(values, (0..8).map(f64::from).collect::<Vec<_>>());
-    assert_eq!(probe.max_running.load(Ordering::SeqCst), 2);
-    let threads = probe.threads.lock().expect("not poisoned");
-    assert_eq!(threads.len(), 2);
-    assert!(!threads.contains(&std::thread::current().id()));
 }
 
 #[test]
@@ -325,16 +320,43 @@ fn a_one_point_batch_runs_on_the_calling_thread() {
 }
 
 #[test]
+fn rayon_evaluator_runs_evaluations_concurrently_on_the_caller_and_its_helpers() {
+    let evaluator = RayonEvaluator::new(2).expect("pool starts");
+    let probe = ConcurrencyProbe::new(2);
+    let points: Vec<Vec<f64>> = (0..8).map(|i| vec![f64::from(i)]).collect();
+    let out = evaluator.evaluate_batch(&probe, &points);
+    let values: Vec<f64> = out.iter().filter_map(Outcome::value).collect();
+    assert_eq!(values, (0..8).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(probe.max_running.load(Ordering::SeqCst), 2);
+    // Two threads: the calling one, and one helper of the private pool.
+    let threads = probe.threads.lock().expect("not poisoned");
+    assert_eq!(threads.len(), 2);
+    assert!(threads.contains(&std::thread::current().id()));
+}
+
+#[test]
 fn rayon_evaluator_uses_its_private_pool() {
     let evaluator = RayonEvaluator::new(3).expect("pool starts");
     // Target 4 is never reached on 3 threads; use a target of 1 so nothing waits.
     let probe = ConcurrencyProbe::new(1);
     let points: Vec<Vec<f64>> = (0..12).map(|i| vec![f64::from(i)]).collect();
     evaluator.evaluate_batch(&probe, &points);
+    // Every evaluation ran on the calling thread or on one of the private pool's two helpers
+    // (inside which rayon reports the helpers), never in rayon's global pool.
     let sizes = probe.pool_sizes.lock().expect("not poisoned");
     assert_eq!(sizes.len(), 12);
-    assert!(sizes.iter().all(|&n| n == 3), "{sizes:?}");
     assert!(probe.max_running.load(Ordering::SeqCst) <= 3);
+    let caller = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_owned();
+    let names = probe.names.lock().expect("not poisoned");
+    assert!(
+        names
+            .iter()
+            .all(|n| *n == caller || n.starts_with("diffid-eval-")),
+        "{names:?}"
+    );
 }
 
 #[test]

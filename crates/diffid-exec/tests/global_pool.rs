@@ -6,10 +6,18 @@ use diffid_exec::{Evaluator, RayonEvaluator};
 
 #[test]
 fn evaluating_on_a_private_pool_does_not_initialise_the_global_pool() {
-    let evaluator = RayonEvaluator::new(2).expect("pool starts");
-    let objective = FnObjective::new(1, |x: &[f64]| {
-        // Inside the private pool rayon reports the private pool's size.
-        assert_eq!(rayon::current_num_threads(), 2);
+    // Three threads: the calling one and two helpers in the private pool.
+    let evaluator = RayonEvaluator::new(3).expect("pool starts");
+    let caller = std::thread::current().id();
+    let objective = FnObjective::new(1, move |x: &[f64]| {
+        // The calling thread, or one of the private pool's helpers. (Asking rayon here would
+        // itself start the global pool on the calling thread.)
+        let me = std::thread::current();
+        assert!(
+            me.id() == caller || me.name().is_some_and(|n| n.starts_with("diffid-eval-")),
+            "{:?}",
+            me.name()
+        );
         x[0] * 2.0
     });
     let points: Vec<Vec<f64>> = (0..16).map(|i| vec![f64::from(i)]).collect();
