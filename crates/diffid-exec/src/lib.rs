@@ -2,7 +2,8 @@
 //!
 //! - [`Evaluator`]: evaluates a batch of points of an [`Objective`], returning the outcomes in the
 //!   order of the points. [`Sequential`] evaluates on the calling thread; [`RayonEvaluator`]
-//!   evaluates on its own private rayon thread pool (never the global one). Both isolate every
+//!   evaluates on the calling thread and a private rayon pool of helpers (never the global
+//!   pool). Both isolate every
 //!   single evaluation: a panic, or a point of the wrong dimension, becomes
 //!   [`Outcome::Failed`] and never aborts the batch.
 //! - [`run`]: drives an [`OptimiserState`] to the end (ask, evaluate, tell), honouring a time limit,
@@ -290,7 +291,8 @@ impl Evaluator for Delegated {
     }
 }
 
-/// Evaluates the points of a batch concurrently on a private rayon thread pool.
+/// Evaluates the points of a batch concurrently: on the calling thread and `threads − 1`
+/// helper threads of a private rayon pool, each taking the next point from a shared counter.
 ///
 /// The pool belongs to this evaluator: it never initialises or uses rayon's global pool, so it
 /// coexists with other rayon users in the same process (numpy, other libraries, other runs).
@@ -303,7 +305,7 @@ pub struct RayonEvaluator {
 }
 
 impl RayonEvaluator {
-    /// An evaluator with a private pool of `threads` worker threads.
+    /// An evaluator on `threads` threads: the calling one and `threads − 1` private helpers.
     ///
     /// # Errors
     /// [`ExecError::InvalidThreads`] when `threads` is 0; [`ExecError::Pool`] when the
