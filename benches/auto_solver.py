@@ -1,0 +1,43 @@
+"""solver="auto" against the named solver, per evaluation: the stiff Robertson kinetics model
+against "bdf", the seed model against "tsit45" (9 interleaved pairs of 30 evaluations,
+sequential; the median of the per-pair ratios), and whether "tsit45" alone solves Robertson.
+
+    python benches/auto_solver.py
+"""
+import sys, time, statistics
+import pathlib
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bindings" / "python" / "tests"))
+import numpy as np, diffid
+from support import SEED_MODEL, load_seed_data, seed_builder
+ROB = """
+in_i { k1 = 0.04, k2 = 30000000.0, k3 = 10000.0 }
+u_i { x = 1.0, y = 0.0, z = 0.0 }
+F_i { -k1 * x + k3 * y * z, k1 * x - k3 * y * z - k2 * y * y, k2 * y * y }
+"""
+t = np.geomspace(1e-4, 1e5, 40); t = np.concatenate([[0.0], t])
+# data from a BDF solve at the true parameters
+truth = diffid.DiffsolBuilder().with_diffsl(ROB).with_data(np.column_stack([t, np.zeros((len(t), 3))])).with_parameter("k1", 0.04).with_solver("bdf").with_tolerances(1e-8, 1e-12).build()
+data = np.column_stack([t, truth.simulate([0.04])])
+def problem(model, d, solver, params):
+    b = diffid.DiffsolBuilder().with_diffsl(model).with_data(d).with_parallel(False)
+    for n, v in params: b = b.with_parameter(n, v)
+    if solver: b = b.with_solver(solver)
+    return b.build()
+def bench(p, x, reps=30):
+    p.evaluate(x)
+    t0 = time.perf_counter()
+    for _ in range(reps): p.evaluate(x)
+    return (time.perf_counter() - t0) / reps
+cases = [("robertson", ROB, data, [("k1", 0.05), ("k3", 9000.0)], "bdf", [0.05, 9000.0]),
+         ("seed", SEED_MODEL, load_seed_data(), [("alpha", 0.8), ("beta", 0.3), ("delta", 0.05), ("gamma", 0.3)], "tsit45", [1.0, 0.4, 0.1, 0.4])]
+for name, model, d, params, named, x in cases:
+    auto = problem(model, d, None, params); ref = problem(model, d, named, params)
+    print(name, "auto config", auto.config()["solver"], "value", auto.evaluate(x), "named", ref.evaluate(x))
+    ratios = []; ta = []; tr = []
+    for _ in range(9):
+        a = bench(auto, x); r = bench(ref, x); ratios.append(a / r); ta.append(a); tr.append(r)
+    print(f"  auto {statistics.median(ta)*1e3:.3f} ms, {named} {statistics.median(tr)*1e3:.3f} ms, median ratio {statistics.median(ratios):.3f}")
+    try:
+        tsit = problem(model, d, "tsit45", params); t0 = time.perf_counter(); tsit.evaluate(x); print("  tsit45 named:", f"{(time.perf_counter()-t0)*1e3:.1f} ms")
+    except Exception as e:
+        print("  tsit45 named fails:", type(e).__name__, str(e)[:100])
