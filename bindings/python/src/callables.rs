@@ -100,11 +100,6 @@ fn fd_step(step: f64) -> PyResult<f64> {
     }
 }
 
-/// `recipe` followed by `method(value)`.
-fn step_of(recipe: &Recipe, method: &'static str, value: f64) -> PyResult<Recipe> {
-    Python::attach(|py| step(recipe, py, method, (value,)))
-}
-
 /// Checks that `f` is callable (`what` names the builder method and `shape` describes the
 /// expected signature in the error).
 fn callable(f: &Bound<'_, PyAny>, what: &str, shape: &str) -> PyResult<Arc<Py<PyAny>>> {
@@ -498,10 +493,10 @@ impl PyScalarBuilder {
     /// parameter is `step · max(1, |value|)`, in the search space. For an objective computed
     /// by an adaptive solver of relative tolerance `rtol`, about `0.03 * sqrt(rtol)` is more
     /// accurate. Must be in (0, 0.1].
-    fn with_fd_step(&self, step: f64) -> PyResult<Self> {
+    fn with_fd_step(&self, py: Python<'_>, step: f64) -> PyResult<Self> {
         Ok(Self {
             fd_step: Some(fd_step(step)?),
-            recipe: step_of(&self.recipe, "with_fd_step", step)?,
+            recipe: self::step(&self.recipe, py, "with_fd_step", (step,))?,
             ..self.clone()
         })
     }
@@ -816,10 +811,10 @@ impl PyVectorBuilder {
     /// parameter is `step · max(1, |value|)`, in the search space. For an objective computed
     /// by an adaptive solver of relative tolerance `rtol`, about `0.03 * sqrt(rtol)` is more
     /// accurate. Must be in (0, 0.1].
-    fn with_fd_step(&self, step: f64) -> PyResult<Self> {
+    fn with_fd_step(&self, py: Python<'_>, step: f64) -> PyResult<Self> {
         Ok(Self {
             fd_step: Some(fd_step(step)?),
-            recipe: step_of(&self.recipe, "with_fd_step", step)?,
+            recipe: self::step(&self.recipe, py, "with_fd_step", (step,))?,
             ..self.clone()
         })
     }
