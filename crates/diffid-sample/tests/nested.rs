@@ -6,7 +6,7 @@ mod common;
 
 use common::{correlated_3d, eggbox, loggamma_2d, run, shells, CORRELATED_3D_LOG_Z};
 use diffid_core::{Ask, AskTell, Outcome};
-use diffid_sample::{DynamicNestedSampler, NestedResult, Prior, SampleError};
+use diffid_sample::{BoundKind, DynamicNestedSampler, NestedResult, Prior, SampleError};
 use std::f64::consts::PI;
 
 fn within_4_errors(r: &NestedResult, truth: f64, what: &str) {
@@ -65,6 +65,28 @@ fn analytic_evidences_are_recovered_within_four_errors() {
         .with_seed(3);
     let egg = run(&evidence, 2, 0.0, 10.0 * PI, &eggbox);
     within_4_errors(&egg, 235.856, "eggbox (dynamic, evidence-weighted)");
+}
+
+/// The balls bound (`MLFriends`) on the same problems: a curved correlated Gaussian, two thin
+/// shells and the eggbox's 18 modes, each within 4 reported errors.
+#[test]
+fn the_balls_bound_recovers_analytic_evidences() {
+    let balls = |live, seed| static_run(live, 0.1, seed).with_bound(BoundKind::Balls);
+    within_4_errors(
+        &run(&balls(200, 11), 3, -10.0, 10.0, &correlated_3d),
+        CORRELATED_3D_LOG_Z,
+        "3-D correlated Gaussian (balls)",
+    );
+    within_4_errors(
+        &run(&balls(500, 12), 2, -6.0, 6.0, &shells),
+        -1.75,
+        "2-D shells (balls)",
+    );
+    within_4_errors(
+        &run(&balls(500, 13), 2, 0.0, 10.0 * PI, &eggbox),
+        235.856,
+        "eggbox (balls)",
+    );
 }
 
 /// Over 10 seeds, the spread of ln Z matches the mean reported error within a factor 1.5.

@@ -157,18 +157,281 @@ fn unit_ball(rng: &mut ChaCha8Rng, d: usize) -> DVector<f64> {
     }
 }
 
+/// The `MLFriends` region (Buchner 2016, 2019): the union of balls of one radius around the live
+/// points, in the metric that whitens them, with the radius the largest distance from a point
+/// left out of a bootstrap resample to its nearest neighbour in the resample. It follows curved
+/// and multimodal regions that ellipsoids cut, and its radius is estimated rather than chosen.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Friends {
+    /// Whitening: `u = centre + factor · y`.
+    centre: DVector<f64>,
+    factor: DMatrix<f64>,
+    /// The live points in whitened coordinates, one after another.
+    points: Vec<f64>,
+    dim: usize,
+    radius: f64,
+    /// `ln` of one ball's volume in unit-cube coordinates.
+    log_ball: f64,
+}
+
+/// Bootstrap resamples behind the balls' radius when none is set.
+pub(crate) const FRIENDS_BOOTSTRAPS: usize = 30;
+
+impl Friends {
+    /// The region around `points` (unit-cube coordinates); `None` for too few or degenerate
+    /// points.
+    pub fn build(
+        points: &[&[f64]],
+        settings: &BoundSettings,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<Self> {
+        let d = points.first()?.len();
+        let n = points.len();
+        if n <= d {
+            return None;
+        }
+        let rounds = if settings.bootstraps == 0 {
+            FRIENDS_BOOTSTRAPS
+        } else {
+            settings.bootstraps
+        };
+        // First the metric of all the points; then, if the balls fall into several groups,
+        // the pooled metric within the groups, so that separated modes do not stretch it.
+        let labels = vec![0usize; n];
+        let (centre, factor) = metric(points, &labels, 1)?;
+        let white = whiten(points, &centre, &factor)?;
+        let radius = bootstrap_radius(&white, d, rounds, rng);
+        let (groups, labels) = groups(&white, d, radius);
+        let (centre, factor, white, radius) = if groups > 1 {
+            match metric(points, &labels, groups).and_then(|(c, f)| {
+                let w = whiten(points, &c, &f)?;
+                Some((c, f, w))
+            }) {
+                Some((c, f, w)) => {
+                    let r = bootstrap_radius(&w, d, rounds, rng);
+                    (c, f, w, r)
+                }
+                None => (centre, factor, white, radius),
+            }
+        } else {
+            (centre, factor, white, radius)
+        };
+        let radius = radius * (settings.log_enlarge / d as f64).exp();
+        if !(radius.is_finite() && radius > 0.0) {
+            return None;
+        }
+        let log_det: f64 = factor.diagonal().iter().map(|v| v.abs().ln()).sum();
+        let log_ball = log_unit_ball(d) + d as f64 * radius.ln() + log_det;
+        Some(Self {
+            centre,
+            factor,
+            points: white,
+            dim: d,
+            radius,
+            log_ball,
+        })
+    }
+
+    fn whitened(&self, k: usize) -> &[f64] {
+        &self.points[k * self.dim..(k + 1) * self.dim]
+    }
+
+    fn count(&self) -> usize {
+        self.points.len() / self.dim
+    }
+
+    /// How many balls contain `y` (whitened), stopping at `limit`.
+    fn covering(&self, y: &[f64], limit: usize) -> usize {
+        let r2 = self.radius * self.radius;
+        let mut k = 0;
+        for j in 0..self.count() {
+            if squared_distance(self.whitened(j), y) <= r2 {
+                k += 1;
+                if k >= limit {
+                    break;
+                }
+            }
+        }
+        k
+    }
+
+    /// A point drawn uniformly from the balls ∩ `ellipsoid` ∩ the unit cube, or `None` after
+    /// `tries` rejections. Draws come from whichever of the two is smaller — all the balls
+    /// (counted with overlaps) or the ellipsoid — and are accepted by the other.
+    fn sample(
+        &self,
+        ellipsoid: &Ellipsoid,
+        rng: &mut ChaCha8Rng,
+        tries: usize,
+    ) -> Option<Vec<f64>> {
+        let d = self.dim;
+        let n = self.count();
+        let from_balls = self.log_ball + (n as f64).ln() < ellipsoid.log_volume();
+        for _ in 0..tries {
+            let u: Vec<f64> = if from_balls {
+                let k = rng.random_range(0..n);
+                let z = unit_ball(rng, d) * self.radius;
+                let y: Vec<f64> = self
+                    .whitened(k)
+                    .iter()
+                    .zip(z.iter())
+                    .map(|(a, b)| a + b)
+                    .collect();
+                // Overlaps: accept with probability 1 / (number of balls containing y).
+                let q = self.covering(&y, usize::MAX).max(1);
+                if q > 1 && rng.random::<f64>() * (q as f64) >= 1.0 {
+                    continue;
+                }
+                let u = &self.centre + &self.factor * DVector::from_vec(y);
+                let u: Vec<f64> = u.iter().copied().collect();
+                if !ellipsoid.contains(&u) {
+                    continue;
+                }
+                u
+            } else {
+                let u = ellipsoid.sample(rng);
+                let r = DVector::from_column_slice(&u) - &self.centre;
+                let y = self.factor.solve_lower_triangular(&r)?;
+                if self.covering(y.as_slice(), 1) == 0 {
+                    continue;
+                }
+                u
+            };
+            if u.iter().all(|v| (0.0..=1.0).contains(v)) {
+                return Some(u);
+            }
+        }
+        None
+    }
+}
+
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// The mean of `points` and the Cholesky factor of their covariance about their groups'
+/// means (`labels`, `groups` of them), with a small ridge.
+fn metric(
+    points: &[&[f64]],
+    labels: &[usize],
+    groups: usize,
+) -> Option<(DVector<f64>, DMatrix<f64>)> {
+    let d = points.first()?.len();
+    let n = points.len();
+    let mut means = vec![DVector::<f64>::zeros(d); groups];
+    let mut sizes = vec![0usize; groups];
+    let mut centre = DVector::zeros(d);
+    for (p, &l) in points.iter().zip(labels) {
+        let v = DVector::from_column_slice(p);
+        centre += &v;
+        means[l] += v;
+        sizes[l] += 1;
+    }
+    centre /= n as f64;
+    for (m, &s) in means.iter_mut().zip(&sizes) {
+        *m /= s.max(1) as f64;
+    }
+    let mut cov = DMatrix::zeros(d, d);
+    for (p, &l) in points.iter().zip(labels) {
+        let r = DVector::from_column_slice(p) - &means[l];
+        cov += &r * r.transpose();
+    }
+    let dof = n.saturating_sub(groups).max(1);
+    cov /= dof as f64;
+    let ridge = 1e-12 * cov.trace().max(1e-300) / d as f64;
+    for i in 0..d {
+        cov[(i, i)] += ridge;
+    }
+    let factor = cov.cholesky()?.l();
+    Some((centre, factor))
+}
+
+/// `points` in the coordinates `y = factor⁻¹ (u − centre)`, one after another.
+fn whiten(points: &[&[f64]], centre: &DVector<f64>, factor: &DMatrix<f64>) -> Option<Vec<f64>> {
+    let mut out = Vec::with_capacity(points.len() * centre.len());
+    for p in points {
+        let r = DVector::from_column_slice(p) - centre;
+        let y = factor.solve_lower_triangular(&r)?;
+        if !y.iter().all(|v| v.is_finite()) {
+            return None;
+        }
+        out.extend(y.iter());
+    }
+    Some(out)
+}
+
+/// The balls' radius: over `rounds` bootstrap resamples, the largest distance from a point
+/// left out of a resample to its nearest neighbour in it.
+fn bootstrap_radius(white: &[f64], d: usize, rounds: usize, rng: &mut ChaCha8Rng) -> f64 {
+    let n = white.len() / d;
+    let at = |k: usize| &white[k * d..(k + 1) * d];
+    // Pairwise squared distances, once.
+    let mut dist = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..i {
+            let v = squared_distance(at(i), at(j));
+            dist[i * n + j] = v;
+            dist[j * n + i] = v;
+        }
+    }
+    let mut worst = 0.0f64;
+    let mut chosen = vec![false; n];
+    for _ in 0..rounds {
+        chosen.fill(false);
+        for _ in 0..n {
+            chosen[rng.random_range(0..n)] = true;
+        }
+        let inside: Vec<usize> = (0..n).filter(|&k| chosen[k]).collect();
+        for out in (0..n).filter(|&k| !chosen[k]) {
+            let row = &dist[out * n..(out + 1) * n];
+            let nearest = inside.iter().map(|&k| row[k]).fold(f64::INFINITY, f64::min);
+            if nearest.is_finite() {
+                worst = worst.max(nearest);
+            }
+        }
+    }
+    worst.sqrt()
+}
+
+/// The connected groups of points whose balls of `radius` overlap: how many, and each
+/// point's group.
+fn groups(white: &[f64], d: usize, radius: f64) -> (usize, Vec<usize>) {
+    let n = white.len() / d;
+    let at = |k: usize| &white[k * d..(k + 1) * d];
+    let reach = 4.0 * radius * radius; // balls overlap when centres are within 2r
+    let mut label = vec![usize::MAX; n];
+    let mut groups = 0;
+    let mut stack = Vec::new();
+    for start in 0..n {
+        if label[start] != usize::MAX {
+            continue;
+        }
+        label[start] = groups;
+        stack.push(start);
+        while let Some(i) = stack.pop() {
+            for (j, l) in label.iter_mut().enumerate() {
+                if *l == usize::MAX && squared_distance(at(i), at(j)) <= reach {
+                    *l = groups;
+                    stack.push(j);
+                }
+            }
+        }
+        groups += 1;
+    }
+    (groups, label)
+}
+
 /// How the bound is built.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct BoundSettings {
-    /// Keep a split when the pieces' volumes add up to less than this fraction of the
-    /// parent's.
-    pub vol_dec: f64,
     /// `ln` of the volume enlargement applied to every ellipsoid.
     pub log_enlarge: f64,
     /// Bootstrap resamples for the expansion estimate (0: none).
     pub bootstraps: usize,
     /// Several ellipsoids (true) or one.
     pub multi: bool,
+    /// Balls around the live points (`MLFriends`), intersected with the ellipsoid bound.
+    pub balls: bool,
 }
 
 /// A union of ellipsoids (possibly overlapping) bounding the live points.
@@ -177,6 +440,8 @@ pub(crate) struct Bound {
     ellipsoids: Vec<Ellipsoid>,
     /// Cumulative volume fractions, for picking an ellipsoid in proportion to its volume.
     cumulative: Vec<f64>,
+    /// The union of balls the draws must also lie in (`balls` bounds).
+    friends: Option<Friends>,
 }
 
 impl Bound {
@@ -194,6 +459,26 @@ impl Bound {
         settings: &BoundSettings,
         rng: &mut ChaCha8Rng,
     ) -> Option<Self> {
+        let friends = if settings.balls {
+            Some(Friends::build(points, settings, rng)?)
+        } else {
+            None
+        };
+        // With balls, one ellipsoid, always expanded by its bootstrap estimate (the balls do the
+        // fitting; the ellipsoid only trims their outside).
+        let settings = &if settings.balls {
+            BoundSettings {
+                multi: false,
+                bootstraps: if settings.bootstraps == 0 {
+                    FRIENDS_BOOTSTRAPS
+                } else {
+                    settings.bootstraps
+                },
+                ..*settings
+            }
+        } else {
+            *settings
+        };
         let mut ellipsoids = fit(points, log_volume, settings)?;
         let n = points.len();
         let d = points.first().map_or(0, |p| p.len());
@@ -244,6 +529,7 @@ impl Bound {
         Some(Self {
             ellipsoids,
             cumulative,
+            friends,
         })
     }
 
@@ -256,6 +542,9 @@ impl Bound {
     /// A point drawn uniformly from the union of the ellipsoids intersected with the unit
     /// cube, or `None` after `tries` geometric rejections.
     pub fn sample(&self, rng: &mut ChaCha8Rng, tries: usize) -> Option<Vec<f64>> {
+        if let Some(f) = &self.friends {
+            return f.sample(&self.ellipsoids[0], rng, tries);
+        }
         for _ in 0..tries {
             let u: f64 = rng.random();
             let k = self
@@ -301,11 +590,28 @@ fn fit(points: &[&[f64]], log_volume: f64, settings: &BoundSettings) -> Option<V
     let root = at_least(root, point_log_volume + n.ln());
     Some(if settings.multi {
         let mut out = Vec::new();
-        split(points, root, point_log_volume, settings, &mut out, 0);
+        split(points, root, point_log_volume, &spread(points), &mut out, 0);
         out
     } else {
         vec![root]
     })
+}
+
+/// Each coordinate's standard deviation over `points` (1 where it does not vary).
+fn spread(points: &[&[f64]]) -> Vec<f64> {
+    let d = points.first().map_or(0, |p| p.len());
+    let n = points.len().max(1) as f64;
+    (0..d)
+        .map(|j| {
+            let m = points.iter().map(|p| p[j]).sum::<f64>() / n;
+            let v = points.iter().map(|p| (p[j] - m).powi(2)).sum::<f64>() / n;
+            if v > 0.0 && v.is_finite() {
+                v.sqrt()
+            } else {
+                1.0
+            }
+        })
+        .collect()
 }
 
 /// `e` enlarged (if needed) to at least volume `e^{log_min}`.
@@ -319,45 +625,50 @@ fn at_least(e: Ellipsoid, log_min: f64) -> Ellipsoid {
 }
 
 /// Splits `parent` (bounding `points`) recursively into `out`.
+///
+/// The points are split in two by 2-means (started at the ends of the parent's longest axis,
+/// in coordinates scaled by each axis's spread), and each half is split again. A split is kept
+/// when it pays for its extra ellipsoids as the Bayesian information criterion counts them
+/// (X-means, Pelleg & Moore 2000; the rule Speagle 2020 gives for dynesty): with `n` points
+/// and `p = d(d + 3)/2` numbers per ellipsoid, `k` extra ellipsoids must shrink the total
+/// volume by a factor `e^{−k p ln(n) / n}` — so a few points never get an ellipsoid of their
+/// own, whose shape they could not pin down. No piece has fewer than `2d` points.
 fn split(
     points: &[&[f64]],
     parent: Ellipsoid,
     point_log_volume: f64,
-    settings: &BoundSettings,
+    scale: &[f64],
     out: &mut Vec<Ellipsoid>,
     depth: usize,
 ) {
     let d = points.first().map_or(0, |p| p.len());
     let n = points.len();
-    if n < 2 * (d + 1) || depth > 40 {
+    let min_size = (2 * d).max(d + 1);
+    if n < 2 * min_size || depth > 40 {
         out.push(parent);
         return;
     }
-    let (mut a, mut b) = parent.major_axis_ends();
+    let scaled = |p: &[f64]| DVector::from_iterator(d, p.iter().zip(scale).map(|(v, s)| v / s));
+    let (a0, b0) = parent.major_axis_ends();
+    let mut a = DVector::from_iterator(d, a0.iter().zip(scale).map(|(v, s)| v / s));
+    let mut b = DVector::from_iterator(d, b0.iter().zip(scale).map(|(v, s)| v / s));
+    let xs: Vec<DVector<f64>> = points.iter().map(|p| scaled(p)).collect();
     let mut labels = vec![false; n];
     for _ in 0..20 {
         let mut changed = false;
-        for (l, p) in labels.iter_mut().zip(points) {
-            let x = DVector::from_column_slice(p);
-            let to_b = (&x - &b).norm_squared() < (&x - &a).norm_squared();
+        for (l, x) in labels.iter_mut().zip(&xs) {
+            let to_b = (x - &b).norm_squared() < (x - &a).norm_squared();
             changed |= *l != to_b;
             *l = to_b;
         }
         let mean = |side: bool| {
-            let members: Vec<&&[f64]> = points
-                .iter()
-                .zip(&labels)
-                .filter(|(_, &l)| l == side)
-                .map(|(p, _)| p)
-                .collect();
-            if members.is_empty() {
-                return None;
-            }
             let mut m = DVector::zeros(d);
-            for p in &members {
-                m += DVector::from_column_slice(p);
+            let mut k = 0usize;
+            for (x, _) in xs.iter().zip(&labels).filter(|(_, &l)| l == side) {
+                m += x;
+                k += 1;
             }
-            Some(m / members.len() as f64)
+            (k > 0).then(|| m / k as f64)
         };
         match (mean(false), mean(true)) {
             (Some(ma), Some(mb)) => {
@@ -370,19 +681,16 @@ fn split(
             break;
         }
     }
-    let first: Vec<&[f64]> = points
-        .iter()
-        .zip(&labels)
-        .filter(|(_, &l)| !l)
-        .map(|(p, _)| *p)
-        .collect();
-    let second: Vec<&[f64]> = points
-        .iter()
-        .zip(&labels)
-        .filter(|(_, &l)| l)
-        .map(|(p, _)| *p)
-        .collect();
-    if first.len() <= d || second.len() <= d {
+    let side = |want: bool| -> Vec<&[f64]> {
+        points
+            .iter()
+            .zip(&labels)
+            .filter(|(_, &l)| l == want)
+            .map(|(p, _)| *p)
+            .collect()
+    };
+    let (first, second) = (side(false), side(true));
+    if first.len() < min_size || second.len() < min_size {
         out.push(parent);
         return;
     }
@@ -392,32 +700,21 @@ fn split(
     };
     let e1 = at_least(e1, point_log_volume + (first.len() as f64).ln());
     let e2 = at_least(e2, point_log_volume + (second.len() as f64).ln());
+    let per_ellipsoid = (d * (d + 3) / 2) as f64 * (n as f64).ln() / n as f64;
     let children = log_add(e1.log_volume(), e2.log_volume());
-    let threshold = settings.vol_dec.ln() + parent.log_volume();
-    // Split further either way: a ring's halves bound no less than the ring, but its
-    // quarters and eighths do. Keep the split when the final pieces are small enough.
+    // Split the halves either way: a ring's halves bound no less than the ring, but its
+    // quarters and eighths do.
     let mut pieces = Vec::new();
-    split(
-        &first,
-        e1,
-        point_log_volume,
-        settings,
-        &mut pieces,
-        depth + 1,
-    );
-    split(
-        &second,
-        e2,
-        point_log_volume,
-        settings,
-        &mut pieces,
-        depth + 1,
-    );
+    split(&first, e1, point_log_volume, scale, &mut pieces, depth + 1);
+    split(&second, e2, point_log_volume, scale, &mut pieces, depth + 1);
     let total = pieces
         .iter()
         .map(Ellipsoid::log_volume)
         .fold(f64::NEG_INFINITY, log_add);
-    if children < threshold || total < threshold {
+    let extra = (pieces.len() - 1) as f64;
+    if children - parent.log_volume() < -per_ellipsoid
+        || total - parent.log_volume() < -per_ellipsoid * extra
+    {
         out.extend(pieces);
     } else {
         out.push(parent);
@@ -476,9 +773,9 @@ mod tests {
         }
         let refs: Vec<&[f64]> = pts.iter().map(Vec::as_slice).collect();
         let settings = BoundSettings {
-            vol_dec: 0.5,
             log_enlarge: 0.25f64.ln_1p(),
             multi: true,
+            balls: false,
             bootstraps: 5,
         };
         let b = Bound::build(&refs, (0.01f64).ln(), &settings, &mut rng).expect("fits");
@@ -487,6 +784,42 @@ mod tests {
         assert!(
             (x[0] - 0.2).abs() < 0.15 || (x[0] - 0.8).abs() < 0.15,
             "{x:?}"
+        );
+    }
+
+    #[test]
+    fn balls_follow_a_ring_that_one_ellipsoid_would_fill() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let pts: Vec<Vec<f64>> = (0..400)
+            .map(|_| {
+                let a = rng.random::<f64>() * std::f64::consts::TAU;
+                let r = 0.3 + 0.01 * (rng.random::<f64>() - 0.5);
+                vec![0.5 + r * a.cos(), 0.5 + r * a.sin()]
+            })
+            .collect();
+        let refs: Vec<&[f64]> = pts.iter().map(Vec::as_slice).collect();
+        let settings = BoundSettings {
+            log_enlarge: 0.0,
+            multi: false,
+            balls: true,
+            bootstraps: 0,
+        };
+        let b = Bound::build(&refs, (0.02f64).ln(), &settings, &mut rng).expect("fits");
+        let mut octants = [0usize; 8];
+        for _ in 0..4000 {
+            let x = b.sample(&mut rng, 10_000).expect("draws");
+            let (dx, dy) = (x[0] - 0.5, x[1] - 0.5);
+            // Near the ring (the balls' radius is a few point spacings), never at the centre
+            // that an ellipsoid around the ring would cover.
+            let r = (dx * dx + dy * dy).sqrt();
+            assert!((r - 0.3).abs() < 0.08, "{x:?}");
+            let k = ((dy.atan2(dx) + std::f64::consts::PI) / std::f64::consts::TAU * 8.0) as usize;
+            octants[k.min(7)] += 1;
+        }
+        // The whole ring is covered, evenly.
+        assert!(
+            octants.iter().all(|&c| (350..650).contains(&c)),
+            "{octants:?}"
         );
     }
 }

@@ -20,6 +20,9 @@ use std::collections::VecDeque;
 /// How the constrained prior is bounded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BoundKind {
+    /// Balls of one bootstrap-estimated radius around the live points, in the metric that
+    /// whitens them (`MLFriends`; Buchner 2016, 2019), trimmed by their bounding ellipsoid.
+    Balls,
     /// Several ellipsoids, split by 2-means (the default).
     #[default]
     Multi,
@@ -45,13 +48,14 @@ impl std::str::FromStr for BoundKind {
     type Err = SampleError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "balls" => Ok(Self::Balls),
             "multi" => Ok(Self::Multi),
             "single" => Ok(Self::Single),
             "none" => Ok(Self::None),
             _ => Err(invalid(
                 "bound",
                 s,
-                "bound must be \"multi\", \"single\" or \"none\"",
+                "bound must be \"balls\", \"multi\", \"single\" or \"none\"",
             )),
         }
     }
@@ -566,9 +570,9 @@ impl NestedState {
 
     fn settings(&self) -> BoundSettings {
         BoundSettings {
-            vol_dec: 0.5,
             log_enlarge: self.config.expansion_factor.ln_1p(),
             multi: self.config.bound == BoundKind::Multi,
+            balls: self.config.bound == BoundKind::Balls && self.sampling == Sampling::Uniform,
             bootstraps: if self.sampling == Sampling::Uniform {
                 self.config.bootstraps
             } else {
