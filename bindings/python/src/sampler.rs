@@ -623,7 +623,10 @@ impl PyDynamicNestedSampler {
         self.set(|c| c.with_expansion_factor(factor))
     }
 
-    /// `"multi"` (default), `"single"` or `"none"`.
+    /// `"multi"` (default: ellipsoids split by 2-means while each split pays for itself),
+    /// `"balls"` (balls of a bootstrap-estimated radius around the live points, trimmed by an
+    /// ellipsoid: follows curved and multimodal regions, at more evaluations), `"single"` or
+    /// `"none"` (the whole prior).
     fn with_bound(&self, bound: &str) -> PyResult<Self> {
         let b: BoundKind = bound.parse().map_err(|e: SampleError| value_error(&e))?;
         Ok(Self(self.0.clone().with_bound(b), self.1.clone()))
@@ -667,8 +670,9 @@ impl PyDynamicNestedSampler {
         self.set(|c| c.with_target_error(e))
     }
 
-    /// Bootstrap resamples behind an expansion estimate of the bound (default 0: only the
-    /// fixed enlargement); safer for curved posteriors, slower for thin ones.
+    /// Bootstrap resamples behind an expansion estimate of the ellipsoids (default 0: only the
+    /// fixed enlargement; safer for curved posteriors, slower for thin ones), and behind the
+    /// radius of the `"balls"` bound (default 30 there).
     fn with_bootstraps(&self, n: usize) -> Self {
         Self(self.0.clone().with_bootstraps(n), self.1.clone())
     }

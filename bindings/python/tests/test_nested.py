@@ -153,9 +153,9 @@ def gaussian_run() -> diffid.NestedSamples:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_evidence_and_posterior_of_a_gaussian(seed):
-    r = gaussian_problem().sample(sampler=DNS().with_seed(seed))
+@pytest.mark.parametrize("seed, bound", [(0, "multi"), (1, "multi"), (2, "balls")])
+def test_evidence_and_posterior_of_a_gaussian(seed, bound):
+    r = gaussian_problem().sample(sampler=DNS().with_seed(seed).with_bound(bound))
     assert isinstance(r, diffid.NestedSamples)
     assert r.termination_reason == "completed"
     assert r.parameter_names == ["a", "b"]
@@ -477,7 +477,7 @@ def test_invalid_settings_raise_value_error(make, words):
 
 
 def test_valid_bound_and_sampling_settings_are_accepted():
-    for bound in ("multi", "single", "none"):
+    for bound in ("balls", "multi", "single", "none"):
         assert f"bound={bound.capitalize()}" in repr(DNS().with_bound(bound))
     sampling = {"auto": "Auto", "uniform": "Uniform", "rwalk": "RandomWalk"}
     for name, shown in sampling.items():

@@ -88,11 +88,16 @@ impl std::str::FromStr for Sampling {
 /// `termination_tolerance` (`ln(Z + L_max X) − ln Z < dlogz`).
 ///
 /// **New points.** Up to 10 parameters (`sampling = "auto"`), candidates are drawn uniformly
-/// inside a bound of the live points: one ellipsoid, or several split by 2-means while their
-/// volumes add up to less than half the parent's (`bound = "multi"`), each kept at least as
-/// large as the prior volume its points are expected to fill, expanded by a bootstrap estimate
-/// of how far the region reaches beyond the live points (`bootstraps` resamples) and enlarged in
-/// volume by `1 + expansion_factor`. Above 10 parameters, random walks of `walks` steps from live
+/// inside a bound of the live points: one ellipsoid, or several split by 2-means while each
+/// split pays for its extra ellipsoids by the Bayesian information criterion (`bound =
+/// "multi"`: `k` extra ellipsoids must shrink the volume by `e^{−k p ln(n)/n}`, `p = d(d+3)/2`,
+/// so a handful of points never gets an ellipsoid whose shape it cannot pin down), each kept at
+/// least as large as the prior volume its points are expected to fill, expanded by a bootstrap
+/// estimate of how far the region reaches beyond the live points (`bootstraps` resamples) and
+/// enlarged in volume by `1 + expansion_factor`; or (`bound = "balls"`) balls around the live
+/// points in the metric that whitens them, their radius the largest distance from a point left
+/// out of a bootstrap resample to the resample (Buchner 2016, 2019), enlarged likewise and
+/// trimmed by the bootstrap-expanded ellipsoid of all the points. Above 10 parameters, random walks of `walks` steps from live
 /// points, shaped by the bound and with their scale adapted towards half the steps accepted,
 /// replace uniform draws. Until the uniform draws' efficiency first falls below 10 % (and for
 /// at least `2 · live_points` evaluations) candidates come from the whole cube.
@@ -233,7 +238,8 @@ impl DynamicNestedSampler {
     );
 
     /// Bootstrap resamples behind the bound's expansion estimate for uniform sampling
-    /// (default 0: only the fixed enlargement). The estimate is the largest distance of a
+    /// (default 0: only the fixed enlargement; for the balls bound, the resamples behind
+    /// its radius and its ellipsoid's expansion, default 30). The estimate is the largest distance of a
     /// left-out point, which is safe for curved regions but can grow large (thin shells in
     /// 5-D needed 30 times more evaluations with 20 resamples).
     #[must_use]
