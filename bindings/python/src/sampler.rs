@@ -632,8 +632,8 @@ impl PyDynamicNestedSampler {
         Ok(Self(self.0.clone().with_bound(b), self.1.clone()))
     }
 
-    /// `"auto"` (default: uniform up to 10 parameters, random walks above), `"uniform"` or
-    /// `"rwalk"`.
+    /// `"auto"` (default: uniform up to 10 parameters, random walks above), `"uniform"`,
+    /// `"rwalk"` or `"slice"` (slice sampling along random directions shaped by the bound).
     fn with_sampling(&self, sampling: &str) -> PyResult<Self> {
         let s: Sampling = sampling.parse().map_err(|e: SampleError| value_error(&e))?;
         Ok(Self(self.0.clone().with_sampling(s), self.1.clone()))

@@ -456,7 +456,7 @@ def test_bayes_factor_needs_nested_samples(gaussian_run):
         (lambda: DNS().with_termination_tolerance(float("nan")), ["dlogz"]),
         (lambda: DNS().with_termination_tolerance(float("inf")), ["dlogz"]),
         (lambda: DNS().with_bound("ellipse"), ["bound", "ellipse", "multi"]),
-        (lambda: DNS().with_sampling("slice"), ["sampling", "slice", "rwalk"]),
+        (lambda: DNS().with_sampling("nuts"), ["sampling", "nuts", "slice"]),
         (lambda: DNS().with_live_points(1), ["live_points", "1"]),
         (lambda: DNS().with_batch_size(1), ["batch_size", "1"]),
         (lambda: DNS().with_posterior_fraction(1.5), ["posterior fraction", "1.5"]),
@@ -479,7 +479,7 @@ def test_invalid_settings_raise_value_error(make, words):
 def test_valid_bound_and_sampling_settings_are_accepted():
     for bound in ("balls", "multi", "single", "none"):
         assert f"bound={bound.capitalize()}" in repr(DNS().with_bound(bound))
-    sampling = {"auto": "Auto", "uniform": "Uniform", "rwalk": "RandomWalk"}
+    sampling = {"auto": "Auto", "uniform": "Uniform", "rwalk": "RandomWalk", "slice": "Slice"}
     for name, shown in sampling.items():
         assert f"sampling={shown}" in repr(DNS().with_sampling(name))
 

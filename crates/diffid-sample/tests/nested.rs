@@ -6,7 +6,7 @@ mod common;
 
 use common::{correlated_3d, eggbox, loggamma_2d, run, shells, CORRELATED_3D_LOG_Z};
 use diffid_core::{Ask, AskTell, Outcome};
-use diffid_sample::{BoundKind, DynamicNestedSampler, NestedResult, Prior, SampleError};
+use diffid_sample::{BoundKind, DynamicNestedSampler, NestedResult, Prior, SampleError, Sampling};
 use std::f64::consts::PI;
 
 fn within_4_errors(r: &NestedResult, truth: f64, what: &str) {
@@ -87,6 +87,30 @@ fn the_balls_bound_recovers_analytic_evidences() {
         235.856,
         "eggbox (balls)",
     );
+}
+
+/// Moves from live points instead of uniform draws: random walks and slices recover the
+/// correlated Gaussian's ln Z and, for slices, the thin shells'.
+#[test]
+fn walks_and_slices_recover_analytic_evidences() {
+    for (sampling, seed) in [(Sampling::RandomWalk, 21), (Sampling::Slice, 22)] {
+        let r = run(
+            &static_run(200, 0.1, seed).with_sampling(sampling),
+            3,
+            -10.0,
+            10.0,
+            &correlated_3d,
+        );
+        within_4_errors(&r, CORRELATED_3D_LOG_Z, &format!("{sampling:?}"));
+    }
+    let r = run(
+        &static_run(500, 0.1, 23).with_sampling(Sampling::Slice),
+        2,
+        -6.0,
+        6.0,
+        &shells,
+    );
+    within_4_errors(&r, -1.75, "2-D shells (slice)");
 }
 
 /// Over 10 seeds, the spread of ln Z matches the mean reported error within a factor 1.5.

@@ -128,6 +128,18 @@ impl Ellipsoid {
         x.iter().zip(dz.iter()).map(|(a, b)| a + b).collect()
     }
 
+    /// A random direction scaled to the ellipsoid's extent along it, times `scale` (the unit
+    /// interval of a slice sampler).
+    pub fn direction(&self, rng: &mut ChaCha8Rng, scale: f64) -> Vec<f64> {
+        let d = self.centre.len();
+        let z: DVector<f64> = DVector::from_fn(d, |_, _| rng.sample::<f64, _>(StandardNormal));
+        let norm = z.norm().max(f64::MIN_POSITIVE);
+        (&self.factor * z * (scale / norm))
+            .iter()
+            .copied()
+            .collect()
+    }
+
     /// The two ends of the longest axis.
     fn major_axis_ends(&self) -> (DVector<f64>, DVector<f64>) {
         let shape = &self.factor * self.factor.transpose();

@@ -42,6 +42,9 @@ pub enum Sampling {
     Uniform,
     /// Random walks from live points, shaped by the bound, scale adapted.
     RandomWalk,
+    /// Slice sampling from live points along random directions shaped by the bound, with
+    /// stepping out and shrinkage (Neal 2003), width adapted.
+    Slice,
 }
 
 impl std::str::FromStr for BoundKind {
@@ -68,10 +71,11 @@ impl std::str::FromStr for Sampling {
             "auto" => Ok(Self::Auto),
             "uniform" => Ok(Self::Uniform),
             "rwalk" => Ok(Self::RandomWalk),
+            "slice" => Ok(Self::Slice),
             _ => Err(invalid(
                 "sampling",
                 s,
-                "sampling must be \"auto\", \"uniform\" or \"rwalk\"",
+                "sampling must be \"auto\", \"uniform\", \"rwalk\" or \"slice\"",
             )),
         }
     }
@@ -527,7 +531,47 @@ enum Pending {
     Candidates(Vec<Vec<f64>>),
     /// One step of each walk: the walks and, per walk, the proposal (`None` outside the cube).
     Walks(Vec<Walk>, Vec<Option<Vec<f64>>>),
+    /// One proposal of each unfinished slice sampler (`None` for finished ones).
+    Slices(Vec<SliceWalk>, Vec<Option<Vec<f64>>>),
 }
+
+/// Where a slice sampler is in its current slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+enum SlicePhase {
+    /// Stepping the interval's left end out while it lies inside the slice.
+    Left,
+    /// Stepping the right end out.
+    Right,
+    /// Drawing inside the interval, shrinking it towards the current point on each miss.
+    Shrink,
+    /// All slices done.
+    Done,
+}
+
+/// A slice sampler from a live point, constrained above `threshold`: `slices_left` slices
+/// along random directions, each one interval `[left, right]` (in units of `direction`)
+/// stepped out and then shrunk.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct SliceWalk {
+    u: Vec<f64>,
+    log_likelihood: f64,
+    threshold: f64,
+    slices_left: usize,
+    direction: Vec<f64>,
+    phase: SlicePhase,
+    left: f64,
+    right: f64,
+    /// The offset of the pending proposal along `direction`.
+    at: f64,
+    /// Step-outs and shrinks of the current slice (capped), and of the whole walk.
+    steps_this_slice: usize,
+    expansions: usize,
+    contractions: usize,
+    moved: bool,
+}
+
+/// Step-outs plus shrinks after which a slice gives up (keeping its point).
+const SLICE_STEP_CAP: usize = 200;
 
 /// A random walk from a live point, constrained above `threshold`.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -648,6 +692,14 @@ impl NestedState {
                 .collect();
             self.pending = Pending::Candidates(c);
             return;
+        }
+        if self.sampling == Sampling::Slice && self.run.bound.is_some() {
+            let starts: Vec<Walk> = (0..width).filter_map(|_| self.start_walk()).collect();
+            let walks: Vec<SliceWalk> = starts.into_iter().map(|w| self.start_slice(w)).collect();
+            if !walks.is_empty() {
+                self.propose_slices(walks);
+                return;
+            }
         }
         if self.sampling == Sampling::RandomWalk && self.run.bound.is_some() {
             let walks: Vec<Walk> = (0..width).filter_map(|_| self.start_walk()).collect();
@@ -780,7 +832,8 @@ impl NestedState {
             // points found from being cut off by an early bound.
             let efficiency = r.accepted as f64 / r.evaluations.max(1) as f64;
             let first = r.evaluations >= FIRST_UPDATE_CALLS * k
-                && (efficiency < FIRST_UPDATE_EFFICIENCY || self.sampling == Sampling::RandomWalk);
+                && (efficiency < FIRST_UPDATE_EFFICIENCY
+                    || matches!(self.sampling, Sampling::RandomWalk | Sampling::Slice));
             if !first {
                 return;
             }
@@ -954,6 +1007,14 @@ impl AskTell for NestedState {
                     self.settle_walks(&[]);
                     continue;
                 }
+                Pending::Slices(_, proposals) => {
+                    let points: Vec<Vec<f64>> = proposals
+                        .iter()
+                        .flatten()
+                        .map(|u| self.to_natural(u))
+                        .collect();
+                    return Ask::Evaluate(points);
+                }
                 Pending::None => {}
             }
             if self.run.finished(self.config.dlogz) {
@@ -975,7 +1036,7 @@ impl AskTell for NestedState {
         let expected = match &self.pending {
             Pending::None => return Err(TellError::NothingAsked),
             Pending::Candidates(c) => c.len(),
-            Pending::Walks(_, p) => p.iter().flatten().count(),
+            Pending::Walks(_, p) | Pending::Slices(_, p) => p.iter().flatten().count(),
         };
         if outcomes.len() != expected {
             return Err(TellError::ResultCountMismatch {
@@ -1015,6 +1076,9 @@ impl AskTell for NestedState {
             Pending::Walks(walks, proposals) => {
                 self.pending = Pending::Walks(walks, proposals);
                 self.settle_walks(outcomes);
+            }
+            Pending::Slices(walks, proposals) => {
+                self.settle_slices(walks, proposals, outcomes);
             }
             Pending::None => {}
         }
@@ -1071,6 +1135,173 @@ impl NestedState {
                 self.queue.push_back((w.u, w.log_likelihood));
             } else {
                 // A walk that never moved returns a copy of a live point: not a new draw.
+                self.run.evaluations += 1;
+            }
+        }
+    }
+
+    /// A slice sampler from `w`'s point: `3 + d` slices (as dynesty's random slices).
+    fn start_slice(&mut self, w: Walk) -> SliceWalk {
+        let mut s = SliceWalk {
+            u: w.u,
+            log_likelihood: w.log_likelihood,
+            threshold: w.threshold,
+            slices_left: 3 + self.priors.len(),
+            direction: Vec::new(),
+            phase: SlicePhase::Left,
+            left: 0.0,
+            right: 0.0,
+            at: 0.0,
+            steps_this_slice: 0,
+            expansions: 0,
+            contractions: 0,
+            moved: false,
+        };
+        self.new_slice(&mut s);
+        s
+    }
+
+    /// Starts a slice along a random direction shaped by the bound's ellipsoid around the
+    /// point, the unit interval placed at random around it.
+    fn new_slice(&mut self, s: &mut SliceWalk) {
+        let Some(bound) = &self.run.bound else {
+            s.phase = SlicePhase::Done;
+            return;
+        };
+        s.direction = bound.around(&s.u).direction(&mut self.rng, self.walk_scale);
+        let r: f64 = self.rng.random();
+        s.left = -r;
+        s.right = 1.0 - r;
+        s.at = s.left;
+        s.phase = SlicePhase::Left;
+        s.steps_this_slice = 0;
+    }
+
+    fn slice_point(s: &SliceWalk) -> Vec<f64> {
+        s.u.iter()
+            .zip(&s.direction)
+            .map(|(u, v)| u + s.at * v)
+            .collect()
+    }
+
+    /// The next point each unfinished sampler needs evaluated (points outside the cube are
+    /// outside the slice, settled without an evaluation).
+    fn propose_slices(&mut self, mut walks: Vec<SliceWalk>) {
+        let mut proposals = Vec::with_capacity(walks.len());
+        for s in &mut walks {
+            proposals.push(loop {
+                match s.phase {
+                    SlicePhase::Done => break None,
+                    SlicePhase::Shrink => s.at = self.rng.random_range(s.left..=s.right),
+                    SlicePhase::Left | SlicePhase::Right => {}
+                }
+                let y = Self::slice_point(s);
+                if y.iter().all(|v| (0.0..=1.0).contains(v)) {
+                    break Some(y);
+                }
+                self.slice_outside(s);
+            });
+        }
+        if proposals.iter().all(Option::is_none) {
+            self.finish_slices(walks);
+        } else {
+            self.pending = Pending::Slices(walks, proposals);
+        }
+    }
+
+    /// The proposal of `s` is outside the slice.
+    fn slice_outside(&mut self, s: &mut SliceWalk) {
+        s.steps_this_slice += 1;
+        match s.phase {
+            SlicePhase::Left => {
+                s.phase = SlicePhase::Right;
+                s.at = s.right;
+            }
+            SlicePhase::Right => s.phase = SlicePhase::Shrink,
+            SlicePhase::Shrink => {
+                if s.at < 0.0 {
+                    s.left = s.at;
+                } else {
+                    s.right = s.at;
+                }
+                s.contractions += 1;
+            }
+            SlicePhase::Done => {}
+        }
+        if s.steps_this_slice >= SLICE_STEP_CAP && s.phase != SlicePhase::Done {
+            // A slice that neither closes nor hits: give it up, keep the point.
+            self.end_slice(s);
+        }
+    }
+
+    /// The proposal `y` of `s` is inside the slice, with log-likelihood `logl`.
+    fn slice_inside(&mut self, s: &mut SliceWalk, y: Vec<f64>, logl: f64) {
+        s.steps_this_slice += 1;
+        match s.phase {
+            SlicePhase::Left => {
+                s.left -= 1.0;
+                s.at = s.left;
+                s.expansions += 1;
+            }
+            SlicePhase::Right => {
+                s.right += 1.0;
+                s.at = s.right;
+                s.expansions += 1;
+            }
+            SlicePhase::Shrink => {
+                s.u = y;
+                s.log_likelihood = logl;
+                s.moved = true;
+                self.end_slice(s);
+                return;
+            }
+            SlicePhase::Done => return,
+        }
+        if s.steps_this_slice >= SLICE_STEP_CAP {
+            // Stepping out without end: shrink within what was found.
+            s.phase = SlicePhase::Shrink;
+        }
+    }
+
+    fn end_slice(&mut self, s: &mut SliceWalk) {
+        s.slices_left = s.slices_left.saturating_sub(1);
+        if s.slices_left == 0 {
+            s.phase = SlicePhase::Done;
+        } else {
+            self.new_slice(s);
+        }
+    }
+
+    /// Applies one round of outcomes; finished samplers wait for the rest.
+    fn settle_slices(
+        &mut self,
+        mut walks: Vec<SliceWalk>,
+        proposals: Vec<Option<Vec<f64>>>,
+        outcomes: &[Outcome],
+    ) {
+        let mut told = outcomes.iter();
+        for (s, p) in walks.iter_mut().zip(proposals) {
+            let Some(y) = p else { continue };
+            match told.next() {
+                Some(Outcome::Value(nll)) if -nll > s.threshold => self.slice_inside(s, y, -nll),
+                _ => self.slice_outside(s),
+            }
+        }
+        self.propose_slices(walks);
+    }
+
+    /// All samplers done: adapt the width (towards as many step-outs as shrinks, so the
+    /// interval starts about the slice's size) and queue the moved points.
+    fn finish_slices(&mut self, walks: Vec<SliceWalk>) {
+        let expansions: usize = walks.iter().map(|w| w.expansions).sum();
+        let contractions: usize = walks.iter().map(|w| w.contractions).sum();
+        let total = (expansions + contractions).max(1) as f64;
+        let balance = (expansions as f64 - contractions as f64) / total;
+        self.walk_scale = (self.walk_scale * balance.exp()).clamp(1e-6, 10.0);
+        for w in walks {
+            if w.moved {
+                self.queue.push_back((w.u, w.log_likelihood));
+            } else {
                 self.run.evaluations += 1;
             }
         }
