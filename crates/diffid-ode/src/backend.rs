@@ -109,7 +109,6 @@ fn solve_with(
     } = c;
     let problem: &OdeSolverProblem<Eqn> = problem;
     let times = &sim.times;
-    let max_steps = plan.max_steps;
     let at = |col: usize, t: f64, y: &V| -> Result<(), SolveError> {
         let values: &V = match problem.eqn.out() {
             Some(op) => {
@@ -131,7 +130,7 @@ fn solve_with(
     };
     let no_check = |_: f64, _: &V| Ok(());
     with_solver!(problem, plan.kind, LS, |s| drive(
-        s, times, max_steps, y, at, no_check
+        s, times, plan, y, at, no_check
     ))
 }
 
@@ -287,7 +286,6 @@ where
     }
     let problem: &OdeSolverProblem<E> = problem;
     let times = &sim.times;
-    let max_steps = plan.max_steps;
     let mut zbuf = vec![0.0; z.len()];
     let at = |col: usize, t: f64, z: &V| -> Result<(), SolveError> {
         for (i, v) in zbuf.iter_mut().enumerate() {
@@ -315,6 +313,6 @@ where
         Ok(())
     };
     with_solver!(problem, plan.kind, LS, |s| drive(
-        s, times, max_steps, z, at, after_step
+        s, times, plan, z, at, after_step
     ))
 }

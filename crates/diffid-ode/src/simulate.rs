@@ -138,11 +138,21 @@ impl SolveOptions {
     }
 }
 
+/// The explicit budget under `SolverKind::Auto`, in multiples of the probe's steps, and its
+/// floor (see `OdeSimulator::explicit_budget`).
+const PROBE_STEP_FACTOR: usize = 20;
+const PROBE_STEP_FLOOR: usize = 1000;
+
 /// What one solve uses: a concrete method and a step budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub kind: SolverKind,
     pub max_steps: usize,
+    /// Give up early once the steps so far, extrapolated over the horizon, exceed the budget
+    /// (checked after a tenth of it): the explicit attempt of `SolverKind::Auto`, whose
+    /// failure only sends the solve to BDF, so a stiff or exploding candidate costs a tenth
+    /// of the budget instead of all of it.
+    pub project: bool,
 }
 
 /// The automatic solver's state: the probe's decision and how many solves used each method.
@@ -154,6 +164,8 @@ struct Auto {
     implicit: AtomicUsize,
     /// Explicit solves that failed and were redone with BDF.
     fallbacks: AtomicUsize,
+    /// Steps the probe's explicit solve took at the initial parameters (0: no probe yet).
+    probe_steps: AtomicUsize,
 }
 
 /// How many solves used which method (see [`OdeSimulator::solver_counts`]).
@@ -253,12 +265,37 @@ pub(crate) use with_solver;
 /// turn, and `after_step(t)` after every step (which may end the solve with an error). Enforces
 /// the step budget and finiteness; a `stop` root ends the solve as [`SolveError::StoppedEarly`].
 pub(crate) fn drive<'a, E, S>(
+    s: S,
+    times: &[f64],
+    plan: Plan,
+    y: &mut E::V,
+    at: impl FnMut(usize, f64, &E::V) -> Result<(), SolveError>,
+    after_step: impl FnMut(f64, &E::V) -> Result<(), SolveError>,
+) -> Result<(), SolveError>
+where
+    E: OdeEquations<T = f64> + 'a,
+    S: OdeSolverMethod<'a, E>,
+{
+    let mut steps = 0;
+    let result = drive_counted(s, times, plan, y, at, after_step, &mut steps);
+    LAST_STEPS.with(|c| c.set(steps));
+    result
+}
+
+thread_local! {
+    /// Steps taken by the last [`drive`] on this thread (the probe reads its own).
+    static LAST_STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The solve behind [`drive`], counting its steps into `steps`.
+fn drive_counted<'a, E, S>(
     mut s: S,
     times: &[f64],
-    max_steps: usize,
+    plan: Plan,
     y: &mut E::V,
     mut at: impl FnMut(usize, f64, &E::V) -> Result<(), SolveError>,
     mut after_step: impl FnMut(f64, &E::V) -> Result<(), SolveError>,
+    steps: &mut usize,
 ) -> Result<(), SolveError>
 where
     E: OdeEquations<T = f64> + 'a,
@@ -295,10 +332,11 @@ where
         message: e.to_string(),
     };
     s.set_stop_time(t_end).map_err(|e| fail(s.state().t, e))?;
-    let mut steps = 0usize;
+    let max_steps = plan.max_steps;
+    let t_start = s.state().t;
     loop {
         let reason = s.step().map_err(|e| fail(s.state().t, e))?;
-        steps += 1;
+        *steps += 1;
         let t = s.state().t;
         match reason {
             OdeSolverStopReason::RootFound(t_root, _) => {
@@ -318,8 +356,15 @@ where
         if !t.is_finite() {
             return Err(SolveError::NonFinite { t });
         }
-        if steps >= max_steps {
+        if *steps >= max_steps {
             return Err(SolveError::TooManySteps { max_steps, t });
+        }
+        if plan.project && *steps >= max_steps / 10 && t > t_start {
+            // At this pace the budget would not reach the last time: stop now.
+            let projected = *steps as f64 * (t_end - t_start) / (t - t_start);
+            if projected > max_steps as f64 {
+                return Err(SolveError::TooManySteps { max_steps, t });
+            }
         }
     }
     if col < n {
@@ -505,10 +550,28 @@ impl OdeSimulator {
     }
 
     /// The step budget of an explicit attempt under [`SolverKind::Auto`]: tied to the data
-    /// (10 000 steps plus 100 per output time), never above the solve's own budget. A
-    /// non-stiff model needs far fewer; a stiff one spends it all, so its failure is cheap.
+    /// (10 000 steps plus 100 per output time), never above the solve's own budget, and,
+    /// once the probe has solved the initial parameters explicitly in `n` steps, at most
+    /// `max(1000, 20 n)`: a candidate that needs twenty times the steps of the initial
+    /// parameters is stiff (or exploding) there, and goes to BDF before wasting the rest. A
+    /// solve also gives up early once its pace projects past the budget (see [`Plan`]). The
+    /// budget depends on the model, the times, the options and the initial parameters only,
+    /// so the choice of method stays a function of the point.
     fn explicit_budget(&self) -> usize {
-        (10_000 + 100 * self.times.len()).min(self.options.max_steps)
+        self.auto_budget().unwrap_or(self.options.max_steps)
+    }
+
+    /// Under [`SolverKind::Auto`], the step budget of an explicit attempt now (see
+    /// `explicit_budget`); `None` for a named method.
+    pub fn auto_budget(&self) -> Option<usize> {
+        if self.options.solver != SolverKind::Auto {
+            return None;
+        }
+        let horizon = (10_000 + 100 * self.times.len()).min(self.options.max_steps);
+        Some(match self.auto.probe_steps.load(Ordering::Relaxed) {
+            0 => horizon,
+            n => horizon.min(PROBE_STEP_FLOOR.max(PROBE_STEP_FACTOR * n)),
+        })
     }
 
     /// Runs `solve` with the method the options name, or the automatic choice.
@@ -521,12 +584,14 @@ impl OdeSimulator {
             return solve(Plan {
                 kind: self.options.solver,
                 max_steps,
+                project: false,
             });
         }
         let auto = &self.auto;
         let bdf = Plan {
             kind: SolverKind::Bdf,
             max_steps,
+            project: false,
         };
         if auto.stiff.load(Ordering::Relaxed) {
             auto.implicit.fetch_add(1, Ordering::Relaxed);
@@ -535,6 +600,7 @@ impl OdeSimulator {
         match solve(Plan {
             kind: SolverKind::Tsit45,
             max_steps: self.explicit_budget(),
+            project: true,
         }) {
             Err(e) if retry_with_bdf(&e) => {
                 auto.fallbacks.fetch_add(1, Ordering::Relaxed);
@@ -559,14 +625,24 @@ impl OdeSimulator {
             return None;
         }
         let mut out = vec![0.0; self.times.len() * self.model.n_outputs()];
-        let mut attempt = |kind, max_steps| match self.options.backend {
-            Backend::Dense => crate::dense::solve(self, Plan { kind, max_steps }, params, &mut out),
-            Backend::Sparse => {
-                crate::sparse::solve(self, Plan { kind, max_steps }, params, &mut out)
+        let mut attempt = |kind, max_steps| {
+            let plan = Plan {
+                kind,
+                max_steps,
+                project: kind == SolverKind::Tsit45,
+            };
+            match self.options.backend {
+                Backend::Dense => crate::dense::solve(self, plan, params, &mut out),
+                Backend::Sparse => crate::sparse::solve(self, plan, params, &mut out),
             }
         };
+        self.auto.probe_steps.store(0, Ordering::Relaxed);
         match attempt(SolverKind::Tsit45, self.explicit_budget()) {
-            Ok(()) => Some(SolverKind::Tsit45),
+            Ok(()) => {
+                let steps = LAST_STEPS.with(std::cell::Cell::get);
+                self.auto.probe_steps.store(steps.max(1), Ordering::Relaxed);
+                Some(SolverKind::Tsit45)
+            }
             Err(e) if retry_with_bdf(&e) => {
                 if attempt(SolverKind::Bdf, self.options.max_steps).is_ok() {
                     self.auto.stiff.store(true, Ordering::Relaxed);

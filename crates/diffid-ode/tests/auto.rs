@@ -102,3 +102,23 @@ fn a_candidate_where_the_explicit_method_fails_is_redone_with_bdf() {
     bdf.solve(&[3e7, 1e4], &mut want).expect("solves");
     assert_eq!(out, want);
 }
+
+#[test]
+fn the_explicit_budget_shrinks_to_a_multiple_of_the_probes_steps() {
+    let times: Vec<f64> = (0..401).map(|i| f64::from(i) * 0.25).collect();
+    let auto = simulator(DECAY, times.clone(), &["k"], SolverKind::Auto);
+    // Before the probe: tied to the horizon, 10 000 steps plus 100 per output time.
+    assert_eq!(auto.auto_budget(), Some(10_000 + 100 * 401));
+    assert_eq!(auto.probe(&[0.5]), Some(SolverKind::Tsit45));
+    // A decay needs a few dozen steps: the budget falls to twenty times those (at least
+    // 1000), far below the horizon's.
+    let budget = auto.auto_budget().expect("auto");
+    assert!((1000..=2000).contains(&budget), "{budget}");
+    assert_eq!(budget % 20, 0, "{budget}");
+    // Still enough for the same model at other rates, which stay explicit.
+    let mut out = vec![0.0; 401];
+    auto.solve(&[2.0], &mut out).expect("solves");
+    assert_eq!(auto.solver_counts().fallbacks, 0);
+    let named = simulator(DECAY, times, &["k"], SolverKind::Tsit45);
+    assert_eq!(named.auto_budget(), None);
+}
