@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// The first bytes of every checkpoint file.
 const MAGIC: &[u8; 8] = b"DIFFIDCK";
 /// The layout of what follows; a file of another version is refused.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// Where and how often a run saves its state, and whether it starts from a saved state.
 #[derive(Clone, Debug, PartialEq)]

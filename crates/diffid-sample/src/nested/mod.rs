@@ -103,8 +103,9 @@ impl std::str::FromStr for Sampling {
 /// out of a bootstrap resample to the resample (Buchner 2016, 2019), enlarged likewise and
 /// trimmed by the bootstrap-expanded ellipsoid of all the points. Above 10 parameters, random walks of `walks` steps from live
 /// points, shaped by the bound and with their scale adapted towards half the steps accepted,
-/// replace uniform draws. Until the uniform draws' efficiency first falls below 10 % (and for
-/// at least `2 · live_points` evaluations) candidates come from the whole cube.
+/// replace uniform draws. Until fewer than 10 % of the uniform draws from the whole cube are
+/// accepted over the last `live_points` evaluations (and for at least `2 · live_points`
+/// evaluations), candidates come from the whole cube.
 ///
 /// **Parallel and deterministic.** Every ask is a fixed batch of `queue_size` candidates
 /// (uniform draws or one step of each of `queue_size` walks), independent of the thread
@@ -462,6 +463,10 @@ struct Run {
     bound: Option<Bound>,
     /// Whether the bound is in use (after the first efficiency drop).
     bounded: bool,
+    /// Evaluations and acceptances at the start of the current window of `size` evaluations,
+    /// and the acceptance rate of the last full window (for the first bound).
+    window_start: (usize, usize),
+    recent_efficiency: f64,
 }
 
 impl Run {
@@ -480,6 +485,8 @@ impl Run {
             bound_at: 0,
             bound: None,
             bounded: false,
+            window_start: (0, 0),
+            recent_efficiency: 1.0,
         }
     }
 
@@ -827,12 +834,17 @@ impl NestedState {
         let k = self.run.size;
         let r = &self.run;
         if !r.bounded {
-            // The run's efficiency so far (as dynesty's first update): the whole cube is used
-            // until uniform draws have become rare, which keeps narrow modes the first live
-            // points found from being cut off by an early bound.
-            let efficiency = r.accepted as f64 / r.evaluations.max(1) as f64;
+            // The whole cube is used until uniform draws from it have become rare: over the
+            // last window of `live_points` evaluations, fewer than 10 % accepted.
+            if r.evaluations - r.window_start.0 >= k {
+                let (e0, a0) = r.window_start;
+                let rate = (r.accepted - a0) as f64 / (r.evaluations - e0) as f64;
+                self.run.recent_efficiency = rate;
+                self.run.window_start = (self.run.evaluations, self.run.accepted);
+            }
+            let r = &self.run;
             let first = r.evaluations >= FIRST_UPDATE_CALLS * k
-                && (efficiency < FIRST_UPDATE_EFFICIENCY
+                && (r.recent_efficiency < FIRST_UPDATE_EFFICIENCY
                     || matches!(self.sampling, Sampling::RandomWalk | Sampling::Slice));
             if !first {
                 return;
