@@ -157,6 +157,7 @@ impl PyOptimiserState {
                 PyOptimisationResults {
                     inner,
                     names: self.names.clone(),
+                    solvers: None,
                 },
             )?
             .into_any(),

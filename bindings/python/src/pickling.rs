@@ -87,8 +87,16 @@ pub fn restore(py: Python<'_>, class: &str, saved: &Bound<'_, PyAny>) -> PyResul
         "RMSE" => Py::new(py, PyRmse(state(class, saved)?))?.into_any(),
         "GaussianNLL" => Py::new(py, PyGaussianNll(state(class, saved)?))?.into_any(),
         "OptimisationResults" => {
-            let (inner, names) = state(class, saved)?;
-            Py::new(py, PyOptimisationResults { inner, names })?.into_any()
+            let (inner, names, solvers) = state(class, saved)?;
+            Py::new(
+                py,
+                PyOptimisationResults {
+                    inner,
+                    names,
+                    solvers,
+                },
+            )?
+            .into_any()
         }
         other => {
             return Err(PyValueError::new_err(format!(

@@ -6,7 +6,7 @@ use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
 use crate::optimiser::{PyAdam, PyCmaEs, PyLbfgsb, PyNelderMead};
 use crate::pickling::Recipe;
-use crate::results::PyOptimisationResults;
+use crate::results::{PyOptimisationResults, SolverUse};
 use crate::sampler::{extract_prior, extract_sampler, nested_to_py, samples_to_py, SamplerChoice};
 use diffid::{
     resolve_prior, Backend, Checkpoint, Control, DiffsolBuilder, Distribution, Observer, Optimiser,
@@ -1191,6 +1191,7 @@ impl PyProblem {
         let names = problem.parameters().names();
         let options = self.run_options();
         let checkpoint = self.checkpoint(py, &controls)?;
+        let before = self.solver_snapshot(py)?;
         let (result, raised) = Self::observed(py, controls, |observer| {
             problem.optimise_checkpointed(
                 initial.as_deref(),
@@ -1202,6 +1203,7 @@ impl PyProblem {
         });
         // The objective's own exception (or a Ctrl-C it received) first, then one raised by
         // the observer (Ctrl-C, or the callback's own).
+        let solvers = self.solver_use(py, before)?;
         if let Some(err) = self.callback_error(py).or(raised) {
             // Keep the best result so far on the exception.
             if let Ok(r) = &result {
@@ -1210,6 +1212,7 @@ impl PyProblem {
                     PyOptimisationResults {
                         inner: r.clone(),
                         names,
+                        solvers,
                     },
                 )?;
                 // Some exception types refuse attributes; the exception itself still stands.
@@ -1218,7 +1221,11 @@ impl PyProblem {
             return Err(err);
         }
         let inner = result.map_err(to_py)?;
-        Ok(PyOptimisationResults { inner, names })
+        Ok(PyOptimisationResults {
+            inner,
+            names,
+            solvers,
+        })
     }
 
     /// The one sampling path of `Problem.sample` and `sampler.run` (see
@@ -1245,6 +1252,7 @@ impl PyProblem {
         let options = self.run_options();
         let name = sampler.map_or("metropolis_hastings", |s| s.name());
         let checkpoint = self.checkpoint(py, &controls)?;
+        let before = self.solver_snapshot(py)?;
         let (result, raised) = Self::observed(py, controls, |observer| {
             problem.sample_checkpointed(
                 initial.as_deref(),
@@ -1254,16 +1262,18 @@ impl PyProblem {
                 checkpoint.as_ref(),
             )
         });
+        let solvers = self.solver_use(py, before)?;
         if let Some(err) = self.callback_error(py).or(raised) {
             // Keep the draws so far on the exception.
             if let Ok(r) = &result {
-                let partial = samples_to_py(py, r, &names, name)?;
+                let partial =
+                    with_solvers(py, samples_to_py(py, r, &names, name)?, solvers.as_ref())?;
                 let _ = err.value(py).setattr("result", partial);
             }
             return Err(err);
         }
         let r = result.map_err(to_py)?;
-        samples_to_py(py, &r, &names, name)
+        with_solvers(py, samples_to_py(py, &r, &names, name)?, solvers.as_ref())
     }
 
     fn run_nested(
@@ -1278,6 +1288,7 @@ impl PyProblem {
         let names = problem.parameters().names();
         let options = self.run_options();
         let checkpoint = self.checkpoint(py, &controls)?;
+        let before = self.solver_snapshot(py)?;
         let (result, raised) = Self::observed(py, controls, |observer| {
             problem.nested_sample_checkpointed(
                 initial.as_deref(),
@@ -1287,15 +1298,44 @@ impl PyProblem {
                 checkpoint.as_ref(),
             )
         });
+        let solvers = self.solver_use(py, before)?;
         if let Some(err) = self.callback_error(py).or(raised) {
             if let Ok(r) = &result {
-                let partial = nested_to_py(py, r, &names)?;
+                let partial = with_solvers(py, nested_to_py(py, r, &names)?, solvers.as_ref())?;
                 let _ = err.value(py).setattr("result", partial);
             }
             return Err(err);
         }
         let r = result.map_err(to_py)?;
-        nested_to_py(py, &r, &names)
+        with_solvers(py, nested_to_py(py, &r, &names)?, solvers.as_ref())
+    }
+
+    /// Under `solver="auto"`, the method the probe chose and the solver counts now.
+    fn solver_snapshot(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<Option<(diffid::SolverKind, diffid::SolverCounts)>> {
+        let inner = self.inner(py)?;
+        Ok(inner
+            .ode()
+            .and_then(|(sim, _)| sim.auto_choice().map(|c| (c, sim.solver_counts()))))
+    }
+
+    /// The solves since `before` (a [`solver_snapshot`](Self::solver_snapshot)).
+    fn solver_use(
+        &self,
+        py: Python<'_>,
+        before: Option<(diffid::SolverKind, diffid::SolverCounts)>,
+    ) -> PyResult<Option<SolverUse>> {
+        let (Some((_, b)), Some((choice, now))) = (before, self.solver_snapshot(py)?) else {
+            return Ok(None);
+        };
+        Ok(Some(SolverUse {
+            choice: choice.name().to_owned(),
+            tsit45: now.explicit - b.explicit,
+            bdf: now.implicit - b.implicit,
+            fallbacks: now.fallbacks - b.fallbacks,
+        }))
     }
 
     /// The run's checkpoint, with the problem's fingerprint: a digest of the builder's pickle
@@ -1339,4 +1379,15 @@ impl PyProblem {
             ..RunOptions::default()
         }
     }
+}
+
+/// `samples` (a `Samples` or `NestedSamples`) with its run's solver counts set.
+fn with_solvers(
+    py: Python<'_>,
+    samples: Py<PyAny>,
+    solvers: Option<&SolverUse>,
+) -> PyResult<Py<PyAny>> {
+    let counts = solvers.map(|s| s.to_dict(py)).transpose()?;
+    samples.bind(py).setattr("solver_counts", counts)?;
+    Ok(samples)
 }

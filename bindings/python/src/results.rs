@@ -12,6 +12,31 @@ use std::time::Duration;
 pub struct PyOptimisationResults {
     pub inner: OptimisationResult,
     pub names: Vec<String>,
+    /// Under `solver="auto"`, how this run's solves split between the methods.
+    pub solvers: Option<SolverUse>,
+}
+
+/// How one run's ODE solves split between the methods under `solver="auto"`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SolverUse {
+    /// The probe's choice (`"tsit45"` or `"bdf"`).
+    pub choice: String,
+    pub tsit45: usize,
+    pub bdf: usize,
+    /// Tsit45 solves that failed and were redone with BDF.
+    pub fallbacks: usize,
+}
+
+impl SolverUse {
+    /// As the dict `Problem.solver_counts()` returns.
+    pub fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("choice", &self.choice)?;
+        d.set_item("tsit45", self.tsit45)?;
+        d.set_item("bdf", self.bdf)?;
+        d.set_item("fallbacks", self.fallbacks)?;
+        Ok(d)
+    }
 }
 
 impl PyOptimisationResults {
@@ -126,13 +151,30 @@ impl PyOptimisationResults {
     }
 
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<crate::pickling::Reduced<'py>> {
-        crate::pickling::reduce(py, "OptimisationResults", &(&self.inner, &self.names))
+        crate::pickling::reduce(
+            py,
+            "OptimisationResults",
+            &(&self.inner, &self.names, &self.solvers),
+        )
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
-            .downcast::<Self>()
-            .is_ok_and(|o| o.get().inner == self.inner && o.get().names == self.names)
+        other.downcast::<Self>().is_ok_and(|o| {
+            let o = o.get();
+            o.inner == self.inner && o.names == self.names && o.solvers == self.solvers
+        })
+    }
+
+    /// Under `solver="auto"` (DiffSL problems), how this run's ODE solves split between the
+    /// methods: `{"choice", "tsit45", "bdf", "fallbacks"}` as `Problem.solver_counts()` has
+    /// them, counted over this run only. None for a named solver, a Python objective, a run
+    /// evaluated by an executor, or ask/tell.
+    #[getter]
+    fn solver_counts<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<Bound<'py, pyo3::types::PyDict>>> {
+        self.solvers.as_ref().map(|s| s.to_dict(py)).transpose()
     }
 
     fn __copy__(slf: Py<Self>) -> Py<Self> {

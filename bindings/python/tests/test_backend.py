@@ -1,5 +1,7 @@
 """The sparse linear-algebra backend."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -127,6 +129,30 @@ def test_a_non_stiff_model_keeps_the_explicit_method_under_auto(decay_builder):
     tsit = decay_builder.with_parameter("k", 0.5).with_solver("tsit45").build()
     assert p.evaluate([0.7]) == tsit.evaluate([0.7])
     assert p.solver_counts()["tsit45"] >= 1 and p.solver_counts()["fallbacks"] == 0
+
+
+def test_results_count_each_runs_solves_by_method(decay_builder):
+    p = (
+        decay_builder.with_parameter("k", 0.5, bounds=(0.01, 5.0))
+        .with_cost(diffid.GaussianNLL(variance=0.01))
+        .build()
+    )
+    p.evaluate([0.7])  # before the run: not counted in it
+    r = p.optimise(optimiser=diffid.NelderMead().with_max_iter(20))
+    c = r.solver_counts
+    assert c["choice"] == "tsit45" and c["bdf"] == 0 and c["fallbacks"] == 0
+    # Every evaluation of the run is one solve (the probe and the earlier one are not counted).
+    assert c["tsit45"] == r.evaluations
+    assert pickle.loads(pickle.dumps(r)).solver_counts == c
+    s = p.sample(sampler=diffid.MetropolisHastings().with_num_chains(2).with_iterations(30).with_seed(1), initial=[0.5])
+    assert s.solver_counts["tsit45"] == s.evaluations
+    n = p.sample(sampler=diffid.DynamicNestedSampler().with_live_points(20).with_max_batches(0).with_seed(1))
+    assert n.solver_counts["tsit45"] == n.evaluations
+    # A named solver, or a Python objective: nothing to count.
+    named = decay_builder.with_parameter("k", 0.5).with_solver("bdf").build()
+    assert named.optimise(optimiser=diffid.NelderMead().with_max_iter(5)).solver_counts is None
+    scalar = diffid.ScalarBuilder().with_objective(lambda x: float(x[0] ** 2)).with_parameter("a", 1.0).build()
+    assert scalar.optimise().solver_counts is None
 
 
 def test_simulate_anywhere_from_any_start(decay_model):

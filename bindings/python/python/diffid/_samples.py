@@ -65,6 +65,9 @@ class Samples:
         they left the prior's support.
     termination_reason : str
         ``"completed"``, or why the run stopped early (``"cancelled"``, ``"callback"``, ...).
+    solver_counts : dict or None
+        Under ``solver="auto"`` (DiffSL problems), how this run's ODE solves split between the
+        methods (``choice``, ``tsit45``, ``bdf``, ``fallbacks``); None otherwise.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class Samples:
         outside_support: int = 0,
         termination_reason: str = "completed",
         sampler: str = "",
+        solver_counts: dict[str, Any] | None = None,
     ) -> None:
         self.chains = np.asarray(chains, dtype=float)
         if self.chains.ndim != 3:
@@ -107,6 +111,7 @@ class Samples:
         self.outside_support = int(outside_support)
         self.termination_reason = termination_reason
         self.sampler = sampler
+        self.solver_counts = solver_counts
         self._summary: Summary | None = None
 
     # -- the earlier release's fields ------------------------------------------------------
@@ -254,6 +259,9 @@ class NestedSamples:
     time : datetime.timedelta
     seed : int
         The run's seed; it also seeds :meth:`samples`.
+    solver_counts : dict or None
+        Under ``solver="auto"`` (DiffSL problems), how this run's ODE solves split between the
+        methods (``choice``, ``tsit45``, ``bdf``, ``fallbacks``); None otherwise.
     """
 
     def __init__(
@@ -274,6 +282,7 @@ class NestedSamples:
         termination_reason: str = "completed",
         time: datetime.timedelta | float = 0.0,
         seed: int = 0,
+        solver_counts: dict[str, Any] | None = None,
     ) -> None:
         self.positions = np.asarray(positions, dtype=float)
         self.log_likelihoods = np.asarray(log_likelihoods, dtype=float)
@@ -292,6 +301,7 @@ class NestedSamples:
         self.termination_reason = termination_reason
         self.time = time if isinstance(time, datetime.timedelta) else datetime.timedelta(seconds=float(time))
         self.seed = int(seed)
+        self.solver_counts = solver_counts
 
     # -- the earlier release's fields ------------------------------------------------------
     @property
