@@ -1073,8 +1073,29 @@ impl PyProgress {
     }
 }
 
-/// The progress line: iteration, evaluations, best value, rate, time.
-fn progress_line(p: &Progress) -> String {
+/// A run's view of its simulator under `solver="auto"`: the simulator and its counts when the
+/// run started, for the progress line.
+struct SolverWatch<'a> {
+    sim: &'a diffid::OdeSimulator,
+    before: diffid::SolverCounts,
+}
+
+impl SolverWatch<'_> {
+    /// `| tsit45 N, bdf M (F fallbacks)` over the run so far.
+    fn line(&self) -> String {
+        let now = self.sim.solver_counts();
+        format!(
+            " | tsit45 {}, bdf {} ({} fallbacks)",
+            now.explicit - self.before.explicit,
+            now.implicit - self.before.implicit,
+            now.fallbacks - self.before.fallbacks
+        )
+    }
+}
+
+/// The progress line: iteration, evaluations, best value, rate, time, and under
+/// `solver="auto"` the solves by method.
+fn progress_line(p: &Progress, solvers: Option<&SolverWatch<'_>>) -> String {
     let secs = p.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
         p.evaluations as f64 / secs
@@ -1087,8 +1108,12 @@ fn progress_line(p: &Progress) -> String {
         (None, None) => "best -".to_owned(),
     };
     format!(
-        "diffid: iteration {:>6} | evaluations {:>8} | {middle} | {:>9.1} eval/s | {:>7.1} s",
-        p.iteration, p.evaluations, rate, secs
+        "diffid: iteration {:>6} | evaluations {:>8} | {middle} | {:>9.1} eval/s | {:>7.1} s{}",
+        p.iteration,
+        p.evaluations,
+        rate,
+        secs,
+        solvers.map(SolverWatch::line).unwrap_or_default()
     )
 }
 
@@ -1117,6 +1142,7 @@ impl PyProblem {
     fn observed<R: Send>(
         py: Python<'_>,
         controls: RunControls,
+        solvers: Option<&SolverWatch<'_>>,
         body: impl FnOnce(&mut dyn Observer) -> R + Send,
     ) -> (R, Option<PyErr>) {
         let RunControls {
@@ -1153,7 +1179,7 @@ impl PyProblem {
                     if due_draw {
                         last_draw = Some(p.elapsed);
                         // A broken stderr must not stop the run.
-                        let _ = write_stderr(py, &progress_line(p), false);
+                        let _ = write_stderr(py, &progress_line(p, solvers), false);
                     }
                     if let (true, Some(cb)) = (due_callback, &callback) {
                         let snapshot = PyProgress { inner: p.clone() };
@@ -1172,7 +1198,7 @@ impl PyProblem {
             body(&mut observer)
         });
         if let Some(p) = &last_progress {
-            let _ = write_stderr(py, &progress_line(p), true);
+            let _ = write_stderr(py, &progress_line(p, solvers), true);
         }
         (result, raised)
     }
@@ -1192,7 +1218,8 @@ impl PyProblem {
         let options = self.run_options();
         let checkpoint = self.checkpoint(py, &controls)?;
         let before = self.solver_snapshot(py)?;
-        let (result, raised) = Self::observed(py, controls, |observer| {
+        let watch = Self::watch(&problem);
+        let (result, raised) = Self::observed(py, controls, watch.as_ref(), |observer| {
             problem.optimise_checkpointed(
                 initial.as_deref(),
                 optimiser.map(AsRef::as_ref),
@@ -1253,7 +1280,8 @@ impl PyProblem {
         let name = sampler.map_or("metropolis_hastings", |s| s.name());
         let checkpoint = self.checkpoint(py, &controls)?;
         let before = self.solver_snapshot(py)?;
-        let (result, raised) = Self::observed(py, controls, |observer| {
+        let watch = Self::watch(&problem);
+        let (result, raised) = Self::observed(py, controls, watch.as_ref(), |observer| {
             problem.sample_checkpointed(
                 initial.as_deref(),
                 sampler.map(AsRef::as_ref),
@@ -1289,7 +1317,8 @@ impl PyProblem {
         let options = self.run_options();
         let checkpoint = self.checkpoint(py, &controls)?;
         let before = self.solver_snapshot(py)?;
-        let (result, raised) = Self::observed(py, controls, |observer| {
+        let watch = Self::watch(&problem);
+        let (result, raised) = Self::observed(py, controls, watch.as_ref(), |observer| {
             problem.nested_sample_checkpointed(
                 initial.as_deref(),
                 sampler,
@@ -1308,6 +1337,16 @@ impl PyProblem {
         }
         let r = result.map_err(to_py)?;
         with_solvers(py, nested_to_py(py, &r, &names)?, solvers.as_ref())
+    }
+
+    /// The simulator to report in progress lines, under `solver="auto"`.
+    fn watch(problem: &diffid::Problem) -> Option<SolverWatch<'_>> {
+        let (sim, _) = problem.ode()?;
+        sim.auto_choice()?;
+        Some(SolverWatch {
+            sim,
+            before: sim.solver_counts(),
+        })
     }
 
     /// Under `solver="auto"`, the method the probe chose and the solver counts now.

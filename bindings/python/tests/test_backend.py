@@ -131,7 +131,7 @@ def test_a_non_stiff_model_keeps_the_explicit_method_under_auto(decay_builder):
     assert p.solver_counts()["tsit45"] >= 1 and p.solver_counts()["fallbacks"] == 0
 
 
-def test_results_count_each_runs_solves_by_method(decay_builder):
+def test_results_count_each_runs_solves_by_method(decay_builder, capsys):
     p = (
         decay_builder.with_parameter("k", 0.5, bounds=(0.01, 5.0))
         .with_cost(diffid.GaussianNLL(variance=0.01))
@@ -144,6 +144,10 @@ def test_results_count_each_runs_solves_by_method(decay_builder):
     # Every evaluation of the run is one solve (the probe and the earlier one are not counted).
     assert c["tsit45"] == r.evaluations
     assert pickle.loads(pickle.dumps(r)).solver_counts == c
+    # The progress line reports them too (its last line: the whole run).
+    r = p.optimise(optimiser=diffid.NelderMead().with_max_iter(20), progress=True)
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"tsit45 {r.evaluations}, bdf 0 (0 fallbacks)" in last, last
     s = p.sample(sampler=diffid.MetropolisHastings().with_num_chains(2).with_iterations(30).with_seed(1), initial=[0.5])
     assert s.solver_counts["tsit45"] == s.evaluations
     n = p.sample(sampler=diffid.DynamicNestedSampler().with_live_points(20).with_max_batches(0).with_seed(1))
