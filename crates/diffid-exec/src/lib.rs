@@ -428,6 +428,7 @@ impl Evaluator for RayonEvaluator {
 
 /// A snapshot of a run, given to the [`Observer`] after every batch.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Progress {
     /// Iterations completed.
     pub iteration: usize,

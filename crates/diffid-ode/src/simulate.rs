@@ -170,6 +170,7 @@ struct Auto {
 
 /// How many solves used which method (see [`OdeSimulator::solver_counts`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SolverCounts {
     /// Solves by Tsit45.
     pub explicit: usize,

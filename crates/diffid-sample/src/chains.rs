@@ -46,6 +46,7 @@ pub trait SamplerState: AskTell + Sync {
 
 /// The draws of a set of chains (or ensemble walkers), all of the same length.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Chains {
     /// Number of chains (walkers).
     pub n_chains: usize,

@@ -53,6 +53,7 @@ const CONSTANT_RESOLUTION: f64 = 1e-15;
 /// `mcse_sd`, `ess_bulk`, `ess_tail` and `r_hat` columns of `az.summary`,
 /// with three quantiles (`numpy.quantile`) in place of its HDI.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Summary {
     /// Mean over all draws of all chains.
     pub mean: f64,

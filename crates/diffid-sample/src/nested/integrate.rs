@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// The integrals of a run: evidence, information, per-point weights.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Integrals {
     /// Indices of the points in likelihood order (the order of the other vectors).
     pub order: Vec<usize>,

@@ -427,6 +427,7 @@ impl DynamicNestedSampler {
 /// One point of the run: unit-cube and natural coordinates, log-likelihood, and the
 /// likelihood it was born above.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NestedPoint {
     /// Unit-cube coordinates.
     pub u: Vec<f64>,

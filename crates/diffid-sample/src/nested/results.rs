@@ -12,6 +12,7 @@ const ERROR_DRAWS: usize = 100;
 /// The result of a nested-sampling run: every point in likelihood order with its weight, the
 /// evidence and its error.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct NestedResult {
     /// The points, natural units, in increasing likelihood.
     pub points: Vec<Vec<f64>>,
