@@ -1,11 +1,12 @@
 //! What an optimisation run found.
 
-use crate::Termination;
+use crate::{OptimiserState, Termination};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The result of an optimisation run, in the user's parameter units.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OptimisationResult {
     /// The best point found.
     pub x: Vec<f64>,
@@ -30,6 +31,28 @@ pub struct OptimisationResult {
 }
 
 impl OptimisationResult {
+    /// The result of `state`, stopped for `termination` after `time`, whose best point is
+    /// `x` with value `value`: its counts, covariance, history and simplex as it reports them.
+    pub fn from_state(
+        state: &(impl OptimiserState + ?Sized),
+        (x, value): (Vec<f64>, f64),
+        termination: Termination,
+        time: Duration,
+    ) -> Self {
+        Self {
+            x,
+            value,
+            iterations: state.iterations(),
+            evaluations: state.evaluations(),
+            failed_evaluations: state.failed_evaluations(),
+            time,
+            termination,
+            covariance: state.covariance(),
+            history: state.history().to_vec(),
+            simplex: state.simplex(),
+        }
+    }
+
     /// Whether the run ended on a convergence criterion rather than a limit.
     pub fn success(&self) -> bool {
         self.termination.is_success()

@@ -645,18 +645,12 @@ pub fn result_of(
             }
         });
     };
-    Ok(OptimisationResult {
-        x,
-        value,
-        iterations: state.iterations(),
-        evaluations,
-        failed_evaluations: state.failed_evaluations(),
-        time,
+    Ok(OptimisationResult::from_state(
+        state,
+        (x, value),
         termination,
-        covariance: state.covariance(),
-        history: state.history().to_vec(),
-        simplex: state.simplex(),
-    })
+        time,
+    ))
 }
 
 #[cfg(test)]

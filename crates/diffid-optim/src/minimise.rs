@@ -87,19 +87,13 @@ pub fn minimise(
             }
         }
     };
-    let (x, value) = state.best().ok_or(MinimiseError::NoSuccessfulEvaluation {
+    let best = state.best().ok_or(MinimiseError::NoSuccessfulEvaluation {
         evaluations: state.evaluations(),
     })?;
-    Ok(OptimisationResult {
-        x,
-        value,
-        iterations: state.iterations(),
-        evaluations: state.evaluations(),
-        failed_evaluations: state.failed_evaluations(),
-        time: started.elapsed(),
+    Ok(OptimisationResult::from_state(
+        &*state,
+        best,
         termination,
-        covariance: state.covariance(),
-        history: state.history().to_vec(),
-        simplex: state.simplex(),
-    })
+        started.elapsed(),
+    ))
 }
