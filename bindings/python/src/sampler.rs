@@ -878,14 +878,7 @@ impl PySamplerState {
                 if let Some((point, reason)) = s.start_failure() {
                     return Err(to_py(Error::Evaluation { point, reason }));
                 }
-                let r = SamplingResult {
-                    chains: s.chains().clone(),
-                    termination,
-                    time: self.started.elapsed(),
-                    evaluations: s.evaluations(),
-                    failed_evaluations: s.failed_evaluations(),
-                    iterations: s.iterations(),
-                };
+                let r = SamplingResult::from_state(s.as_ref(), termination, self.started.elapsed());
                 samples_to_py(py, &r, &self.names, self.sampler)
             }
             HandState::Nested(s) => {

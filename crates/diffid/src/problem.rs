@@ -52,6 +52,7 @@ pub struct Problem {
 
 /// What a sampling run produced.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SamplingResult {
     /// The draws, in natural units.
     pub chains: Chains,
@@ -66,6 +67,24 @@ pub struct SamplingResult {
     pub failed_evaluations: usize,
     /// Iterations completed, warm-up included.
     pub iterations: usize,
+}
+
+impl SamplingResult {
+    /// What `state` produced, stopped for `termination` after `time`.
+    pub fn from_state(
+        state: &(impl diffid_sample::SamplerState + ?Sized),
+        termination: diffid_core::Termination,
+        time: std::time::Duration,
+    ) -> Self {
+        Self {
+            chains: state.chains().clone(),
+            termination,
+            time,
+            evaluations: state.evaluations(),
+            failed_evaluations: state.failed_evaluations(),
+            iterations: state.iterations(),
+        }
+    }
 }
 
 impl fmt::Debug for Problem {
@@ -588,14 +607,11 @@ impl Problem {
         if let Some((point, reason)) = state.start_failure() {
             return Err(Error::Evaluation { point, reason });
         }
-        Ok(SamplingResult {
-            chains: state.chains().clone(),
-            termination: ended.termination,
-            time: earlier + ended.time,
-            evaluations: state.evaluations(),
-            failed_evaluations: state.failed_evaluations(),
-            iterations: state.iterations(),
-        })
+        Ok(SamplingResult::from_state(
+            state.as_ref(),
+            ended.termination,
+            earlier + ended.time,
+        ))
     }
 
     /// Nested sampling of the posterior and the evidence with `sampler`. `initial` (default:
