@@ -1073,22 +1073,42 @@ impl PyProgress {
     }
 }
 
-/// A run's view of its simulator under `solver="auto"`: the simulator and its counts when the
-/// run started, for the progress line.
+/// A run's view of its simulator under `solver="auto"`: the simulator, the method the probe
+/// chose, and its counts when the run started — for the progress line and the result.
 struct SolverWatch<'a> {
     sim: &'a diffid::OdeSimulator,
+    choice: diffid::SolverKind,
     before: diffid::SolverCounts,
 }
 
-impl SolverWatch<'_> {
+impl<'a> SolverWatch<'a> {
+    /// The watch over `problem`'s simulator, under `solver="auto"`.
+    fn of(problem: &'a diffid::Problem) -> Option<Self> {
+        let (sim, _) = problem.ode()?;
+        Some(Self {
+            sim,
+            choice: sim.auto_choice()?,
+            before: sim.solver_counts(),
+        })
+    }
+
+    /// The solves since the run started.
+    fn used(&self) -> SolverUse {
+        let now = self.sim.solver_counts();
+        SolverUse {
+            choice: self.choice.name().to_owned(),
+            tsit45: now.explicit - self.before.explicit,
+            bdf: now.implicit - self.before.implicit,
+            fallbacks: now.fallbacks - self.before.fallbacks,
+        }
+    }
+
     /// `| tsit45 N, bdf M (F fallbacks)` over the run so far.
     fn line(&self) -> String {
-        let now = self.sim.solver_counts();
+        let u = self.used();
         format!(
             " | tsit45 {}, bdf {} ({} fallbacks)",
-            now.explicit - self.before.explicit,
-            now.implicit - self.before.implicit,
-            now.fallbacks - self.before.fallbacks
+            u.tsit45, u.bdf, u.fallbacks
         )
     }
 }
@@ -1217,8 +1237,7 @@ impl PyProblem {
         let names = problem.parameters().names();
         let options = self.run_options();
         let checkpoint = self.checkpoint(py, &controls)?;
-        let before = self.solver_snapshot(py)?;
-        let watch = Self::watch(&problem);
+        let watch = SolverWatch::of(&problem);
         let (result, raised) = Self::observed(py, controls, watch.as_ref(), |observer| {
             problem.optimise_checkpointed(
                 initial.as_deref(),
@@ -1230,7 +1249,7 @@ impl PyProblem {
         });
         // The objective's own exception (or a Ctrl-C it received) first, then one raised by
         // the observer (Ctrl-C, or the callback's own).
-        let solvers = self.solver_use(py, before)?;
+        let solvers = watch.as_ref().map(SolverWatch::used);
         if let Some(err) = self.callback_error(py).or(raised) {
             // Keep the best result so far on the exception.
             if let Ok(r) = &result {
@@ -1279,8 +1298,7 @@ impl PyProblem {
         let options = self.run_options();
         let name = sampler.map_or("metropolis_hastings", |s| s.name());
         let checkpoint = self.checkpoint(py, &controls)?;
-        let before = self.solver_snapshot(py)?;
-        let watch = Self::watch(&problem);
+        let watch = SolverWatch::of(&problem);
         let (result, raised) = Self::observed(py, controls, watch.as_ref(), |observer| {
             problem.sample_checkpointed(
                 initial.as_deref(),
@@ -1290,7 +1308,7 @@ impl PyProblem {
                 checkpoint.as_ref(),
             )
         });
-        let solvers = self.solver_use(py, before)?;
+        let solvers = watch.as_ref().map(SolverWatch::used);
         if let Some(err) = self.callback_error(py).or(raised) {
             // Keep the draws so far on the exception.
             if let Ok(r) = &result {
@@ -1316,8 +1334,7 @@ impl PyProblem {
         let names = problem.parameters().names();
         let options = self.run_options();
         let checkpoint = self.checkpoint(py, &controls)?;
-        let before = self.solver_snapshot(py)?;
-        let watch = Self::watch(&problem);
+        let watch = SolverWatch::of(&problem);
         let (result, raised) = Self::observed(py, controls, watch.as_ref(), |observer| {
             problem.nested_sample_checkpointed(
                 initial.as_deref(),
@@ -1327,7 +1344,7 @@ impl PyProblem {
                 checkpoint.as_ref(),
             )
         });
-        let solvers = self.solver_use(py, before)?;
+        let solvers = watch.as_ref().map(SolverWatch::used);
         if let Some(err) = self.callback_error(py).or(raised) {
             if let Ok(r) = &result {
                 let partial = with_solvers(py, nested_to_py(py, r, &names)?, solvers.as_ref())?;
@@ -1337,44 +1354,6 @@ impl PyProblem {
         }
         let r = result.map_err(to_py)?;
         with_solvers(py, nested_to_py(py, &r, &names)?, solvers.as_ref())
-    }
-
-    /// The simulator to report in progress lines, under `solver="auto"`.
-    fn watch(problem: &diffid::Problem) -> Option<SolverWatch<'_>> {
-        let (sim, _) = problem.ode()?;
-        sim.auto_choice()?;
-        Some(SolverWatch {
-            sim,
-            before: sim.solver_counts(),
-        })
-    }
-
-    /// Under `solver="auto"`, the method the probe chose and the solver counts now.
-    fn solver_snapshot(
-        &self,
-        py: Python<'_>,
-    ) -> PyResult<Option<(diffid::SolverKind, diffid::SolverCounts)>> {
-        let inner = self.inner(py)?;
-        Ok(inner
-            .ode()
-            .and_then(|(sim, _)| sim.auto_choice().map(|c| (c, sim.solver_counts()))))
-    }
-
-    /// The solves since `before` (a [`solver_snapshot`](Self::solver_snapshot)).
-    fn solver_use(
-        &self,
-        py: Python<'_>,
-        before: Option<(diffid::SolverKind, diffid::SolverCounts)>,
-    ) -> PyResult<Option<SolverUse>> {
-        let (Some((_, b)), Some((choice, now))) = (before, self.solver_snapshot(py)?) else {
-            return Ok(None);
-        };
-        Ok(Some(SolverUse {
-            choice: choice.name().to_owned(),
-            tsit45: now.explicit - b.explicit,
-            bdf: now.implicit - b.implicit,
-            fallbacks: now.fallbacks - b.fallbacks,
-        }))
     }
 
     /// The run's checkpoint, with the problem's fingerprint: a digest of the builder's pickle
