@@ -1007,7 +1007,7 @@ impl AskTell for NestedState {
                 Pending::Candidates(c) => {
                     return Ask::Evaluate(c.iter().map(|u| self.to_natural(u)).collect())
                 }
-                Pending::Walks(_, proposals) => {
+                Pending::Walks(_, proposals) | Pending::Slices(_, proposals) => {
                     let points: Vec<Vec<f64>> = proposals
                         .iter()
                         .flatten()
@@ -1016,17 +1016,10 @@ impl AskTell for NestedState {
                     if !points.is_empty() {
                         return Ask::Evaluate(points);
                     }
-                    // Every step left the cube: all rejected, no evaluation.
+                    // Every walk's step left the cube: all rejected, no evaluation. (Slices
+                    // are only pending with a proposal to evaluate.)
                     self.settle_walks(&[]);
                     continue;
-                }
-                Pending::Slices(_, proposals) => {
-                    let points: Vec<Vec<f64>> = proposals
-                        .iter()
-                        .flatten()
-                        .map(|u| self.to_natural(u))
-                        .collect();
-                    return Ask::Evaluate(points);
                 }
                 Pending::None => {}
             }
