@@ -129,8 +129,9 @@ fn solve_with(
         Ok(())
     };
     let no_check = |_: f64, _: &V| Ok(());
+    let events = sim.events();
     with_solver!(problem, plan.kind, LS, |s| drive(
-        s, times, plan, y, at, no_check
+        s, times, events, plan, y, at, no_check
     ))
 }
 
@@ -312,7 +313,8 @@ where
         }
         Ok(())
     };
+    let events = sim.events();
     with_solver!(problem, plan.kind, LS, |s| drive(
-        s, times, plan, z, at, after_step
+        s, times, events, plan, z, at, after_step
     ))
 }

@@ -86,6 +86,20 @@ pub enum OdeError {
         /// What is wrong, naming the time.
         reason: String,
     },
+    /// A dose into a state the model does not have.
+    #[error("unknown state '{name}' for a dose: the model's states (u_i) are [{}]", known.join(", "))]
+    UnknownState {
+        /// The name given.
+        name: String,
+        /// The model's state names.
+        known: Vec<String>,
+    },
+    /// A dose or breakpoint that cannot be applied (its time, its amount, the model).
+    #[error("invalid dosing schedule: {reason}")]
+    Schedule {
+        /// What is wrong, naming the dose or breakpoint.
+        reason: String,
+    },
     /// Invalid tolerances.
     #[error("invalid tolerances rtol = {rtol}, atol = {atol}: both must be finite and > 0")]
     InvalidTolerances {

@@ -7,6 +7,10 @@
 //!   [`diffid_core::Simulator`]: parameters in, predictions at the data times out.
 //! - [`SolverKind`], [`Backend`] and [`SolveOptions`]: which diffsol method, dense or sparse
 //!   linear algebra, tolerances and step budget.
+//! - [`Dose`] and breakpoints ([`OdeSimulator::with_doses`],
+//!   [`OdeSimulator::with_breakpoints`]): boluses and switches at known times, where the
+//!   integration stops exactly and restarts (see the `schedule` module for the convention at a
+//!   dose time: predictions there are taken just before the dose).
 //! - [`OdeSimulator::solve_with_sensitivities`]: exact forward sensitivities of the
 //!   predictions, assembled from the forward-mode functions the Cranelift JIT compiles (see the
 //!   `sens` module), for exact gradients of any cost by the chain rule.
@@ -37,6 +41,7 @@
 mod cache;
 mod error;
 mod model;
+mod schedule;
 mod sens;
 mod simulate;
 
@@ -58,4 +63,5 @@ mod sparse {
 
 pub use error::{OdeError, SolveError};
 pub use model::{DiffslModel, Input};
+pub use schedule::{check_increasing, Dose};
 pub use simulate::{Backend, OdeSimulator, SolveOptions, SolverCounts, SolverKind};

@@ -1,8 +1,10 @@
 //! Solving a compiled model at the data times.
 
+use crate::schedule::{Event, Schedule};
+use crate::Dose;
 use crate::{DiffslModel, OdeError, SolveError};
 use diffid_core::Simulator;
-use diffsol::{OdeEquations, OdeSolverMethod, OdeSolverStopReason, Vector};
+use diffsol::{NonLinearOp, OdeEquations, OdeSolverMethod, OdeSolverStopReason, Vector};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -263,11 +265,14 @@ macro_rules! with_solver {
 pub(crate) use with_solver;
 
 /// Steps `s` to the last of `times`, calling `at(col, t, y)` with the state at each time in
-/// turn, and `after_step(t)` after every step (which may end the solve with an error). Enforces
-/// the step budget and finiteness; a `stop` root ends the solve as [`SolveError::StoppedEarly`].
+/// turn, and `after_step(t)` after every step (which may end the solve with an error). Stops
+/// exactly at each of `events` (sorted) and applies its jumps there, after the outputs at that
+/// time (see the `schedule` module). Enforces the step budget and finiteness; a `stop` root
+/// ends the solve as [`SolveError::StoppedEarly`].
 pub(crate) fn drive<'a, E, S>(
     s: S,
     times: &[f64],
+    events: &[Event],
     plan: Plan,
     y: &mut E::V,
     at: impl FnMut(usize, f64, &E::V) -> Result<(), SolveError>,
@@ -278,7 +283,7 @@ where
     S: OdeSolverMethod<'a, E>,
 {
     let mut steps = 0;
-    let result = drive_counted(s, times, plan, y, at, after_step, &mut steps);
+    let result = drive_counted(s, times, events, plan, y, at, after_step, &mut steps);
     LAST_STEPS.with(|c| c.set(steps));
     result
 }
@@ -289,9 +294,11 @@ thread_local! {
 }
 
 /// The solve behind [`drive`], counting its steps into `steps`.
+#[allow(clippy::too_many_arguments)] // the pieces of one solve
 fn drive_counted<'a, E, S>(
     mut s: S,
     times: &[f64],
+    events: &[Event],
     plan: Plan,
     y: &mut E::V,
     mut at: impl FnMut(usize, f64, &E::V) -> Result<(), SolveError>,
@@ -332,39 +339,55 @@ where
         t,
         message: e.to_string(),
     };
-    s.set_stop_time(t_end).map_err(|e| fail(s.state().t, e))?;
     let max_steps = plan.max_steps;
     let t_start = s.state().t;
-    loop {
-        let reason = s.step().map_err(|e| fail(s.state().t, e))?;
-        *steps += 1;
-        let t = s.state().t;
-        match reason {
-            OdeSolverStopReason::RootFound(t_root, _) => {
-                return Err(SolveError::StoppedEarly { t: t_root })
-            }
-            OdeSolverStopReason::InternalTimestep | OdeSolverStopReason::TstopReached => {
-                after_step(t, s.state().y)?;
-                while col < n && times[col] <= t {
-                    write(&s, col, y)?;
-                    col += 1;
+    let mut next_event = 0;
+    'segments: loop {
+        // Apply the events at the current time (the outputs there are written already).
+        while let Some(e) = events.get(next_event).filter(|e| e.time <= s.state().t) {
+            // A breakpoint has no jumps: the solve restarts with the derivative after it.
+            apply_jumps(&mut s, &e.jumps);
+            next_event += 1;
+        }
+        let stop = events.get(next_event).map_or(t_end, |e| e.time.min(t_end));
+        s.set_stop_time(stop).map_err(|e| fail(s.state().t, e))?;
+        loop {
+            let reason = s.step().map_err(|e| fail(s.state().t, e))?;
+            *steps += 1;
+            let t = s.state().t;
+            match reason {
+                OdeSolverStopReason::RootFound(t_root, _) => {
+                    return Err(SolveError::StoppedEarly { t: t_root })
+                }
+                OdeSolverStopReason::InternalTimestep | OdeSolverStopReason::TstopReached => {
+                    after_step(t, s.state().y)?;
+                    while col < n && times[col] <= t {
+                        write(&s, col, y)?;
+                        col += 1;
+                    }
                 }
             }
-        }
-        if col == n || matches!(reason, OdeSolverStopReason::TstopReached) {
-            break;
-        }
-        if !t.is_finite() {
-            return Err(SolveError::NonFinite { t });
-        }
-        if *steps >= max_steps {
-            return Err(SolveError::TooManySteps { max_steps, t });
-        }
-        if plan.project && *steps >= max_steps / 10 && t > t_start {
-            // At this pace the budget would not reach the last time: stop now.
-            let projected = *steps as f64 * (t_end - t_start) / (t - t_start);
-            if projected > max_steps as f64 {
+            if col == n {
+                break 'segments;
+            }
+            if matches!(reason, OdeSolverStopReason::TstopReached) {
+                if stop < t_end {
+                    continue 'segments;
+                }
+                break 'segments;
+            }
+            if !t.is_finite() {
+                return Err(SolveError::NonFinite { t });
+            }
+            if *steps >= max_steps {
                 return Err(SolveError::TooManySteps { max_steps, t });
+            }
+            if plan.project && *steps >= max_steps / 10 && t > t_start {
+                // At this pace the budget would not reach the last time: stop now.
+                let projected = *steps as f64 * (t_end - t_start) / (t - t_start);
+                if projected > max_steps as f64 {
+                    return Err(SolveError::TooManySteps { max_steps, t });
+                }
             }
         }
     }
@@ -375,6 +398,24 @@ where
         });
     }
     Ok(())
+}
+
+/// Adds each `(index, amount)` of `jumps` to the solver's state at its current time and
+/// recomputes the state's derivative there, so the method restarts from the new state (and,
+/// at a breakpoint with no jumps, from the right-hand side after the switch). The first
+/// `index` entries of an augmented state are the model's states, so this serves both solves.
+fn apply_jumps<'a, E, S>(s: &mut S, jumps: &[(usize, f64)])
+where
+    E: OdeEquations<T = f64> + 'a,
+    S: OdeSolverMethod<'a, E>,
+{
+    let problem = s.problem();
+    let state = s.state_mut();
+    for &(i, amount) in jumps {
+        let v = state.y.get_index(i);
+        state.y.set_index(i, v + amount);
+    }
+    problem.eqn.rhs().call_inplace(state.y, *state.t, state.dy);
 }
 
 pub(crate) use diffid_core::panic_message;
@@ -396,6 +437,8 @@ pub struct OdeSimulator {
     pub(crate) options: SolveOptions,
     /// The time the initial conditions hold at (default 0).
     pub(crate) t0: f64,
+    /// Doses and breakpoints: where the integration stops and restarts.
+    pub(crate) schedule: Arc<Schedule>,
     /// The automatic choice of method ([`SolverKind::Auto`]); shared by clones.
     auto: Arc<Auto>,
 }
@@ -454,6 +497,7 @@ impl OdeSimulator {
             base_inputs,
             options,
             t0,
+            schedule: Arc::default(),
             auto: Arc::default(),
         };
         // Compile for the chosen backend now, so that its errors surface at build time.
@@ -469,7 +513,76 @@ impl OdeSimulator {
     /// finite (reported as the first time).
     pub fn with_start(&self, t0: f64) -> Result<Self, OdeError> {
         check_times(&self.times, t0)?;
-        Ok(Self { t0, ..self.clone() })
+        let schedule = self.schedule.recheck(
+            self.model.state_names(),
+            self.model.has_mass(),
+            t0,
+            self.times.last().copied(),
+        )?;
+        Ok(Self {
+            t0,
+            schedule: Arc::new(schedule),
+            ..self.clone()
+        })
+    }
+
+    /// The same simulator with `doses` (in addition to any it has): each adds its amount to a
+    /// state at its time; the integration stops exactly there and restarts. A prediction at
+    /// the exact time of a dose is the state just *before* the dose. Sensitivities carry
+    /// across each dose (the amounts and times are fixed, not fitted).
+    ///
+    /// # Errors
+    /// [`OdeError::UnknownState`] for a dose into a state the model does not have;
+    /// [`OdeError::Schedule`] for a dose time that is not finite, before the start or after
+    /// the last output time, an amount that is not finite, or a model with a mass matrix.
+    pub fn with_doses(&self, doses: &[Dose]) -> Result<Self, OdeError> {
+        let mut all = self.schedule.doses.clone();
+        all.extend_from_slice(doses);
+        self.scheduled(all, self.schedule.breakpoints.clone())
+    }
+
+    /// The same simulator with `breakpoints` (in addition to any it has): times at which the
+    /// model's right-hand side switches (an input written with `heaviside(t - t_s)`, an
+    /// infusion that ends). The integration stops exactly at each and restarts from there,
+    /// instead of stepping over the switch.
+    ///
+    /// # Errors
+    /// [`OdeError::Schedule`] for a time that is not finite, before the start or after the
+    /// last output time, or a model with a mass matrix.
+    pub fn with_breakpoints(&self, breakpoints: &[f64]) -> Result<Self, OdeError> {
+        let mut all = self.schedule.breakpoints.clone();
+        all.extend_from_slice(breakpoints);
+        self.scheduled(self.schedule.doses.clone(), all)
+    }
+
+    fn scheduled(&self, doses: Vec<Dose>, breakpoints: Vec<f64>) -> Result<Self, OdeError> {
+        let schedule = Schedule::new(
+            doses,
+            breakpoints,
+            self.model.state_names(),
+            self.model.has_mass(),
+            self.t0,
+            self.times.last().copied(),
+        )?;
+        Ok(Self {
+            schedule: Arc::new(schedule),
+            ..self.clone()
+        })
+    }
+
+    /// The doses, as given.
+    pub fn doses(&self) -> &[Dose] {
+        &self.schedule.doses
+    }
+
+    /// The breakpoints, as given.
+    pub fn breakpoints(&self) -> &[f64] {
+        &self.schedule.breakpoints
+    }
+
+    /// The stops of the integration, sorted by time.
+    pub(crate) fn events(&self) -> &[Event] {
+        &self.schedule.events
     }
 
     /// The same model, parameters, options and start, predicting at `times` (increasing,
