@@ -9,9 +9,9 @@ use crate::pickling::Recipe;
 use crate::results::{PyOptimisationResults, SolverUse};
 use crate::sampler::{extract_prior, extract_sampler, nested_to_py, samples_to_py, SamplerChoice};
 use diffid::{
-    resolve_prior, Backend, Checkpoint, Control, DiffsolBuilder, Distribution, Observer, Optimiser,
-    Parallelism, Parameter, Problem, Progress, RunOptions, Sampler, SolverKind, TimeSeries,
-    Transform,
+    resolve_prior, Backend, Checkpoint, Control, DiffsolBuilder, Distribution, Dose, Observer,
+    Optimiser, Parallelism, Parameter, Problem, Progress, RunOptions, Sampler, SolverKind,
+    TimeSeries, Transform,
 };
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
@@ -256,6 +256,50 @@ impl PyDiffsolBuilder {
         self.map(py, "with_t0", (t0,), |b| b.with_t0(t0))
     }
 
+    /// A bolus of `amount` added to state `state` (a `u_i` name) at `time`. `time` may be a
+    /// list of increasing times (a repeated dosing schedule), with `amount` one number or one
+    /// per time. The integration stops exactly at each dose and restarts; a prediction at the
+    /// dose's own time is taken just before the dose. An unknown state, or a time before the
+    /// start or after the last data time, raises `BuildError` at build.
+    fn with_dose(
+        &self,
+        py: Python<'_>,
+        time: &Bound<'_, PyAny>,
+        state: String,
+        amount: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let times = schedule_times(time, "with_dose time")?;
+        diffid_ode_check("dose", &times)?;
+        let amounts = schedule_times(amount, "with_dose amount")?;
+        let amounts = match amounts.len() {
+            1 => vec![amounts[0]; times.len()],
+            n if n == times.len() => amounts,
+            n => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "with_dose got {} time(s) and {n} amounts; give one amount, or one per time",
+                    times.len()
+                )))
+            }
+        };
+        let doses: Vec<Dose> = times
+            .iter()
+            .zip(&amounts)
+            .map(|(&t, &a)| Dose::new(t, state.clone(), a))
+            .collect();
+        self.map(py, "with_dose", (time, state.clone(), amount), |b| {
+            b.with_doses(doses)
+        })
+    }
+
+    /// Times at which the model's right-hand side switches (an input written with
+    /// `heaviside(t - t_s)`, an infusion that ends): the integration stops exactly at each
+    /// and restarts there instead of stepping over the switch.
+    fn with_breakpoints(&self, py: Python<'_>, times: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let t = schedule_times(times, "with_breakpoints")?;
+        diffid_ode_check("breakpoint", &t)?;
+        self.map(py, "with_breakpoints", (times,), |b| b.with_breakpoints(t))
+    }
+
     /// The step budget of one solve (default 100 000); a solve that needs more fails.
     fn with_max_steps(&self, py: Python<'_>, max_steps: usize) -> PyResult<Self> {
         if max_steps == 0 {
@@ -415,6 +459,30 @@ pub fn extract_optimiser(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Optimiser>>
         "expected an optimiser (diffid.NelderMead(), diffid.CMAES(), diffid.Adam() or diffid.LBFGSB()), got {}",
         obj.get_type().name()?
     )))
+}
+
+/// A number or a 1-D sequence of numbers, as a vector (`what` names the argument).
+fn schedule_times(x: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<f64>> {
+    let np = x.py().import("numpy")?;
+    let arr = np
+        .call_method1("asarray", (x, "float64"))
+        .and_then(|a| np.call_method1("atleast_1d", (a,)))
+        .map_err(|_| {
+            PyTypeError::new_err(format!("{what} expects a number or a list of numbers"))
+        })?;
+    let arr = arr.downcast::<numpy::PyArrayDyn<f64>>()?;
+    if arr.ndim() != 1 || arr.len() == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "{what} expects a number or a non-empty 1-D list of numbers, got shape {:?}",
+            arr.shape()
+        )));
+    }
+    Ok(arr.to_vec()?)
+}
+
+/// Checks that a schedule's times increase, as `BuildError`.
+fn diffid_ode_check(what: &str, times: &[f64]) -> PyResult<()> {
+    diffid::check_increasing(what, times).map_err(|e| BuildError::new_err(e.to_string()))
 }
 
 fn vector(x: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
@@ -796,6 +864,13 @@ impl PyProblem {
             d.set_item("backend", o.backend.name())?;
             d.set_item("max_steps", o.max_steps)?;
             d.set_item("t0", sim.start())?;
+            let doses: Vec<(f64, String, f64)> = sim
+                .doses()
+                .iter()
+                .map(|d| (d.time, d.state.clone(), d.amount))
+                .collect();
+            d.set_item("doses", doses)?;
+            d.set_item("breakpoints", sim.breakpoints().to_vec())?;
         }
         match self.inner(py)?.parallelism() {
             Parallelism::Sequential => d.set_item("parallel", false)?,

@@ -4,7 +4,7 @@ use crate::bayes::{likelihood_of, split_noise};
 use crate::{Error, FitObjective, Problem};
 use diffid_core::{CoreError, Optimiser, Parameter, Parameters, TimeSeries, Transform};
 use diffid_cost::{CostMetric, CostSum, Sse};
-use diffid_ode::{Backend, DiffslModel, OdeError, OdeSimulator, SolveOptions, SolverKind};
+use diffid_ode::{Backend, DiffslModel, Dose, OdeError, OdeSimulator, SolveOptions, SolverKind};
 use diffid_sample::Distribution;
 use std::fmt;
 use std::sync::Arc;
@@ -43,6 +43,10 @@ pub struct DiffsolBuilder {
     optimiser: Option<Arc<dyn Optimiser>>,
     /// The time the model's initial conditions hold at (default 0).
     t0: Option<f64>,
+    /// Boluses at known times.
+    doses: Vec<Dose>,
+    /// Times at which the right-hand side switches.
+    breakpoints: Vec<f64>,
 }
 
 impl fmt::Debug for DiffsolBuilder {
@@ -213,6 +217,33 @@ impl DiffsolBuilder {
         self
     }
 
+    /// A bolus of `amount` added to state `state` (a `u_i` name) at `time`; call again, or
+    /// pass [`Dose::repeated`] to [`with_doses`](Self::with_doses), for a schedule. The
+    /// integration stops exactly at the dose and restarts; a prediction at the dose's own time
+    /// is taken just before it. Checked at build: the state must exist and the time lie
+    /// between the start and the last data time.
+    #[must_use]
+    pub fn with_dose(mut self, time: f64, state: impl Into<String>, amount: f64) -> Self {
+        self.doses.push(Dose::new(time, state, amount));
+        self
+    }
+
+    /// Several doses (see [`with_dose`](Self::with_dose)).
+    #[must_use]
+    pub fn with_doses(mut self, doses: impl IntoIterator<Item = Dose>) -> Self {
+        self.doses.extend(doses);
+        self
+    }
+
+    /// Times at which the model's right-hand side switches (an input written with
+    /// `heaviside(t - t_s)`, an infusion that ends): the integration stops exactly at each and
+    /// restarts, instead of stepping over the switch.
+    #[must_use]
+    pub fn with_breakpoints(mut self, times: impl IntoIterator<Item = f64>) -> Self {
+        self.breakpoints.extend(times);
+        self
+    }
+
     /// The step budget of one solve (default 100 000).
     #[must_use]
     pub fn with_max_steps(mut self, max_steps: usize) -> Self {
@@ -280,6 +311,13 @@ impl DiffsolBuilder {
             Some(t0) => OdeSimulator::new(model, Vec::new(), &layout.model_names, self.options)?
                 .with_start(t0)?
                 .with_times(data.times().to_vec())?,
+        };
+        let simulator = if self.doses.is_empty() && self.breakpoints.is_empty() {
+            simulator
+        } else {
+            simulator
+                .with_doses(&self.doses)?
+                .with_breakpoints(&self.breakpoints)?
         };
         // Under the automatic solver, a probe at the initial parameters picks the method.
         let initial = params.initial();

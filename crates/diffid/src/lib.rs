@@ -50,8 +50,8 @@ pub use diffid_exec::{
     RayonEvaluator, RunOptions, Sequential,
 };
 pub use diffid_ode::{
-    Backend, DiffslModel, Input, OdeError, OdeSimulator, SolveError, SolveOptions, SolverCounts,
-    SolverKind,
+    check_increasing, Backend, DiffslModel, Dose, Input, OdeError, OdeSimulator, SolveError,
+    SolveOptions, SolverCounts, SolverKind,
 };
 pub use diffid_optim::{
     Adam, AdamState, CmaEs, CmaEsState, Lbfgsb, LbfgsbState, NelderMead, NelderMeadState, Restarts,
