@@ -32,3 +32,28 @@ def test_parallel_optimisation_tutorial_runs(repo_root, tmp_path):
     for png in pngs:
         assert png.read_bytes()[:8] == PNG_MAGIC
         assert png.stat().st_size > 1000
+
+
+def test_pharmacokinetics_tutorial_recovers_the_patient(repo_root, tmp_path):
+    script = repo_root / "docs" / "tutorials" / "pharmacokinetics.py"
+    env = dict(os.environ, DIFFID_TUTORIAL_OUT=str(tmp_path), MPLBACKEND="Agg")
+    proc = subprocess.run(
+        [sys.executable, str(script.relative_to(repo_root))],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-5000:]}\nstderr:\n{proc.stderr[-5000:]}"
+    fitted = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "=" and "(generating value" in line:
+            fitted[parts[0]] = (float(parts[2]), float(parts[-1].rstrip(")")))
+    assert set(fitted) == {"ka", "ke", "v", "sigma"}, proc.stdout
+    for name in ("ka", "ke", "v"):
+        value, true = fitted[name]
+        assert abs(value - true) < 0.1 * true, (name, value, true)
+    png = tmp_path / "pharmacokinetics_fit.png"
+    assert png.read_bytes()[:8] == PNG_MAGIC
