@@ -5,10 +5,12 @@
 
 use crate::cache::{self, Key};
 use crate::sens::{compile_core, Core, InitFn, JacFn, MassFn, RhsFn};
-use crate::simulate::{drive, panic_message, with_solver, Codegen, Plan};
+use crate::simulate::{drive, panic_message, set_start, with_solver, Codegen, Plan};
+use crate::steady;
 use crate::{DiffslModel, OdeError, OdeSimulator, SolveError};
 use diffsol::{
-    Closure, ConstantClosure, LinearClosure, MatrixCommon, NonLinearOp, OdeBuilder, OdeEquations,
+    Closure, ConstantClosure, ConstantOp, LinearClosure, MatrixCommon, NonLinearOp,
+    NonLinearOpJacobian, OdeBuilder, OdeEquations,
     OdeEquationsImplicit, OdeSolverEquations, OdeSolverProblem, Op, UnitCallable, Vector,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -89,21 +91,31 @@ fn solve_with(
     out: &mut [f64],
 ) -> Result<(), SolveError> {
     let ctx = *c.problem.context();
-    for (k, &v) in sim.base_inputs.iter().enumerate() {
-        c.inputs.set_index(k, v);
-    }
-    for (&i, &v) in sim.param_index.iter().zip(params) {
-        c.inputs.set_index(i, v);
-    }
-    c.problem.eqn.set_params(&c.inputs);
     c.problem.t0 = sim.t0;
     c.problem.rtol = sim.options.rtol;
-    // Our step budget governs (diffsol's own defaults to 5000); `drive` reports it.
-    c.problem.ode_options.max_number_timesteps = plan.max_steps.saturating_add(1);
     if c.atol.to_bits() != sim.options.atol.to_bits() {
         c.problem.atol = V::from_element(c.y.len(), sim.options.atol, ctx);
         c.atol = sim.options.atol;
     }
+    let mut inputs = sim.full_inputs(params);
+    let start = match sim.steady.as_deref() {
+        None => None,
+        Some(spec) => {
+            let actual = inputs.clone();
+            spec.apply(&mut inputs);
+            set_inputs(&mut c.inputs, &inputs);
+            c.problem.eqn.set_params(&c.inputs);
+            c.problem.ode_options.max_number_timesteps =
+                sim.options.max_steps.saturating_add(1);
+            let y = steady_plain(sim, &c.problem)?;
+            inputs = actual;
+            Some(y)
+        }
+    };
+    set_inputs(&mut c.inputs, &inputs);
+    c.problem.eqn.set_params(&c.inputs);
+    // Our step budget governs (diffsol's own defaults to 5000); `drive` reports it.
+    c.problem.ode_options.max_number_timesteps = plan.max_steps.saturating_add(1);
     let Compiled {
         problem, y, out: o, ..
     } = c;
@@ -130,9 +142,77 @@ fn solve_with(
     };
     let no_check = |_: f64, _: &V| Ok(());
     let events = sim.events();
-    with_solver!(problem, plan.kind, LS, |s| drive(
-        s, times, events, plan, y, at, no_check
-    ))
+    with_solver!(problem, plan.kind, LS, |s| {
+        let mut s = s;
+        if let Some(y0) = &start {
+            set_start(&mut s, y0);
+        }
+        drive(s, times, events, plan, y, at, no_check)
+    })
+}
+
+fn set_inputs(v: &mut V, values: &[f64]) {
+    for (k, &x) in values.iter().enumerate() {
+        v.set_index(k, x);
+    }
+}
+
+/// The steady state of the plain problem under the inputs it holds now (see the `steady`
+/// module): Newton from `u_i`, else integration with BDF, polished by Newton when it can.
+fn steady_plain(sim: &OdeSimulator, problem: &OdeSolverProblem<Eqn>) -> Result<Vec<f64>, SolveError> {
+    let t0 = sim.t0;
+    let ctx = *problem.context();
+    let rhs = problem.eqn.rhs();
+    let n = rhs.nstates();
+    let mut y0 = V::zeros(n, ctx);
+    problem.eqn.init().call_inplace(t0, &mut y0);
+    let tol = sim.steady_tolerances();
+    let (mut xa, mut fa) = (V::zeros(n, ctx), V::zeros(n, ctx));
+    let mut f = |y: &[f64], out: &mut [f64]| {
+        set_inputs(&mut xa, y);
+        rhs.call_inplace(&xa, t0, &mut fa);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = fa.get_index(i);
+        }
+    };
+    let (mut xb, mut vb, mut fb) = (V::zeros(n, ctx), V::zeros(n, ctx), V::zeros(n, ctx));
+    let mut jv = |y: &[f64], v: &[f64], out: &mut [f64]| {
+        set_inputs(&mut xb, y);
+        set_inputs(&mut vb, v);
+        rhs.jac_mul_inplace(&xb, t0, &vb, &mut fb);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = fb.get_index(i);
+        }
+    };
+    let mut y = y0.clone_as_vec();
+    let newton = match steady::newton(&mut y, tol, &mut f, &mut jv) {
+        Ok(_) => return Ok(y),
+        Err(e) => e,
+    };
+    let settled = catch_unwind(AssertUnwindSafe(|| {
+        let s = problem
+            .bdf::<LS>()
+            .map_err(|e| steady::failed(format!("BDF could not start: {e}")))?;
+        steady::settle(s, tol, sim.options.max_steps)
+    }))
+    .map_err(|p| SolveError::Panicked {
+        message: panic_message(p.as_ref()),
+    })?
+    .map_err(|e| steady::failed(format!("Newton: {newton}; integration: {}", steady_reason(&e))))?;
+    // Polish: Newton from the settled state, kept only when it converges.
+    let mut polished = settled.clone();
+    Ok(match steady::newton(&mut polished, tol, &mut f, &mut jv) {
+        Ok(_) => polished,
+        Err(_) => settled,
+    })
+}
+
+/// The reason inside a steady-state error, or the error's text.
+fn steady_reason(e: &SolveError) -> String {
+    match e {
+        SolveError::SteadyState { reason } => reason.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// A compiled augmented (state + sensitivities) problem owned by one thread.
@@ -246,7 +326,6 @@ fn sensitivities_with(
         });
     }
     let inputs = sim.full_inputs(params);
-    c.core.prepare(&inputs, &sim.param_index);
     let SensCompiled {
         core,
         problem,
@@ -255,8 +334,12 @@ fn sensitivities_with(
     } = c;
     let core: &Core = core;
     match problem {
-        Augmented::Ode(p) => augmented_solve(sim, plan, core, p, z, atol, out, sensitivities),
-        Augmented::Dae(p) => augmented_solve(sim, plan, core, p, z, atol, out, sensitivities),
+        Augmented::Ode(p) => {
+            augmented_solve(sim, plan, core, &inputs, p, z, atol, out, sensitivities)
+        }
+        Augmented::Dae(p) => {
+            augmented_solve(sim, plan, core, &inputs, p, z, atol, out, sensitivities)
+        }
     }
 }
 
@@ -267,6 +350,7 @@ fn augmented_solve<E>(
     sim: &OdeSimulator,
     plan: Plan,
     core: &Core,
+    inputs: &[f64],
     problem: &mut OdeSolverProblem<E>,
     z: &mut V,
     atol: &mut f64,
@@ -285,6 +369,22 @@ where
         problem.atol = V::from_element(z.len(), sim.options.atol, *problem.context());
         *atol = sim.options.atol;
     }
+    let start = match sim.steady.as_deref() {
+        None => {
+            core.prepare(inputs, &sim.param_index);
+            None
+        }
+        Some(spec) => {
+            let mut pre = inputs.to_vec();
+            spec.apply(&mut pre);
+            core.prepare_frozen(&pre, &sim.param_index, |i| spec.overrides_input(i));
+            problem.ode_options.max_number_timesteps = sim.options.max_steps.saturating_add(1);
+            let z = steady_augmented(sim, core, problem)?;
+            core.prepare(inputs, &sim.param_index);
+            problem.ode_options.max_number_timesteps = plan.max_steps.saturating_add(1);
+            Some(z)
+        }
+    };
     let problem: &OdeSolverProblem<E> = problem;
     let times = &sim.times;
     let mut zbuf = vec![0.0; z.len()];
@@ -314,7 +414,58 @@ where
         Ok(())
     };
     let events = sim.events();
-    with_solver!(problem, plan.kind, LS, |s| drive(
-        s, times, events, plan, z, at, after_step
-    ))
+    with_solver!(problem, plan.kind, LS, |s| {
+        let mut s = s;
+        if let Some(z0) = &start {
+            set_start(&mut s, z0);
+        }
+        drive(s, times, events, plan, z, at, after_step)
+    })
+}
+
+/// The steady state and its sensitivities, as an augmented state `(y*, s*_1, …, s*_P)`, for
+/// the inputs `core` holds now: Newton and the implicit function theorem, else integration of
+/// the augmented system with BDF (see the `steady` module).
+fn steady_augmented<E>(
+    sim: &OdeSimulator,
+    core: &Core,
+    problem: &OdeSolverProblem<E>,
+) -> Result<Vec<f64>, SolveError>
+where
+    E: OdeEquationsImplicit<M = M, V = V, T = f64, C = <M as MatrixCommon>::C>,
+{
+    let (n, np, t0) = (core.n, core.np, sim.t0);
+    let tol = sim.steady_tolerances();
+    let mut f = |y: &[f64], out: &mut [f64]| core.state_rhs(t0, y, out);
+    let mut jv = |y: &[f64], v: &[f64], out: &mut [f64]| core.state_jv(t0, y, v, out);
+    let implicit = |y: &[f64], lu| -> Result<Vec<f64>, SolveError> {
+        let mut fp = vec![0.0; n * np];
+        core.param_rhs(t0, y, &mut fp);
+        let mut z = vec![0.0; n * (1 + np)];
+        z[..n].copy_from_slice(y);
+        steady::implicit_sensitivities(&lu, &fp, &mut z[n..])?;
+        Ok(z)
+    };
+    let mut y = core.z0.borrow()[..n].to_vec();
+    let newton = match steady::newton(&mut y, tol, &mut f, &mut jv) {
+        Ok(lu) => return implicit(&y, lu),
+        Err(e) => e,
+    };
+    let settled = catch_unwind(AssertUnwindSafe(|| {
+        let s = problem
+            .bdf::<LS>()
+            .map_err(|e| steady::failed(format!("BDF could not start: {e}")))?;
+        steady::settle(s, tol, sim.options.max_steps)
+    }))
+    .map_err(|p| SolveError::Panicked {
+        message: panic_message(p.as_ref()),
+    })?
+    .map_err(|e| steady::failed(format!("Newton: {newton}; integration: {}", steady_reason(&e))))?;
+    // Polish by Newton and the implicit function theorem when the Jacobian allows it; with
+    // conservation laws it does not, and the integrated sensitivities stand.
+    let mut polished = settled[..n].to_vec();
+    match steady::newton(&mut polished, tol, &mut f, &mut jv) {
+        Ok(lu) => implicit(&polished, lu),
+        Err(_) => Ok(settled),
+    }
 }

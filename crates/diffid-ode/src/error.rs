@@ -143,6 +143,12 @@ pub enum SolveError {
         /// component changed sign (sensitivity solves).
         t: f64,
     },
+    /// No steady state was found for pre-equilibration.
+    #[error("no steady state found for pre-equilibration: {reason}")]
+    SteadyState {
+        /// Why: Newton's failure and the integration's.
+        reason: String,
+    },
     /// diffsol panicked; caught at the boundary.
     #[error("ODE solver panicked: {message}")]
     Panicked {

@@ -44,6 +44,7 @@ mod model;
 mod schedule;
 mod sens;
 mod simulate;
+mod steady;
 
 /// Dense solves: nalgebra matrices and LU.
 mod dense {

@@ -114,6 +114,17 @@ impl Core {
 
     /// Sets the inputs and computes the augmented initial state.
     pub(crate) fn prepare(&self, inputs: &[f64], param_index: &[usize]) {
+        self.prepare_frozen(inputs, param_index, |_| false);
+    }
+
+    /// As [`prepare`](Self::prepare), with the parameters whose input index `frozen` accepts
+    /// held fixed (zero tangents): inputs overridden while pre-equilibrating.
+    pub(crate) fn prepare_frozen(
+        &self,
+        inputs: &[f64],
+        param_index: &[usize],
+        frozen: impl Fn(usize) -> bool,
+    ) {
         let n = self.n;
         let mut data = self.data.borrow_mut();
         self.compiler.set_inputs(inputs, &mut data, 0);
@@ -129,7 +140,9 @@ impl Core {
         {
             dd.fill(0.0);
             dinputs.fill(0.0);
-            dinputs[idx] = 1.0;
+            if !frozen(idx) {
+                dinputs[idx] = 1.0;
+            }
             self.compiler
                 .set_inputs_grad(inputs, &dinputs, &data, dd, 0);
             self.compiler.set_u0_grad(y0, sj, &data, dd);
@@ -138,6 +151,34 @@ impl Core {
         if self.nstop > 0 {
             let mut stop = self.stop.borrow_mut();
             self.compiler.calc_stop(0.0, y0, &mut data, &mut stop);
+        }
+    }
+
+    /// The model's right-hand side `f(t, y)` alone (no sensitivities).
+    pub(crate) fn state_rhs(&self, t: f64, y: &[f64], out: &mut [f64]) {
+        self.compiler.rhs(t, y, &mut self.data.borrow_mut(), out);
+    }
+
+    /// The model's Jacobian-vector product `J(t, y) v`.
+    pub(crate) fn state_jv(&self, t: f64, y: &[f64], v: &[f64], out: &mut [f64]) {
+        let mut data = self.data.borrow_mut();
+        let mut rr = self.rr.borrow_mut();
+        self.compiler.rhs(t, y, &mut data, &mut rr);
+        let mut dd0 = self.ddata0.borrow_mut();
+        self.compiler.rhs_grad(t, y, v, &data, &mut dd0, &rr, out);
+    }
+
+    /// `∂f/∂p_j` at `(t, y)` for every fitted parameter, column `j` of `out` (`n × np`,
+    /// column-major).
+    pub(crate) fn param_rhs(&self, t: f64, y: &[f64], out: &mut [f64]) {
+        let n = self.n;
+        let mut data = self.data.borrow_mut();
+        let mut rr = self.rr.borrow_mut();
+        self.compiler.rhs(t, y, &mut data, &mut rr);
+        let zero = vec![0.0; n];
+        let mut ddata = self.ddata.borrow_mut();
+        for (dd, col) in ddata.iter_mut().zip(out.chunks_exact_mut(n)) {
+            self.compiler.rhs_grad(t, y, &zero, &data, dd, &rr, col);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Solving a compiled model at the data times.
 
 use crate::schedule::{Event, Schedule};
+use crate::steady::{SteadySpec, Tolerances};
 use crate::Dose;
 use crate::{DiffslModel, OdeError, SolveError};
 use diffid_core::Simulator;
@@ -418,6 +419,21 @@ where
     problem.eqn.rhs().call_inplace(state.y, *state.t, state.dy);
 }
 
+/// Replaces the solver's state at its current time by `y` (a steady state) and recomputes
+/// the derivative there.
+pub(crate) fn set_start<'a, E, S>(s: &mut S, y: &[f64])
+where
+    E: OdeEquations<T = f64> + 'a,
+    S: OdeSolverMethod<'a, E>,
+{
+    let problem = s.problem();
+    let state = s.state_mut();
+    for (i, v) in y.iter().enumerate() {
+        state.y.set_index(i, *v);
+    }
+    problem.eqn.rhs().call_inplace(state.y, *state.t, state.dy);
+}
+
 pub(crate) use diffid_core::panic_message;
 
 /// Compiles `model` for plain dense solves on this thread and keeps it cached.
@@ -439,6 +455,8 @@ pub struct OdeSimulator {
     pub(crate) t0: f64,
     /// Doses and breakpoints: where the integration stops and restarts.
     pub(crate) schedule: Arc<Schedule>,
+    /// Pre-equilibration: the state at the start is the steady state under these inputs.
+    pub(crate) steady: Option<Arc<SteadySpec>>,
     /// The automatic choice of method ([`SolverKind::Auto`]); shared by clones.
     auto: Arc<Auto>,
 }
@@ -498,6 +516,7 @@ impl OdeSimulator {
             options,
             t0,
             schedule: Arc::default(),
+            steady: None,
             auto: Arc::default(),
         };
         // Compile for the chosen backend now, so that its errors surface at build time.
@@ -568,6 +587,41 @@ impl OdeSimulator {
             schedule: Arc::new(schedule),
             ..self.clone()
         })
+    }
+
+    /// The same simulator starting from a steady state (pre-equilibration): before the
+    /// experiment, the state is brought to the steady state `f(y*) = 0` of the model under
+    /// its inputs with `overrides` (input name, value) applied — e.g. a stimulus at 0 — from
+    /// `u_i` as the guess, by Newton's method with integration as the fallback; the experiment
+    /// then starts from `y*` at the start time under the model's own inputs. Sensitivities
+    /// follow from the implicit function theorem, so exact gradients keep working. A
+    /// candidate without a reachable steady state fails with [`SolveError::SteadyState`].
+    /// See the `steady` module for the convergence criterion.
+    ///
+    /// # Errors
+    /// [`OdeError::Schedule`] for an override naming an input the model does not have, named
+    /// twice, or not finite.
+    pub fn with_steady_state(&self, overrides: &[(String, f64)]) -> Result<Self, OdeError> {
+        let spec = SteadySpec::new(overrides, self.model.inputs())?;
+        Ok(Self {
+            steady: Some(Arc::new(spec)),
+            ..self.clone()
+        })
+    }
+
+    /// The pre-equilibration overrides, when the simulator starts from a steady state.
+    pub fn steady_state(&self) -> Option<&[(String, f64)]> {
+        self.steady.as_deref().map(|s| s.overrides.as_slice())
+    }
+
+    /// The tolerances a steady state is judged by: the solver's, over the experiment's span.
+    pub(crate) fn steady_tolerances(&self) -> Tolerances {
+        let end = self.times.last().copied().unwrap_or(self.t0);
+        Tolerances {
+            rtol: self.options.rtol,
+            atol: self.options.atol,
+            span: (end - self.t0).max(1.0),
+        }
     }
 
     /// The doses, as given.
