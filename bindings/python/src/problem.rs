@@ -300,6 +300,38 @@ impl PyDiffsolBuilder {
         self.map(py, "with_breakpoints", (times,), |b| b.with_breakpoints(t))
     }
 
+    /// Start from a steady state (pre-equilibration): before the experiment the state is
+    /// brought to the model's steady state under its inputs with `overrides` (a dict of
+    /// input name to value, e.g. `{"stimulus": 0.0}`) applied, from `u_i` as the guess —
+    /// Newton's method, with integration as the fallback — and the experiment starts there
+    /// under the model's own inputs. Gradients stay exact. A candidate without a reachable
+    /// steady state is a failed evaluation with the reason; an unknown input name raises
+    /// `BuildError` at build.
+    #[pyo3(signature = (overrides = None))]
+    fn with_steady_state(
+        &self,
+        py: Python<'_>,
+        overrides: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let mut pairs: Vec<(String, f64)> = Vec::new();
+        if let Some(d) = overrides {
+            for (k, v) in d.iter() {
+                let name: String = k.extract().map_err(|_| {
+                    PyTypeError::new_err("with_steady_state expects a dict of input name to number")
+                })?;
+                let value: f64 = v.extract().map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "with_steady_state: the override of '{name}' must be a number"
+                    ))
+                })?;
+                pairs.push((name, value));
+            }
+        }
+        self.map(py, "with_steady_state", (overrides,), |b| {
+            b.with_steady_state(pairs)
+        })
+    }
+
     /// The step budget of one solve (default 100 000); a solve that needs more fails.
     fn with_max_steps(&self, py: Python<'_>, max_steps: usize) -> PyResult<Self> {
         if max_steps == 0 {
@@ -871,6 +903,16 @@ impl PyProblem {
                 .collect();
             d.set_item("doses", doses)?;
             d.set_item("breakpoints", sim.breakpoints().to_vec())?;
+            match sim.steady_state() {
+                None => d.set_item("steady_state", py.None())?,
+                Some(o) => {
+                    let overrides = PyDict::new(py);
+                    for (k, v) in o {
+                        overrides.set_item(k, v)?;
+                    }
+                    d.set_item("steady_state", overrides)?;
+                }
+            }
         }
         match self.inner(py)?.parallelism() {
             Parallelism::Sequential => d.set_item("parallel", false)?,
