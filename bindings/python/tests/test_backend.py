@@ -188,3 +188,45 @@ def test_simulate_anywhere_from_any_start(decay_model):
     import pickle
 
     assert pickle.loads(pickle.dumps(p)).config()["t0"] == -1.0
+
+
+def boehm_problem(repo_root, solver=None):
+    """Boehm_JProteomeRes2014 of the PEtab benchmark collection, translated by hand to DiffSL
+    (data/boehm_jproteomeres2014.ds), with its measurements (one row per time, one column per
+    observable)."""
+    import csv
+
+    root = repo_root.parent / "shared" / "data" / "petab" / "Boehm_JProteomeRes2014"
+    with open(root / "measurementData_Boehm_JProteomeRes2014.tsv") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    obs = ["pSTAT5A_rel", "pSTAT5B_rel", "rSTAT5A_rel"]
+    times = sorted({float(r["time"]) for r in rows})
+    data = np.full((len(times), 4), np.nan)
+    data[:, 0] = times
+    for r in rows:
+        data[times.index(float(r["time"])), 1 + obs.index(r["observableId"])] = float(r["measurement"])
+    assert not np.isnan(data).any()
+    b = (
+        diffid.DiffsolBuilder()
+        .with_diffsl((repo_root / "data" / "boehm_jproteomeres2014.ds").read_text())
+        .with_data(data)
+        .with_parameter("epodeg", 0.026982514033029)
+    )
+    if solver:
+        b = b.with_solver(solver)
+    return b.build(), data
+
+
+def test_the_boehm_benchmark_model_solves_without_naming_a_solver(repo_root):
+    problem, data = boehm_problem(repo_root)
+    # Stiff (k_imp_homo ~ 1e5): the probe picks BDF.
+    assert problem.solver_counts()["choice"] == "bdf"
+    y = problem.simulate([0.026982514033029])
+    sd = np.array([3.85261197844677, 6.59147818673419, 3.15271275648527])  # nominal noise
+    r = data[:, 1:] - y
+    llh = -np.sum(0.5 * np.log(2 * np.pi * sd**2) + 0.5 * r**2 / sd**2)
+    # AMICI's reference log-likelihood at the nominal parameters (benchmark collection).
+    assert llh == pytest.approx(-138.221997, abs=1e-3)
+    tsit, _ = boehm_problem(repo_root, "tsit45")
+    with pytest.raises(diffid.EvaluationError, match="exceeded 100000 steps"):
+        tsit.evaluate([0.026982514033029])
