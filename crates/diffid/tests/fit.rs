@@ -351,3 +351,56 @@ fn nelder_mead_is_the_default_and_its_simplex_is_in_natural_units() {
     );
     assert!(r.covariance.is_none());
 }
+
+/// Production and elimination, y' = r - k y, from y(0) = 0: at steady state y* = r / k.
+const TURNOVER: &str = "in_i { r = 1.0, k = 0.5 } u_i { y = 0.0 } F_i { r - k * y }";
+
+#[test]
+fn the_builder_applies_doses_and_a_steady_state() {
+    let t: Vec<f64> = (0..=8).map(f64::from).collect();
+    let mut rows = Vec::new();
+    for &ti in &t {
+        // From y* = 2, a bolus of 3 at t = 2 decays back at rate k = 0.5 (pre-dose at 2).
+        let y = if ti <= 2.0 {
+            2.0
+        } else {
+            2.0 + 3.0 * (-0.5 * (ti - 2.0)).exp()
+        };
+        rows.extend([ti, y]);
+    }
+    let problem = DiffsolBuilder::new()
+        .with_diffsl(TURNOVER)
+        .with_data(t.len(), 2, &rows)
+        .with_parameter("r", 0.6, None)
+        .with_parameter("k", 0.3, None)
+        .with_dose(2.0, "y", 3.0)
+        .with_steady_state(Vec::<(String, f64)>::new())
+        .with_parallelism(Parallelism::Sequential)
+        .build()
+        .expect("valid problem");
+    assert!(problem.evaluate(&[1.0, 0.5]).expect("solves") < 1e-12);
+    let result = problem
+        .optimise(None, None, &RunOptions::default())
+        .expect("fits");
+    assert!(
+        (result.x[0] - 1.0).abs() < 1e-3 && (result.x[1] - 0.5).abs() < 1e-3,
+        "{:?}",
+        result.x
+    );
+    // A dose into a state the model lacks, and an override of an input it lacks.
+    let bad = DiffsolBuilder::new()
+        .with_diffsl(TURNOVER)
+        .with_data(t.len(), 2, &rows)
+        .with_dose(1.0, "z", 1.0)
+        .build();
+    assert!(matches!(
+        bad,
+        Err(Error::Ode(OdeError::UnknownState { .. }))
+    ));
+    let bad = DiffsolBuilder::new()
+        .with_diffsl(TURNOVER)
+        .with_data(t.len(), 2, &rows)
+        .with_steady_state([("stimulus", 0.0)])
+        .build();
+    assert!(matches!(bad, Err(Error::Ode(OdeError::Schedule { .. }))));
+}
