@@ -265,7 +265,7 @@ impl PyDiffsolBuilder {
         &self,
         py: Python<'_>,
         time: &Bound<'_, PyAny>,
-        state: String,
+        state: &str,
         amount: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
         let times = schedule_times(time, "with_dose time")?;
@@ -284,9 +284,9 @@ impl PyDiffsolBuilder {
         let doses: Vec<Dose> = times
             .iter()
             .zip(&amounts)
-            .map(|(&t, &a)| Dose::new(t, state.clone(), a))
+            .map(|(&t, &a)| Dose::new(t, state, a))
             .collect();
-        self.map(py, "with_dose", (time, state.clone(), amount), |b| {
+        self.map(py, "with_dose", (time, state, amount), |b| {
             b.with_doses(doses)
         })
     }

@@ -185,9 +185,8 @@ fn steady_plain(sim: &OdeSimulator, problem: &OdeSolverProblem<Eqn>) -> Result<V
         }
     };
     let mut y = y0.clone_as_vec();
-    let newton = match steady::newton(&mut y, tol, &mut f, &mut jv) {
-        Ok(_) => return Ok(y),
-        Err(e) => e,
+    let Err(newton) = steady::newton(&mut y, tol, &mut f, &mut jv) else {
+        return Ok(y);
     };
     let settled = catch_unwind(AssertUnwindSafe(|| {
         let s = problem

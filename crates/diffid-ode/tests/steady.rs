@@ -172,8 +172,8 @@ fn newton_finds_a_nonlinear_steady_state_from_a_poor_guess() {
     let (a, b) = (3.0f64, 0.5f64);
     let (out, sens) = solve_sens(&sim, &[a, b]);
     let x = (a / b).sqrt();
-    for row in 0..2 {
-        assert!((out[row] - x).abs() < 1e-8, "{}", out[row]);
+    for v in &out {
+        assert!((v - x).abs() < 1e-8, "{v}");
     }
     let da = 1.0 / (2.0 * (a * b).sqrt());
     let db = -a.sqrt() / (2.0 * b.powf(1.5));
