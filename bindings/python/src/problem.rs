@@ -883,7 +883,8 @@ impl PyProblem {
     }
 
     /// The problem's settings as a dict: for DiffSL problems `rtol`, `atol`, `solver`,
-    /// `backend`, `max_steps`; for every problem `parallel` (True: all cores, False:
+    /// `backend`, `max_steps`, `t0`, `doses` (a list of `(time, state, amount)`),
+    /// `breakpoints` and `steady_state` (the overrides dict, or None); for every problem `parallel` (True: all cores, False:
     /// sequential, an int: that many threads, "executor": a `concurrent.futures` executor);
     /// plus what `VectorBuilder.with_config` recorded.
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

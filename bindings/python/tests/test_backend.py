@@ -69,6 +69,9 @@ def test_with_config_sets_several_options_and_config_reports_them(decay_builder)
         "t0": 0.0,
         "max_steps": 5000,
         "parallel": 2,
+        "doses": [],
+        "breakpoints": [],
+        "steady_state": None,
     }
     defaults = decay_builder.with_parameter("k", 0.2).build().config()
     assert defaults["rtol"] == 1e-6 and defaults["solver"] == "auto" and defaults["parallel"] is True
