@@ -96,6 +96,15 @@ pub trait Evaluator: Send + Sync {
 
     /// The number of threads evaluations run on.
     fn threads(&self) -> usize;
+
+    /// Runs `task(i)` for every `i` below `n` — whole independent jobs, such as the runs of a
+    /// multi-start optimisation — on this evaluator's threads (each task on one thread), and
+    /// returns when all are done. The default runs them in order on the calling thread.
+    fn run_each(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
+        for i in 0..n {
+            task(i);
+        }
+    }
 }
 
 /// Values and gradients at `points`, and the number of objective evaluations they took.
@@ -423,6 +432,12 @@ impl Evaluator for RayonEvaluator {
 
     fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// The tasks are shared as the points of a batch are: each thread takes the next task
+    /// from a shared counter.
+    fn run_each(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
+        self.share(n, task);
     }
 }
 

@@ -76,6 +76,12 @@ pub enum Error {
         /// The declared parameters.
         known: Vec<String>,
     },
+    /// Multi-start settings that cannot be used.
+    #[error("multi-start optimisation: {reason}")]
+    MultiStart {
+        /// What is wrong, naming the parameter or setting.
+        reason: String,
+    },
     /// A builder missing a required piece.
     #[error("the problem is incomplete: {what}")]
     Incomplete {

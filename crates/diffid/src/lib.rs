@@ -34,7 +34,7 @@ pub use builder::{DiffsolBuilder, Parallelism};
 pub use checkpoint::Checkpoint;
 pub use error::Error;
 pub use objective::FitObjective;
-pub use problem::{Problem, SamplingResult};
+pub use problem::{MultiStart, Problem, SamplingResult, Start};
 pub use space::SearchSpace;
 
 pub use diffid_core::{

@@ -50,6 +50,57 @@ pub struct Problem {
     model_index: Option<Vec<usize>>,
 }
 
+/// One run of a multi-start optimisation ([`Problem::optimise_starts`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Start {
+    /// Its place in the order the starts were drawn.
+    pub index: usize,
+    /// Where it started, in natural units.
+    pub initial: Vec<f64>,
+    /// Its result, or why it has none (e.g. every evaluation failed).
+    pub result: Result<OptimisationResult, String>,
+}
+
+impl Start {
+    /// The best value it reached (`+inf` without a result; NaN is ordered last).
+    pub fn value(&self) -> f64 {
+        match &self.result {
+            Ok(r) if !r.value.is_nan() => r.value,
+            _ => f64::INFINITY,
+        }
+    }
+}
+
+/// Every start of a multi-start optimisation, best first.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct MultiStart {
+    /// The runs, sorted by their best value (failed runs last; ties by start index).
+    pub starts: Vec<Start>,
+    /// Wall-clock time of the whole multi-start run.
+    pub time: Duration,
+}
+
+impl MultiStart {
+    /// The best run's result (`None` when every run failed).
+    pub fn best(&self) -> Option<&OptimisationResult> {
+        self.starts.first().and_then(|s| s.result.as_ref().ok())
+    }
+
+    /// How many runs ended within `tolerance` of the best value (the field's "converged
+    /// starts"; the best run counts).
+    pub fn converged(&self, tolerance: f64) -> usize {
+        let Some(best) = self.best().map(|r| r.value) else {
+            return 0;
+        };
+        self.starts
+            .iter()
+            .filter(|s| s.value() <= best + tolerance)
+            .count()
+    }
+}
+
 /// What a sampling run produced.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -367,6 +418,20 @@ impl Problem {
         observer: &mut dyn Observer,
         checkpoint: Option<&Checkpoint>,
     ) -> Result<OptimisationResult, Error> {
+        self.optimise_on(initial, optimiser, options, observer, checkpoint, None)
+    }
+
+    /// The run behind [`Problem::optimise_checkpointed`], on `evaluator` (`None`: the
+    /// problem's own).
+    fn optimise_on(
+        &self,
+        initial: Option<&[f64]>,
+        optimiser: Option<&dyn Optimiser>,
+        options: &RunOptions,
+        observer: &mut dyn Observer,
+        checkpoint: Option<&Checkpoint>,
+        evaluator: Option<&dyn Evaluator>,
+    ) -> Result<OptimisationResult, Error> {
         if self.params.is_empty() {
             return Err(diffid_core::CoreError::NoParameters.into());
         }
@@ -403,7 +468,14 @@ impl Problem {
             None => optimiser.init(&z0, &space.bounds())?,
         };
         let scaled = space.wrap(self.objective.clone());
-        let evaluator = self.evaluator()?;
+        let own;
+        let evaluator: &dyn Evaluator = match evaluator {
+            Some(e) => e,
+            None => {
+                own = self.evaluator()?;
+                own.as_ref()
+            }
+        };
         let earlier = session.earlier;
         let options = continued(options, earlier);
         // The observer sees natural units, like the result; a failed save stops the run.
@@ -414,7 +486,7 @@ impl Problem {
         let ended = drive(
             state.as_mut(),
             &scaled,
-            evaluator.as_ref(),
+            evaluator,
             &options,
             &mut natural,
             bounds.as_deref(),
@@ -445,6 +517,119 @@ impl Problem {
             )
         });
         Ok(result)
+    }
+
+    /// Multi-start optimisation: `starts` runs of `optimiser` (default as in
+    /// [`Problem::optimise`]), each from a point drawn at random within the bounds — uniformly
+    /// in the search space, so log-uniformly for a log-transformed parameter, and uniformly in
+    /// natural units where the search space is unbounded (a logit transform) — seeded by
+    /// `seed`. The runs are spread over the problem's threads, one run per thread at a time
+    /// (each run evaluates sequentially on its thread), so the result is the same at any
+    /// thread count. `on_done` is called as each run ends (from the thread that ran it).
+    /// Every start is kept, best first; `options` (time limit, cancellation) apply to each
+    /// run.
+    ///
+    /// # Errors
+    /// [`Error::MultiStart`] for `starts == 0` or a parameter without finite bounds to draw
+    /// from; [`diffid_core::CoreError::NoParameters`].
+    pub fn optimise_starts(
+        &self,
+        starts: usize,
+        seed: u64,
+        optimiser: Option<&dyn Optimiser>,
+        options: &RunOptions,
+        on_done: &(dyn Fn(&Start) + Sync),
+    ) -> Result<MultiStart, Error> {
+        use rand::{Rng, SeedableRng};
+        if self.params.is_empty() {
+            return Err(diffid_core::CoreError::NoParameters.into());
+        }
+        if starts == 0 {
+            return Err(Error::MultiStart {
+                reason: "starts must be at least 1".to_owned(),
+            });
+        }
+        for p in self.params.iter() {
+            if !p.bounds().is_finite() {
+                return Err(Error::MultiStart {
+                    reason: format!(
+                        "parameter '{}' has no finite bounds to draw starts from; give it bounds=(lower, upper)",
+                        p.name()
+                    ),
+                });
+            }
+        }
+        let began = std::time::Instant::now();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        // A uniform draw in the open interval (0, 1): never a bound, where a transform is
+        // infinite.
+        let mut open = || loop {
+            let u: f64 = rng.random();
+            if u > 0.0 {
+                return u;
+            }
+        };
+        let points: Vec<Vec<f64>> = (0..starts)
+            .map(|_| {
+                self.params
+                    .iter()
+                    .map(|p| {
+                        let sb = p.search_bounds();
+                        if sb.is_finite() {
+                            let z = sb.lower() + open() * (sb.upper() - sb.lower());
+                            p.to_natural(z)
+                                .clamp(p.bounds().lower(), p.bounds().upper())
+                        } else {
+                            let b = p.bounds();
+                            b.lower() + open() * (b.upper() - b.lower())
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let slots: Vec<std::sync::OnceLock<Start>> =
+            (0..starts).map(|_| std::sync::OnceLock::new()).collect();
+        let delegated = matches!(self.parallelism, Parallelism::Delegated);
+        let own = if delegated {
+            Some(self.evaluator()?)
+        } else {
+            None
+        };
+        let task = |i: usize| {
+            let on: &dyn Evaluator = own.as_deref().unwrap_or(&Sequential);
+            let result = self
+                .optimise_on(
+                    Some(&points[i]),
+                    optimiser,
+                    options,
+                    &mut (),
+                    None,
+                    Some(on),
+                )
+                .map_err(|e| e.to_string());
+            let start = Start {
+                index: i,
+                initial: points[i].clone(),
+                result,
+            };
+            on_done(&start);
+            let _ = slots[i].set(start);
+        };
+        if delegated {
+            // The executor parallelises each run's batches; the runs go one after another.
+            (0..starts).for_each(task);
+        } else {
+            self.evaluator()?.run_each(starts, &task);
+        }
+        let mut all: Vec<Start> = slots
+            .into_iter()
+            .filter_map(std::sync::OnceLock::into_inner)
+            .collect();
+        all.sort_by(|a, b| a.value().total_cmp(&b.value()).then(a.index.cmp(&b.index)));
+        Ok(MultiStart {
+            starts: all,
+            time: began.elapsed(),
+        })
     }
 
     /// The parameters' priors (`None` where a parameter has neither a prior nor finite

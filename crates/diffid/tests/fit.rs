@@ -404,3 +404,83 @@ fn the_builder_applies_doses_and_a_steady_state() {
         .build();
     assert!(matches!(bad, Err(Error::Ode(OdeError::Schedule { .. }))));
 }
+
+/// y = sin(w t): the SSE in w has a local minimum near every frequency that matches part of
+/// the data, so single starts land in different places.
+const SINE: &str = "in_i { w = 1.0 } u_i { y = 0.0, v = 1.0 } F_i { v * w, -w * y } out_i { y }";
+
+fn sine_problem(parallelism: Parallelism) -> Problem {
+    let rows: Vec<f64> = (0..=100)
+        .flat_map(|i| {
+            let t = 0.1 * f64::from(i);
+            [t, (2.0 * t).sin()]
+        })
+        .collect();
+    DiffsolBuilder::new()
+        .with_diffsl(SINE)
+        .with_data(101, 2, &rows)
+        .with_parameter("w", 1.0, Some((0.1, 5.0)))
+        .with_parallelism(parallelism)
+        .build()
+        .expect("valid problem")
+}
+
+#[test]
+fn multi_start_keeps_every_start_best_first_and_finds_the_global_minimum() {
+    let problem = sine_problem(Parallelism::Threads(2));
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let runs = problem
+        .optimise_starts(12, 3, None, &RunOptions::default(), &|_| {
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .expect("runs");
+    assert_eq!(done.into_inner(), 12);
+    assert_eq!(runs.starts.len(), 12);
+    let best = runs.best().expect("a result");
+    assert!((best.x[0] - 2.0).abs() < 1e-4, "{:?}", best.x);
+    let values: Vec<f64> = runs.starts.iter().map(diffid::Start::value).collect();
+    assert!(values.windows(2).all(|w| w[0] <= w[1]), "{values:?}");
+    // Multimodal: some starts end in other minima.
+    let converged = runs.converged(1e-6);
+    assert!((1..12).contains(&converged), "{converged} of 12 {values:?}");
+    let mut indices: Vec<usize> = runs.starts.iter().map(|s| s.index).collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..12).collect::<Vec<_>>());
+    for s in &runs.starts {
+        assert!(s.initial[0] > 0.1 && s.initial[0] < 5.0);
+    }
+    // The same at one thread, bit for bit.
+    let one = sine_problem(Parallelism::Threads(1))
+        .optimise_starts(12, 3, None, &RunOptions::default(), &|_| {})
+        .expect("runs");
+    for (a, b) in runs.starts.iter().zip(&one.starts) {
+        assert_eq!(a.index, b.index);
+        assert_eq!(a.initial, b.initial);
+        assert_eq!(
+            a.result.as_ref().map(|r| r.value.to_bits()),
+            b.result.as_ref().map(|r| r.value.to_bits())
+        );
+    }
+    // Another seed draws other starts.
+    let other = problem
+        .optimise_starts(12, 4, None, &RunOptions::default(), &|_| {})
+        .expect("runs");
+    assert_ne!(other.starts[0].initial, runs.starts[0].initial);
+}
+
+#[test]
+fn multi_start_needs_bounds_and_at_least_one_start() {
+    let problem = decay_builder()
+        .with_parameter("k", 0.5, None)
+        .build()
+        .expect("valid");
+    let e = problem
+        .optimise_starts(4, 0, None, &RunOptions::default(), &|_| {})
+        .unwrap_err();
+    assert!(matches!(e, Error::MultiStart { .. }), "{e}");
+    assert!(e.to_string().contains("'k'"), "{e}");
+    let e = sine_problem(Parallelism::Sequential)
+        .optimise_starts(0, 0, None, &RunOptions::default(), &|_| {})
+        .unwrap_err();
+    assert!(e.to_string().contains("at least 1"), "{e}");
+}
