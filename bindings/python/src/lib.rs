@@ -35,6 +35,7 @@ fn _diffid(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<callables::PyScalarBuilder>()?;
     m.add_class::<callables::PyVectorBuilder>()?;
     m.add_class::<results::PyOptimisationResults>()?;
+    m.add_class::<results::PyMultiStart>()?;
     m.add_class::<asktell::PyEvaluate>()?;
     m.add_class::<asktell::PyDone>()?;
     m.add_class::<asktell::PyOptimiserState>()?;

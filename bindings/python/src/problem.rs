@@ -6,7 +6,7 @@ use crate::cost::extract_metric;
 use crate::errors::{to_py, BuildError};
 use crate::optimiser::{PyAdam, PyCmaEs, PyLbfgsb, PyNelderMead};
 use crate::pickling::Recipe;
-use crate::results::{PyOptimisationResults, SolverUse};
+use crate::results::{PyMultiStart, PyOptimisationResults, SolverUse};
 use crate::sampler::{extract_prior, extract_sampler, nested_to_py, samples_to_py, SamplerChoice};
 use diffid::{
     resolve_prior, Backend, Checkpoint, Control, DiffsolBuilder, Distribution, Dose, Observer,
@@ -735,9 +735,17 @@ impl PyProblem {
     /// seconds (0: after every batch) and when the run ends; `resume=True` goes on from the
     /// file's state when the file exists, to the result the uninterrupted run would give, bit
     /// for bit. A checkpoint of another run, or a damaged one, raises `CheckpointError`.
+    ///
+    /// `starts=N` runs a multi-start optimisation instead: N runs of the optimiser, each from
+    /// a point drawn at random within the bounds (log-uniformly for a log-transformed
+    /// parameter), seeded by `seed`, spread over the problem's threads one run per thread
+    /// (the result does not depend on the thread count); it returns a `MultiStartResults`
+    /// with every run, best first. `progress=True` prints a line as runs end; Ctrl-C stops
+    /// every run and raises `KeyboardInterrupt` with the runs so far on `.result`. Every
+    /// parameter needs finite bounds; `initial`, `callback` and `checkpoint` do not apply.
     #[pyo3(signature = (
         initial = None, optimiser = None, *, callback = None, progress = false,
-        checkpoint = None, checkpoint_interval = 60.0, resume = false
+        checkpoint = None, checkpoint_interval = 60.0, resume = false, starts = None, seed = 0
     ))]
     #[allow(clippy::too_many_arguments)] // the keyword arguments of one Python method
     fn optimise(
@@ -750,14 +758,33 @@ impl PyProblem {
         checkpoint: Option<std::path::PathBuf>,
         checkpoint_interval: f64,
         resume: bool,
-    ) -> PyResult<PyOptimisationResults> {
+        starts: Option<usize>,
+        seed: u64,
+    ) -> PyResult<Py<PyAny>> {
         let optimiser = optimiser.map(extract_optimiser).transpose()?;
-        self.run_optimiser(
+        if let Some(starts) = starts {
+            let clash = [
+                (initial.is_some(), "initial"),
+                (callback.is_some(), "callback"),
+                (checkpoint.is_some(), "checkpoint"),
+            ];
+            if let Some((_, name)) = clash.iter().find(|(given, _)| *given) {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "optimise(starts=...) draws its own starting points and runs in parallel; \
+                     {name}= cannot be combined with it"
+                )));
+            }
+            return self
+                .run_starts(py, optimiser.as_ref(), starts, seed, progress)
+                .map(|r| r.into_any());
+        }
+        let r = self.run_optimiser(
             py,
             initial,
             optimiser.as_ref(),
             RunControls::new(callback, progress, checkpoint, checkpoint_interval, resume)?,
-        )
+        )?;
+        Ok(Py::new(py, r)?.into_any())
     }
 
     /// Samples the posterior: the objective is the negative log-likelihood (use
@@ -1390,6 +1417,97 @@ impl PyProblem {
             names,
             solvers,
         })
+    }
+
+    /// A multi-start optimisation (`optimise(starts=...)`): the runs go on a worker thread
+    /// while this one watches for Ctrl-C and draws progress.
+    fn run_starts(
+        &self,
+        py: Python<'_>,
+        optimiser: Option<&Arc<dyn Optimiser>>,
+        starts: usize,
+        seed: u64,
+        progress: bool,
+    ) -> PyResult<Py<PyMultiStart>> {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let problem = self.inner(py)?;
+        let names = problem.parameters().names();
+        let mut options = self.run_options();
+        let cancel = options
+            .cancel
+            .clone()
+            .unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
+        options.cancel = Some(cancel.clone());
+        let done = AtomicUsize::new(0);
+        let best = Mutex::new(f64::INFINITY);
+        let on_done = |s: &diffid::Start| {
+            done.fetch_add(1, Ordering::Relaxed);
+            let mut b = best
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *b = b.min(s.value());
+        };
+        let (result, raised) = py.detach(|| {
+            std::thread::scope(|scope| {
+                let handle = scope.spawn(|| {
+                    problem.optimise_starts(
+                        starts,
+                        seed,
+                        optimiser.map(AsRef::as_ref),
+                        &options,
+                        &on_done,
+                    )
+                });
+                let mut raised: Option<PyErr> = None;
+                let mut shown = 0;
+                loop {
+                    let finished = handle.is_finished();
+                    Python::attach(|py| {
+                        if raised.is_none() {
+                            if let Err(e) = py.check_signals() {
+                                raised = Some(e);
+                                cancel.store(true, Ordering::Relaxed);
+                            }
+                        }
+                        let now = done.load(Ordering::Relaxed);
+                        if progress && (now > shown || finished) {
+                            shown = now;
+                            let b = *best
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                            let line = format!(
+                                "multi-start: {now}/{starts} runs done, best value {b:.6e}"
+                            );
+                            // A broken stderr must not stop the run.
+                            let _ = write_stderr(py, &line, finished);
+                        }
+                    });
+                    if finished {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                let result = handle.join().unwrap_or_else(|p| {
+                    Err(diffid::Error::Evaluation {
+                        point: Vec::new(),
+                        reason: format!(
+                            "the multi-start run panicked: {}",
+                            diffid::panic_message(p.as_ref())
+                        ),
+                    })
+                });
+                (result, raised)
+            })
+        });
+        if let Some(err) = self.callback_error(py).or(raised) {
+            if let Ok(r) = &result {
+                let partial = Py::new(py, PyMultiStart::new(py, r, &names)?)?;
+                let _ = err.value(py).setattr("result", partial);
+            }
+            return Err(err);
+        }
+        let runs = result.map_err(to_py)?;
+        Py::new(py, PyMultiStart::new(py, &runs, &names)?)
     }
 
     /// The one sampling path of `Problem.sample` and `sampler.run` (see

@@ -214,3 +214,155 @@ fn number(v: f64) -> String {
         format!("{v:.5e}")
     }
 }
+
+/// Every run of a multi-start optimisation (`Problem.optimise(starts=N)`), best first.
+#[pyclass(module = "diffid._diffid", name = "MultiStartResults", frozen)]
+pub struct PyMultiStart {
+    /// The runs that produced a result, best first.
+    pub results: Vec<Py<PyOptimisationResults>>,
+    /// Every run's best value, best first (`inf` for a run without a result, last).
+    pub values: Vec<f64>,
+    /// Every run's start, in the order of `values`.
+    pub initial: Vec<Vec<f64>>,
+    /// Every run's place in the order the starts were drawn, in the order of `values`.
+    pub indices: Vec<usize>,
+    /// Runs without a result: start index and reason.
+    pub failures: Vec<(usize, String)>,
+    pub time: Duration,
+}
+
+impl PyMultiStart {
+    /// The Python view of `runs`, parameters named `names`.
+    pub fn new(py: Python<'_>, runs: &diffid::MultiStart, names: &[String]) -> PyResult<Self> {
+        let mut results = Vec::new();
+        let mut failures = Vec::new();
+        for s in &runs.starts {
+            match &s.result {
+                Ok(r) => results.push(Py::new(
+                    py,
+                    PyOptimisationResults {
+                        inner: r.clone(),
+                        names: names.to_vec(),
+                        solvers: None,
+                    },
+                )?),
+                Err(reason) => failures.push((s.index, reason.clone())),
+            }
+        }
+        Ok(Self {
+            results,
+            values: runs.starts.iter().map(diffid::Start::value).collect(),
+            initial: runs.starts.iter().map(|s| s.initial.clone()).collect(),
+            indices: runs.starts.iter().map(|s| s.index).collect(),
+            failures,
+            time: runs.time,
+        })
+    }
+
+    fn best_result(&self, py: Python<'_>) -> PyResult<Py<PyOptimisationResults>> {
+        self.results
+            .first()
+            .map(|r| r.clone_ref(py))
+            .ok_or_else(|| {
+                PyValueError::new_err("no run of this multi-start optimisation produced a result")
+            })
+    }
+}
+
+#[pymethods]
+impl PyMultiStart {
+    /// The runs that produced a result (`OptimisationResults`), best first.
+    #[getter]
+    fn results(&self, py: Python<'_>) -> Vec<Py<PyOptimisationResults>> {
+        self.results.iter().map(|r| r.clone_ref(py)).collect()
+    }
+    /// The best run's result.
+    #[getter]
+    fn best(&self, py: Python<'_>) -> PyResult<Py<PyOptimisationResults>> {
+        self.best_result(py)
+    }
+    /// The best run's parameters.
+    #[getter]
+    fn x<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        Ok(PyArray1::from_slice(
+            py,
+            &self.best_result(py)?.get().inner.x,
+        ))
+    }
+    /// The best run's value.
+    #[getter]
+    fn value(&self, py: Python<'_>) -> PyResult<f64> {
+        Ok(self.best_result(py)?.get().inner.value)
+    }
+    /// Every run's best value, best first (`inf` for runs without a result): the waterfall.
+    #[getter]
+    fn values<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.values)
+    }
+    /// Every run's start (one row each), in the order of `values`.
+    #[getter]
+    fn initial<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let cols = self.initial.first().map_or(0, Vec::len);
+        let flat: Vec<f64> = self.initial.iter().flatten().copied().collect();
+        PyArray1::from_vec(py, flat).reshape([self.initial.len(), cols])
+    }
+    /// Every run's place in the order the starts were drawn, in the order of `values`.
+    #[getter]
+    fn indices(&self) -> Vec<usize> {
+        self.indices.clone()
+    }
+    /// Runs without a result, as `(start index, reason)`.
+    #[getter]
+    fn failures(&self) -> Vec<(usize, String)> {
+        self.failures.clone()
+    }
+    /// Wall-clock time of the whole multi-start run.
+    #[getter]
+    fn time(&self) -> Duration {
+        self.time
+    }
+    /// How many runs ended within `tolerance` of the best value (the best run included): the
+    /// field's "converged starts".
+    #[pyo3(signature = (tolerance = 0.1))]
+    fn converged(&self, tolerance: f64) -> usize {
+        let Some(&best) = self.values.first().filter(|v| v.is_finite()) else {
+            return 0;
+        };
+        self.values
+            .iter()
+            .filter(|&&v| v <= best + tolerance)
+            .count()
+    }
+    /// The number of runs.
+    fn __len__(&self) -> usize {
+        self.values.len()
+    }
+    /// The `i`-th best run's result.
+    fn __getitem__(&self, py: Python<'_>, i: isize) -> PyResult<Py<PyOptimisationResults>> {
+        let n = self.results.len() as isize;
+        let k = if i < 0 { i + n } else { i };
+        if k < 0 || k >= n {
+            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                "run {i} out of range: {n} runs have a result"
+            )));
+        }
+        Ok(self.results[k as usize].clone_ref(py))
+    }
+    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let list = pyo3::types::PyList::new(py, self.results(py))?;
+        Ok(list.call_method0("__iter__")?.unbind())
+    }
+    fn __repr__(&self) -> String {
+        let best = self
+            .values
+            .first()
+            .map_or_else(|| "none".to_owned(), |v| format!("{v}"));
+        format!(
+            "MultiStartResults(runs={}, best value={best}, converged (within 0.1)={}, failed={}, time={:.3} s)",
+            self.values.len(),
+            self.converged(0.1),
+            self.failures.len(),
+            self.time.as_secs_f64()
+        )
+    }
+}

@@ -1,8 +1,9 @@
 """Type stubs for the compiled module diffid._diffid."""
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -351,6 +352,30 @@ class OptimisationResults:
     def parameter_names(self) -> list[str]: ...
     def __bool__(self) -> bool: ...
 
+class MultiStartResults:
+    @property
+    def results(self) -> list[OptimisationResults]: ...
+    @property
+    def best(self) -> OptimisationResults: ...
+    @property
+    def x(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def values(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def initial(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def indices(self) -> list[int]: ...
+    @property
+    def failures(self) -> list[tuple[int, str]]: ...
+    @property
+    def time(self) -> timedelta: ...
+    def converged(self, tolerance: float = 0.1) -> int: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> OptimisationResults: ...
+    def __iter__(self) -> Iterator[OptimisationResults]: ...
+
 class Evaluate:
     @property
     def points(self) -> npt.NDArray[np.float64]: ...
@@ -383,6 +408,7 @@ class Problem:
     def __call__(self, x: npt.ArrayLike) -> float: ...
     def evaluate_gradient(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
     def has_exact_gradient(self) -> bool: ...
+    @overload
     def optimise(
         self,
         initial: npt.ArrayLike | None = None,
@@ -393,7 +419,23 @@ class Problem:
         checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_interval: float = 60.0,
         resume: bool = False,
+        starts: None = None,
+        seed: int = 0,
     ) -> OptimisationResults: ...
+    @overload
+    def optimise(
+        self,
+        initial: None = None,
+        optimiser: NelderMead | CMAES | Adam | LBFGSB | None = None,
+        *,
+        callback: None = None,
+        progress: bool = False,
+        checkpoint: None = None,
+        checkpoint_interval: float = 60.0,
+        resume: bool = False,
+        starts: int,
+        seed: int = 0,
+    ) -> MultiStartResults: ...
     def sample(
         self,
         initial: npt.ArrayLike | None = None,

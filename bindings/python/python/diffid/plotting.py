@@ -13,6 +13,8 @@ out a whole grid of subplots.)
 * :func:`contour` — an objective over a grid of two parameters (failed evaluations are left
   blank), optionally with an optimisation path on top;
 * :func:`convergence` — the best value after each iteration (``result.history``);
+* :func:`waterfall` — the final values of a multi-start optimisation, sorted, with the
+  converged runs marked;
 * :func:`ode_fit` — the data against ``problem.simulate(x)``;
 * :func:`compare_models` — several parameter vectors against the same data;
 * :func:`parameter_traces` / :func:`parameter_distributions` — samples, one subplot per
@@ -46,6 +48,7 @@ __all__ = [
     "posterior_predictive",
     "run_plot",
     "trace",
+    "waterfall",
 ]
 
 _LINESTYLES = ("-", "--", ":", "-.")
@@ -359,6 +362,61 @@ def convergence(values, *, ax=None, show: bool = False, log: bool = True, label:
         ax.set_yscale("log")
     if label is not None:
         ax.legend()
+    _finish(plt, show)
+    return fig, ax
+
+
+def waterfall(results, *, tolerance: float = 0.1, reference: float | None = None, ax=None,
+              show: bool = False):
+    """The waterfall plot of a multi-start optimisation: every run's final value against its
+    rank, best first.
+
+    ``results`` is a ``MultiStartResults`` (``problem.optimise(starts=N)``) or a sequence of
+    final values. Runs within ``tolerance`` of the best are drawn as converged (filled);
+    runs without a result (``inf``) are counted in the title but not drawn. ``reference``
+    draws a horizontal line at a known optimum. The y axis shows ``value − best + 1`` on a
+    log scale when the values span several orders of magnitude, as is usual in this field;
+    otherwise the values themselves.
+
+    Returns ``(fig, ax)``.
+    """
+    plt = _pyplot()
+    values = np.asarray(getattr(results, "values", results), dtype=float).ravel()
+    order = np.argsort(values, kind="stable")
+    values = values[order]
+    finite = np.isfinite(values)
+    fig, ax = _figure_and_axes(plt, ax)
+    if not finite.any():
+        ax.set_title(f"no run of {values.size} produced a value")
+        _finish(plt, show)
+        return fig, ax
+    best = values[finite][0]
+    shown = values[finite]
+    rank = np.arange(1, shown.size + 1)
+    converged = shown <= best + tolerance
+    spread = shown[-1] - best
+    offset = spread > 100.0
+    y = shown - best + 1.0 if offset else shown
+    ax.plot(rank, y, "-", color="0.6", linewidth=0.8, zorder=1)
+    ax.scatter(rank[converged], y[converged], color="C0", s=18, zorder=2,
+               label=f"converged (within {tolerance:g} of the best)")
+    ax.scatter(rank[~converged], y[~converged], facecolors="none", edgecolors="C1", s=18,
+               zorder=2, label="other runs")
+    if reference is not None:
+        ax.axhline(reference - best + 1.0 if offset else reference, color="C2", linestyle="--",
+                   label="reference")
+    if offset:
+        ax.set_yscale("log")
+        ax.set_ylabel("final value − best + 1")
+    else:
+        ax.set_ylabel("final value")
+    ax.set_xlabel("run (sorted by final value)")
+    failed = values.size - shown.size
+    title = f"{int(converged.sum())} of {values.size} runs converged"
+    if failed:
+        title += f", {failed} failed"
+    ax.set_title(title)
+    ax.legend()
     _finish(plt, show)
     return fig, ax
 
