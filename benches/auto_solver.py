@@ -1,6 +1,6 @@
 """solver="auto" against the named solver, per evaluation: the stiff Robertson kinetics model
 and the Boehm_JProteomeRes2014 model of the PEtab benchmark collection (translated by hand to
-DiffSL in data/boehm_jproteomeres2014.ds, with its measurements from ../shared/data/petab/) against "bdf", the
+DiffSL in data/petab/Boehm_JProteomeRes2014/, with its measurements) against "bdf", the
 seed model against "tsit45" (9 interleaved pairs of 30 evaluations, sequential; the median of
 the per-pair ratios), and whether "tsit45" alone solves each.
 
@@ -22,7 +22,7 @@ truth = diffid.DiffsolBuilder().with_diffsl(ROB).with_data(np.column_stack([t, n
 data = np.column_stack([t, truth.simulate([0.04])])
 def boehm_data():
     import csv
-    root = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "petab" / "Boehm_JProteomeRes2014"
+    root = pathlib.Path(__file__).resolve().parents[1] / "data" / "petab" / "Boehm_JProteomeRes2014"
     rows = list(csv.DictReader(open(root / "measurementData_Boehm_JProteomeRes2014.tsv"), delimiter="\t"))
     obs = ["pSTAT5A_rel", "pSTAT5B_rel", "rSTAT5A_rel"]
     times = sorted({float(r["time"]) for r in rows})
@@ -30,7 +30,7 @@ def boehm_data():
     for r in rows:
         d[times.index(float(r["time"])), 1 + obs.index(r["observableId"])] = float(r["measurement"])
     return d
-BOEHM = (pathlib.Path(__file__).resolve().parents[1] / "data" / "boehm_jproteomeres2014.ds").read_text()
+BOEHM = (pathlib.Path(__file__).resolve().parents[1] / "data" / "petab" / "Boehm_JProteomeRes2014" / "model.ds").read_text()
 def problem(model, d, solver, params):
     b = diffid.DiffsolBuilder().with_diffsl(model).with_data(d).with_parallel(False)
     for n, v in params: b = b.with_parameter(n, v)

@@ -195,11 +195,11 @@ def test_simulate_anywhere_from_any_start(decay_model):
 
 def boehm_problem(repo_root, solver=None):
     """Boehm_JProteomeRes2014 of the PEtab benchmark collection, translated by hand to DiffSL
-    (data/boehm_jproteomeres2014.ds), with its measurements (one row per time, one column per
-    observable)."""
+    (data/petab/Boehm_JProteomeRes2014/model.ds), with its measurements (one row per time, one
+    column per observable)."""
     import csv
 
-    root = repo_root.parent / "shared" / "data" / "petab" / "Boehm_JProteomeRes2014"
+    root = repo_root / "data" / "petab" / "Boehm_JProteomeRes2014"
     with open(root / "measurementData_Boehm_JProteomeRes2014.tsv") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     obs = ["pSTAT5A_rel", "pSTAT5B_rel", "rSTAT5A_rel"]
@@ -211,7 +211,7 @@ def boehm_problem(repo_root, solver=None):
     assert not np.isnan(data).any()
     b = (
         diffid.DiffsolBuilder()
-        .with_diffsl((repo_root / "data" / "boehm_jproteomeres2014.ds").read_text())
+        .with_diffsl((root / "model.ds").read_text())
         .with_data(data)
         .with_parameter("epodeg", 0.026982514033029)
     )
