@@ -57,3 +57,27 @@ def test_pharmacokinetics_tutorial_recovers_the_patient(repo_root, tmp_path):
         assert abs(value - true) < 0.1 * true, (name, value, true)
     png = tmp_path / "pharmacokinetics_fit.png"
     assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_boehm_multistart_tutorial_reaches_the_reference(repo_root, tmp_path):
+    script = repo_root / "docs" / "tutorials" / "boehm_multistart.py"
+    env = dict(os.environ, DIFFID_TUTORIAL_OUT=str(tmp_path), MPLBACKEND="Agg",
+               DIFFID_TUTORIAL_STARTS="20")
+    proc = subprocess.run(
+        [sys.executable, str(script.relative_to(repo_root))],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-5000:]}\nstderr:\n{proc.stderr[-5000:]}"
+    lines = {line.split(":")[0]: line for line in proc.stdout.splitlines() if ":" in line}
+    nominal = float(lines["Log-likelihood at the nominal parameters"].split()[5])
+    # AMICI's test tolerance: |Δ| <= 1e-3 + 1e-3 |ref|.
+    assert abs(nominal - (-138.22199693517703)) <= 1e-3 + 1e-3 * 138.222
+    best = float(lines["Best negative log-likelihood"].split()[3])
+    assert best < 138.222 + 0.1
+    assert "of 20" in lines["Converged starts (within 0.1 of the best)"]
+    for name in ("waterfall", "fit"):
+        assert (tmp_path / f"boehm_{name}.png").read_bytes()[:8] == PNG_MAGIC
