@@ -776,7 +776,7 @@ impl PyProblem {
             }
             return self
                 .run_starts(py, optimiser.as_ref(), starts, seed, progress)
-                .map(|r| r.into_any());
+                .map(Py::into_any);
         }
         let r = self.run_optimiser(
             py,

@@ -469,12 +469,11 @@ impl Problem {
         };
         let scaled = space.wrap(self.objective.clone());
         let own;
-        let evaluator: &dyn Evaluator = match evaluator {
-            Some(e) => e,
-            None => {
-                own = self.evaluator()?;
-                own.as_ref()
-            }
+        let evaluator: &dyn Evaluator = if let Some(e) = evaluator {
+            e
+        } else {
+            own = self.evaluator()?;
+            own.as_ref()
         };
         let earlier = session.earlier;
         let options = continued(options, earlier);
