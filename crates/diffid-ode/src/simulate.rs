@@ -545,6 +545,44 @@ impl OdeSimulator {
         })
     }
 
+    /// The same simulator with inputs that are not fitted set to other values (an
+    /// experimental condition: a dose level, a knockout): `(input name, value)` pairs.
+    ///
+    /// # Errors
+    /// [`OdeError::UnknownParameter`] for a name that is not an input; [`OdeError::Schedule`]
+    /// for an input this simulator fits (its value comes from the parameters) or a value that
+    /// is not finite.
+    pub fn with_input_values(&self, values: &[(String, f64)]) -> Result<Self, OdeError> {
+        let inputs = self.model.inputs();
+        let mut base = self.base_inputs.clone();
+        for (name, value) in values {
+            let idx = inputs
+                .iter()
+                .position(|inp| &inp.name == name)
+                .ok_or_else(|| OdeError::UnknownParameter {
+                    name: name.clone(),
+                    known: inputs.iter().map(|inp| inp.name.clone()).collect(),
+                })?;
+            if self.param_index.contains(&idx) {
+                return Err(OdeError::Schedule {
+                    reason: format!(
+                        "input '{name}' is fitted, so it cannot also be set to {value}"
+                    ),
+                });
+            }
+            if !value.is_finite() {
+                return Err(OdeError::Schedule {
+                    reason: format!("input '{name}' is set to {value}; it must be finite"),
+                });
+            }
+            base[idx] = *value;
+        }
+        Ok(Self {
+            base_inputs: base,
+            ..self.clone()
+        })
+    }
+
     /// The same simulator with `doses` (in addition to any it has): each adds its amount to a
     /// state at its time; the integration stops exactly there and restarts. A prediction at
     /// the exact time of a dose is the state just *before* the dose. Sensitivities carry

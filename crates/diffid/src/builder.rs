@@ -1,6 +1,7 @@
 //! The Rust builder for DiffSL fitting problems.
 
 use crate::bayes::{likelihood_of, split_noise};
+use crate::objective::ConditionsObjective;
 use crate::{Error, FitObjective, Problem};
 use diffid_core::{CoreError, Optimiser, Parameter, Parameters, TimeSeries, Transform};
 use diffid_cost::{CostMetric, CostSum, Sse};
@@ -22,6 +23,41 @@ pub enum Parallelism {
     /// Each batch handed whole to the objective, which parallelises it by itself (a Python
     /// callable with an executor).
     Delegated,
+}
+
+/// The value an input takes in one experimental condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Override {
+    /// A fixed number.
+    Value(f64),
+    /// A declared parameter (fitted), by name.
+    Parameter(String),
+}
+
+impl From<f64> for Override {
+    fn from(v: f64) -> Self {
+        Self::Value(v)
+    }
+}
+
+impl From<&str> for Override {
+    fn from(name: &str) -> Self {
+        Self::Parameter(name.to_owned())
+    }
+}
+
+impl From<String> for Override {
+    fn from(name: String) -> Self {
+        Self::Parameter(name)
+    }
+}
+
+/// One experimental condition as given.
+#[derive(Clone, Debug)]
+struct ConditionSpec {
+    name: String,
+    data: (usize, usize, Vec<f64>),
+    overrides: Vec<(String, Override)>,
 }
 
 /// A fitted parameter as given, checked when it was given; an invalid one is reported by
@@ -49,6 +85,8 @@ pub struct DiffsolBuilder {
     breakpoints: Vec<f64>,
     /// Pre-equilibration: the input overrides under which the steady state is found.
     steady: Option<Vec<(String, f64)>>,
+    /// Experimental conditions (instead of `data`).
+    conditions: Vec<ConditionSpec>,
 }
 
 impl fmt::Debug for DiffsolBuilder {
@@ -261,6 +299,33 @@ impl DiffsolBuilder {
         self
     }
 
+    /// An experimental condition: its own data (`rows × columns`, row-major, column 0 the
+    /// times, then one column per model output) and the values its inputs take in it —
+    /// `(input name, Override)`, a number (`0.5.into()`) or a declared parameter
+    /// (`"k_high".into()`). Fitted parameters named like inputs set them in every condition
+    /// that does not override them. One compiled model serves all conditions; the objective
+    /// is the sum of the condition's costs. Use conditions instead of
+    /// [`with_data`](Self::with_data).
+    #[must_use]
+    pub fn with_condition<S: Into<String>, O: Into<Override>>(
+        mut self,
+        name: impl Into<String>,
+        rows: usize,
+        columns: usize,
+        values: &[f64],
+        overrides: impl IntoIterator<Item = (S, O)>,
+    ) -> Self {
+        self.conditions.push(ConditionSpec {
+            name: name.into(),
+            data: (rows, columns, values.to_vec()),
+            overrides: overrides
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        });
+        self
+    }
+
     /// The step budget of one solve (default 100 000).
     #[must_use]
     pub fn with_max_steps(mut self, max_steps: usize) -> Self {
@@ -287,12 +352,23 @@ impl DiffsolBuilder {
     /// [`Error::Incomplete`] without a model or data; [`Error::Ode`] for DiffSL errors, unknown
     /// parameter names, a data column count that does not match the model's outputs, negative
     /// times or bad tolerances; [`Error::Core`] for bad data, bounds or duplicate names.
-    pub fn build(self) -> Result<Problem, Error> {
+    pub fn build(mut self) -> Result<Problem, Error> {
         self.options.validate()?;
-        let code = self.code.ok_or(Error::Incomplete {
+        let code = self.code.take().ok_or(Error::Incomplete {
             what: "no model: add one with with_diffsl",
         })?;
-        let (rows, columns, values) = self.data.ok_or(Error::Incomplete {
+        if !self.conditions.is_empty() {
+            if self.data.is_some() {
+                return Err(Error::Condition {
+                    condition: self.conditions[0].name.clone(),
+                    reason: "a problem has either data (with_data) or conditions \
+                             (with_condition), not both: give the data as a condition"
+                        .to_owned(),
+                });
+            }
+            return self.build_conditions(&code);
+        }
+        let (rows, columns, values) = self.data.take().ok_or(Error::Incomplete {
             what: "no data: add a 2-D array (column 0 = time) with with_data",
         })?;
         let model = DiffslModel::new(&code)?;
@@ -306,40 +382,18 @@ impl DiffsolBuilder {
             .into());
         }
         let mut params = Parameters::new();
-        for p in self.params {
+        for p in std::mem::take(&mut self.params) {
             params.push(p?)?;
         }
         let priors = crate::bayes::attach_priors(&params, &self.priors)?;
         let cost = if self.costs.is_empty() {
             CostSum::new(vec![Box::new(Sse::new(1.0)?)])
         } else {
-            CostSum::new(self.costs)
+            CostSum::new(std::mem::take(&mut self.costs))
         };
         cost.check_outputs(data.n_outputs())?;
         let layout = split_noise(&params, &cost)?;
-        let simulator = match self.t0 {
-            None => OdeSimulator::new(
-                model,
-                data.times().to_vec(),
-                &layout.model_names,
-                self.options,
-            )?,
-            // Bound without times first, so that the times are checked against t0, not 0.
-            Some(t0) => OdeSimulator::new(model, Vec::new(), &layout.model_names, self.options)?
-                .with_start(t0)?
-                .with_times(data.times().to_vec())?,
-        };
-        let simulator = if self.doses.is_empty() && self.breakpoints.is_empty() {
-            simulator
-        } else {
-            simulator
-                .with_doses(&self.doses)?
-                .with_breakpoints(&self.breakpoints)?
-        };
-        let simulator = match &self.steady {
-            None => simulator,
-            Some(overrides) => simulator.with_steady_state(overrides)?,
-        };
+        let simulator = self.simulator(model, data.times(), &layout.model_names, &[])?;
         // Under the automatic solver, a probe at the initial parameters picks the method.
         let initial = params.initial();
         let model_initial: Vec<f64> = layout.model_index.iter().map(|&i| initial[i]).collect();
@@ -353,10 +407,164 @@ impl DiffsolBuilder {
                 layout.noise_index,
             );
         Ok(Problem::new(Arc::new(objective), params, self.parallelism)
-            .with_optimiser(self.optimiser)
+            .with_optimiser(self.optimiser.take())
             .with_priors(priors)
             .with_likelihood(likelihood)
             .with_model_index(layout.model_index)
             .with_ode(simulator, data))
+    }
+}
+
+impl DiffsolBuilder {
+    /// A simulator of `model` at `times`, fitting the inputs `names`, with `fixed` inputs set
+    /// and the builder's start, doses, breakpoints and steady state.
+    fn simulator(
+        &self,
+        model: DiffslModel,
+        times: &[f64],
+        names: &[String],
+        fixed: &[(String, f64)],
+    ) -> Result<OdeSimulator, Error> {
+        let simulator = match self.t0 {
+            None => OdeSimulator::new(model, times.to_vec(), names, self.options)?,
+            // Bound without times first, so that the times are checked against t0, not 0.
+            Some(t0) => OdeSimulator::new(model, Vec::new(), names, self.options)?
+                .with_start(t0)?
+                .with_times(times.to_vec())?,
+        };
+        let simulator = if fixed.is_empty() {
+            simulator
+        } else {
+            simulator.with_input_values(fixed)?
+        };
+        let simulator = if self.doses.is_empty() && self.breakpoints.is_empty() {
+            simulator
+        } else {
+            simulator
+                .with_doses(&self.doses)?
+                .with_breakpoints(&self.breakpoints)?
+        };
+        Ok(match &self.steady {
+            None => simulator,
+            Some(overrides) => simulator.with_steady_state(overrides)?,
+        })
+    }
+
+    /// [`build`](Self::build) for a problem of several conditions.
+    fn build_conditions(mut self, code: &str) -> Result<Problem, Error> {
+        let model = DiffslModel::new(code)?;
+        let mut params = Parameters::new();
+        for p in std::mem::take(&mut self.params) {
+            params.push(p?)?;
+        }
+        let priors = crate::bayes::attach_priors(&params, &self.priors)?;
+        let cost = if self.costs.is_empty() {
+            CostSum::new(vec![Box::new(Sse::new(1.0)?)])
+        } else {
+            CostSum::new(std::mem::take(&mut self.costs))
+        };
+        cost.check_outputs(model.n_outputs())?;
+        let layout = split_noise(&params, &cost)?;
+        let inputs: Vec<String> = model.inputs().iter().map(|i| i.name.clone()).collect();
+        let used_by_override = |name: &String| {
+            self.conditions.iter().any(|c| {
+                c.overrides
+                    .iter()
+                    .any(|(_, o)| matches!(o, Override::Parameter(p) if p == name))
+            })
+        };
+        for name in &layout.model_names {
+            if !inputs.contains(name) && !used_by_override(name) {
+                return Err(OdeError::UnknownParameter {
+                    name: name.clone(),
+                    known: inputs.clone(),
+                }
+                .into());
+            }
+        }
+        let initial = params.initial();
+        let mut parts = Vec::with_capacity(self.conditions.len());
+        let mut simulators = Vec::with_capacity(self.conditions.len());
+        for (k, c) in self.conditions.iter().enumerate() {
+            let fail = |reason: String| Error::Condition {
+                condition: c.name.clone(),
+                reason,
+            };
+            if self.conditions[..k].iter().any(|d| d.name == c.name) {
+                return Err(fail("two conditions have this name".to_owned()));
+            }
+            let (rows, columns, values) = &c.data;
+            let data = TimeSeries::from_row_major(*rows, *columns, values)
+                .map_err(|e| fail(e.to_string()))?;
+            if data.n_outputs() != model.n_outputs() {
+                return Err(fail(format!(
+                    "its data has {} observation column(s) but the model has {} output(s) ({})",
+                    data.n_outputs(),
+                    model.n_outputs(),
+                    model.output_names().join(", ")
+                )));
+            }
+            let mut bound: Vec<(String, usize)> = Vec::new();
+            let mut fixed: Vec<(String, f64)> = Vec::new();
+            for (j, (input, o)) in c.overrides.iter().enumerate() {
+                if !inputs.contains(input) {
+                    return Err(fail(format!(
+                        "it sets '{input}', which is not an input of the model; its inputs (in_i) are [{}]",
+                        inputs.join(", ")
+                    )));
+                }
+                if c.overrides[..j].iter().any(|(i, _)| i == input) {
+                    return Err(fail(format!("it sets input '{input}' twice")));
+                }
+                match o {
+                    Override::Value(v) => fixed.push((input.clone(), *v)),
+                    Override::Parameter(p) => {
+                        let pos = layout
+                            .model_names
+                            .iter()
+                            .position(|m| m == p)
+                            .ok_or_else(|| {
+                                fail(format!(
+                                    "it sets input '{input}' to '{p}', which is not a declared model parameter; declared: [{}]",
+                                    layout.model_names.join(", ")
+                                ))
+                            })?;
+                        bound.push((input.clone(), layout.model_index[pos]));
+                    }
+                }
+            }
+            for (name, &pos) in layout.model_names.iter().zip(&layout.model_index) {
+                let overridden = c.overrides.iter().any(|(i, _)| i == name);
+                if inputs.contains(name) && !overridden {
+                    bound.push((name.clone(), pos));
+                }
+            }
+            let names: Vec<String> = bound.iter().map(|(n, _)| n.clone()).collect();
+            let index: Vec<usize> = bound.iter().map(|&(_, i)| i).collect();
+            let simulator = self
+                .simulator(model.clone(), data.times(), &names, &fixed)
+                .map_err(|e| fail(e.to_string()))?;
+            let start: Vec<f64> = index.iter().map(|&i| initial[i]).collect();
+            simulator.probe(&start);
+            let simulator = Arc::new(simulator);
+            let part =
+                FitObjective::new(simulator.clone(), cost.clone(), data.observations().into())
+                    .with_layout(
+                        data.n_outputs(),
+                        index.clone(),
+                        layout.noise_index.clone(),
+                        params.len(),
+                    );
+            parts.push((c.name.clone(), part));
+            simulators.push((c.name.clone(), simulator, data, index));
+        }
+        let likelihood = likelihood_of(&cost);
+        let objective = ConditionsObjective::new(parts, params.len());
+        Ok(Problem::new(Arc::new(objective), params, self.parallelism)
+            .with_optimiser(self.optimiser.take())
+            .with_priors(priors)
+            .with_likelihood(likelihood)
+            .with_model_index(layout.model_index)
+            .with_conditions(simulators))
     }
 }

@@ -76,6 +76,14 @@ pub enum Error {
         /// The declared parameters.
         known: Vec<String>,
     },
+    /// An experimental condition that cannot be used.
+    #[error("condition '{condition}': {reason}")]
+    Condition {
+        /// The condition's name.
+        condition: String,
+        /// What is wrong, naming the input, parameter or data column.
+        reason: String,
+    },
     /// Multi-start settings that cannot be used.
     #[error("multi-start optimisation: {reason}")]
     MultiStart {

@@ -30,10 +30,10 @@ mod space;
 pub use bayes::{
     attach_priors, likelihood_of, require_priors, resolve_prior, split_noise, NoiseLayout,
 };
-pub use builder::{DiffsolBuilder, Parallelism};
+pub use builder::{DiffsolBuilder, Override, Parallelism};
 pub use checkpoint::Checkpoint;
 pub use error::Error;
-pub use objective::FitObjective;
+pub use objective::{ConditionsObjective, FitObjective};
 pub use problem::{MultiStart, Problem, SamplingResult, Start};
 pub use space::SearchSpace;
 

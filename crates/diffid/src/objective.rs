@@ -55,14 +55,30 @@ impl FitObjective {
     /// outputs, time-major.
     #[must_use]
     pub fn with_noise(
-        mut self,
+        self,
         n_outputs: usize,
         model_index: Vec<usize>,
         noise_index: Vec<usize>,
     ) -> Self {
+        let dim = model_index.len() + noise_index.len();
+        self.with_layout(n_outputs, model_index, noise_index, dim)
+    }
+
+    /// As [`with_noise`](Self::with_noise), over points of `dim` coordinates of which the
+    /// simulator's parameters and the noise parameters may be a part (an experimental
+    /// condition that uses some of a problem's parameters).
+    #[must_use]
+    pub fn with_layout(
+        mut self,
+        n_outputs: usize,
+        model_index: Vec<usize>,
+        noise_index: Vec<usize>,
+        dim: usize,
+    ) -> Self {
         self.n_outputs = n_outputs.max(1);
-        let identity =
-            noise_index.is_empty() && model_index.iter().enumerate().all(|(i, &j)| i == j);
+        let identity = noise_index.is_empty()
+            && model_index.len() == dim
+            && model_index.iter().enumerate().all(|(i, &j)| i == j);
         self.model_index = (!identity).then_some(model_index);
         self.noise_index = noise_index;
         self
@@ -186,16 +202,87 @@ impl Objective for FitObjective {
         let gradient = match &self.model_index {
             None => model_gradient,
             Some(index) => {
+                // Summed: one parameter may set several inputs (conditions).
                 let mut g = vec![0.0; x.len()];
                 for (&i, v) in index.iter().zip(model_gradient) {
-                    g[i] = v;
+                    g[i] += v;
                 }
                 for (&i, v) in self.noise_index.iter().zip(dnoise) {
-                    g[i] = v;
+                    g[i] += v;
                 }
                 g
             }
         };
         GradientOutcome::from_parts(value, gradient)
+    }
+}
+
+/// Several experimental conditions of one model scored together: the sum of one
+/// [`FitObjective`] per condition (its own data, times and inputs), over the same point.
+#[derive(Clone)]
+pub struct ConditionsObjective {
+    parts: Vec<(String, FitObjective)>,
+    dim: usize,
+}
+
+impl ConditionsObjective {
+    /// The sum of `parts` (name, objective), over points of `dim` coordinates.
+    pub fn new(parts: Vec<(String, FitObjective)>, dim: usize) -> Self {
+        Self { parts, dim }
+    }
+
+    /// The conditions' names and objectives.
+    pub fn parts(&self) -> &[(String, FitObjective)] {
+        &self.parts
+    }
+}
+
+impl Objective for ConditionsObjective {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn fd_step(&self) -> f64 {
+        self.parts
+            .first()
+            .map_or(diffid_core::fd::RELATIVE_STEP, |(_, p)| p.fd_step())
+    }
+
+    /// The sum over the conditions; a condition whose solve fails fails the point, its
+    /// reason prefixed with the condition's name.
+    fn evaluate(&self, x: &[f64]) -> Outcome {
+        let mut total = 0.0;
+        for (name, part) in &self.parts {
+            match part.evaluate(x) {
+                Outcome::Value(v) => total += v,
+                Outcome::Failed(reason) => {
+                    return Outcome::Failed(format!("condition '{name}': {reason}"))
+                }
+            }
+        }
+        Outcome::from_value(total)
+    }
+
+    fn has_gradient(&self) -> bool {
+        self.parts.iter().all(|(_, p)| p.has_gradient())
+    }
+
+    fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
+        let mut total = 0.0;
+        let mut gradient = vec![0.0; x.len()];
+        for (name, part) in &self.parts {
+            match part.evaluate_with_gradient(x) {
+                GradientOutcome::Value { value, gradient: g } => {
+                    total += value;
+                    for (a, b) in gradient.iter_mut().zip(&g) {
+                        *a += b;
+                    }
+                }
+                GradientOutcome::Failed(reason) => {
+                    return GradientOutcome::Failed(format!("condition '{name}': {reason}"))
+                }
+            }
+        }
+        GradientOutcome::from_parts(total, gradient)
     }
 }

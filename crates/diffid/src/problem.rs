@@ -48,6 +48,18 @@ pub struct Problem {
     /// Positions of the model's parameters within a point (the rest are noise parameters);
     /// `None` when every coordinate is a model parameter.
     model_index: Option<Vec<usize>>,
+    /// Experimental conditions (empty for a problem of one data set).
+    conditions: Arc<[Condition]>,
+}
+
+/// One experimental condition of a problem: its simulator (its times, its inputs), its data,
+/// and the positions in a point of the simulator's parameters.
+#[derive(Clone, Debug)]
+pub(crate) struct Condition {
+    pub name: String,
+    pub simulator: Arc<OdeSimulator>,
+    pub data: TimeSeries,
+    pub index: Vec<usize>,
 }
 
 /// One run of a multi-start optimisation ([`Problem::optimise_starts`]).
@@ -165,6 +177,7 @@ impl Problem {
             priors: Vec::new(),
             likelihood: Ok(()),
             model_index: None,
+            conditions: Arc::from(Vec::new()),
         }
     }
 
@@ -204,6 +217,99 @@ impl Problem {
     pub(crate) fn with_ode(mut self, simulator: Arc<OdeSimulator>, data: TimeSeries) -> Self {
         self.ode = Some((simulator, data));
         self
+    }
+
+    /// A problem of several conditions: `(name, simulator, data, positions of the
+    /// simulator's parameters in a point)`; the first also serves [`Problem::ode`].
+    pub(crate) fn with_conditions(
+        mut self,
+        conditions: Vec<(String, Arc<OdeSimulator>, TimeSeries, Vec<usize>)>,
+    ) -> Self {
+        self.ode = conditions
+            .first()
+            .map(|(_, s, d, _)| (s.clone(), d.clone()));
+        self.conditions = conditions
+            .into_iter()
+            .map(|(name, simulator, data, index)| Condition {
+                name,
+                simulator,
+                data,
+                index,
+            })
+            .collect();
+        self
+    }
+
+    /// The names of the experimental conditions, in the order given (empty for a problem of
+    /// one data set).
+    pub fn conditions(&self) -> Vec<&str> {
+        self.conditions.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// Every condition's simulator (for a problem of one data set, its simulator).
+    pub fn simulators(&self) -> Vec<&OdeSimulator> {
+        if self.conditions.is_empty() {
+            self.ode.iter().map(|(s, _)| s.as_ref()).collect()
+        } else {
+            self.conditions
+                .iter()
+                .map(|c| c.simulator.as_ref())
+                .collect()
+        }
+    }
+
+    /// For a problem of several conditions: condition `name`'s outputs for parameters `x` at
+    /// its data times (`times = None`) or at `times`, row-major `times × outputs`; also the
+    /// condition's data.
+    ///
+    /// # Errors
+    /// [`Error::Condition`] for an unknown name (listing the known ones); as
+    /// [`Problem::simulate_at`].
+    pub fn simulate_condition(
+        &self,
+        name: &str,
+        x: &[f64],
+        times: Option<&[f64]>,
+    ) -> Result<(Vec<f64>, &TimeSeries), Error> {
+        self.check_len(x, "point")?;
+        let c = self
+            .conditions
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::Condition {
+                condition: name.to_owned(),
+                reason: format!(
+                    "no such condition; the problem's conditions are [{}]",
+                    self.conditions().join(", ")
+                ),
+            })?;
+        let sim = match times {
+            Some(t) => std::borrow::Cow::Owned(c.simulator.with_times(t.to_vec())?),
+            None => std::borrow::Cow::Borrowed(c.simulator.as_ref()),
+        };
+        let params: Vec<f64> = c.index.iter().map(|&i| x[i]).collect();
+        let mut out = vec![0.0; sim.times().len() * sim.model().n_outputs()];
+        sim.solve(&params, &mut out)
+            .map_err(|e| Error::Evaluation {
+                point: x.to_vec(),
+                reason: format!("condition '{name}': {e}"),
+            })?;
+        Ok((out, &c.data))
+    }
+
+    /// The one condition to simulate when none is named.
+    fn sole_condition(&self) -> Result<Option<&str>, Error> {
+        match self.conditions.len() {
+            0 => Ok(None),
+            1 => Ok(Some(self.conditions[0].name.as_str())),
+            n => Err(Error::Condition {
+                condition: String::new(),
+                reason: format!(
+                    "the problem has {n} conditions [{}]; name the one to simulate",
+                    self.conditions().join(", ")
+                ),
+            }),
+        }
     }
 
     /// Number of fitted parameters.
@@ -372,6 +478,7 @@ impl Problem {
             priors: self.priors.clone(),
             likelihood: self.likelihood.clone(),
             model_index: self.model_index.clone(),
+            conditions: self.conditions.clone(),
         }
     }
 
@@ -883,6 +990,9 @@ impl Problem {
     /// fails.
     pub fn simulate(&self, x: &[f64]) -> Result<Vec<f64>, Error> {
         self.check_len(x, "point")?;
+        if let Some(name) = self.sole_condition()? {
+            return self.simulate_condition(name, x, None).map(|(y, _)| y);
+        }
         let (sim, data) = self.ode.as_ref().ok_or(Error::Incomplete {
             what: "this problem has no ODE model to simulate",
         })?;
@@ -904,6 +1014,11 @@ impl Problem {
     /// increasing.
     pub fn simulate_at(&self, x: &[f64], times: &[f64]) -> Result<Vec<f64>, Error> {
         self.check_len(x, "point")?;
+        if let Some(name) = self.sole_condition()? {
+            return self
+                .simulate_condition(name, x, Some(times))
+                .map(|(y, _)| y);
+        }
         let (sim, _) = self.ode.as_ref().ok_or(Error::Incomplete {
             what: "this problem has no ODE model to simulate",
         })?;

@@ -484,3 +484,115 @@ fn multi_start_needs_bounds_and_at_least_one_start() {
         .unwrap_err();
     assert!(e.to_string().contains("at least 1"), "{e}");
 }
+
+fn decay_rows(k: f64, y0: f64, n: u32) -> Vec<f64> {
+    (0..n)
+        .flat_map(|i| {
+            let t = 0.25 * f64::from(i);
+            [t, y0 * (-k * t).exp()]
+        })
+        .collect()
+}
+
+fn two_conditions() -> DiffsolBuilder {
+    // Shared rate k = 0.7; "low" starts at 1 (fixed), "high" at y0_high = 4 (fitted).
+    let low = decay_rows(0.7, 1.0, 12);
+    let high = decay_rows(0.7, 4.0, 20);
+    DiffsolBuilder::new()
+        .with_diffsl(DECAY)
+        .with_condition("low", 12, 2, &low, [("y0", 1.0)])
+        .with_condition("high", 20, 2, &high, [("y0", "y0_high")])
+        .with_parameter("k", 0.3, Some((0.01, 5.0)))
+        .with_parameter("y0_high", 2.0, Some((0.1, 10.0)))
+        .with_parallelism(Parallelism::Sequential)
+}
+
+#[test]
+fn conditions_share_parameters_and_override_inputs() {
+    let problem = two_conditions().build().expect("valid problem");
+    assert_eq!(problem.conditions(), vec!["low", "high"]);
+    assert!(problem.evaluate(&[0.7, 4.0]).expect("solves") < 1e-12);
+    // The sum of the two conditions' costs: only "high" depends on y0_high.
+    let only_low = problem.evaluate(&[0.7, 3.0]).expect("solves");
+    let high = decay_rows(0.7, 4.0, 20);
+    let expected: f64 = high
+        .chunks_exact(2)
+        .map(|r| (3.0 * (-0.7 * r[0]).exp() - r[1]).powi(2))
+        .sum();
+    assert!(
+        (only_low - expected).abs() < 1e-5 * expected,
+        "{only_low} vs {expected}"
+    );
+    // Exact gradients through both conditions against central differences.
+    let x = [0.5, 3.0];
+    let g = problem.evaluate_gradient(&x).expect("gradient");
+    for j in 0..2 {
+        let h = 1e-6;
+        let (mut up, mut down) = (x, x);
+        up[j] += h;
+        down[j] -= h;
+        let fd = (problem.evaluate(&up).expect("solves")
+            - problem.evaluate(&down).expect("solves"))
+            / (2.0 * h);
+        assert!(
+            (g[j] - fd).abs() < 1e-5 * (1.0 + fd.abs()),
+            "{j}: {} vs {fd}",
+            g[j]
+        );
+    }
+    let result = problem
+        .optimise(None, Some(&diffid::Lbfgsb::new()), &RunOptions::default())
+        .expect("fits");
+    assert!(
+        (result.x[0] - 0.7).abs() < 1e-4 && (result.x[1] - 4.0).abs() < 1e-4,
+        "{:?}",
+        result.x
+    );
+    // Each condition simulates with its own inputs.
+    let (y, data) = problem
+        .simulate_condition("high", &[0.7, 4.0], Some(&[0.0, 1.0]))
+        .expect("solves");
+    assert!((y[0] - 4.0).abs() < 1e-9 && (y[1] - 4.0 * (-0.7f64).exp()).abs() < 1e-6);
+    assert_eq!(data.len(), 20);
+    assert!(matches!(
+        problem.simulate(&[0.7, 4.0]),
+        Err(Error::Condition { .. })
+    ));
+    let e = problem
+        .simulate_condition("mid", &[0.7, 4.0], None)
+        .unwrap_err();
+    assert!(e.to_string().contains("[low, high]"), "{e}");
+}
+
+#[test]
+fn bad_conditions_are_errors_naming_the_condition() {
+    let rows = decay_rows(0.7, 1.0, 4);
+    let cases: Vec<(DiffsolBuilder, &str)> = vec![
+        (
+            two_conditions().with_condition("odd", 4, 2, &rows, [("dose", 1.0)]),
+            "condition 'odd': it sets 'dose', which is not an input of the model",
+        ),
+        (
+            two_conditions().with_condition("odd", 4, 2, &rows, [("y0", "y0_odd")]),
+            "condition 'odd': it sets input 'y0' to 'y0_odd', which is not a declared model parameter",
+        ),
+        (
+            two_conditions().with_condition("low", 4, 2, &rows, [("y0", 2.0)]),
+            "condition 'low': two conditions have this name",
+        ),
+        (
+            two_conditions().with_condition("odd", 2, 4, &rows, [("y0", 2.0)]),
+            "condition 'odd': its data has 3 observation column(s) but the model has 1 output(s)",
+        ),
+        (
+            two_conditions().with_data(4, 2, &rows),
+            "either data (with_data) or conditions",
+        ),
+    ];
+    for (builder, message) in cases {
+        match builder.build() {
+            Err(e) => assert!(e.to_string().contains(message), "{e}\nexpected: {message}"),
+            Ok(_) => panic!("accepted; expected: {message}"),
+        }
+    }
+}
