@@ -291,6 +291,49 @@ impl PyDiffsolBuilder {
         })
     }
 
+    /// An experimental condition: its own `data` (a 2-D array, column 0 = time, then one
+    /// column per model output) and the values its inputs take in it, `overrides` — a dict of
+    /// input name to a number, or to the name of a declared parameter (fitted). Parameters
+    /// named like inputs set them in every condition that does not override them. One
+    /// compiled model serves every condition; the objective is the sum of the conditions'
+    /// costs, with exact gradients. Use conditions instead of `with_data`.
+    #[pyo3(signature = (name, data, overrides = None))]
+    fn with_condition(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        data: &Bound<'_, PyAny>,
+        overrides: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let (rows, columns, values) = table(data)?;
+        TimeSeries::from_row_major(rows, columns, &values)
+            .map_err(|e| BuildError::new_err(format!("condition '{name}': {e}")))?;
+        let mut pairs: Vec<(String, diffid::Override)> = Vec::new();
+        if let Some(d) = overrides {
+            for (k, v) in d.iter() {
+                let input: String = k.extract().map_err(|_| {
+                    PyTypeError::new_err(
+                        "with_condition expects overrides as a dict with string keys",
+                    )
+                })?;
+                let o = if let Ok(p) = v.extract::<String>() {
+                    diffid::Override::Parameter(p)
+                } else if let Ok(x) = v.extract::<f64>() {
+                    diffid::Override::Value(x)
+                } else {
+                    return Err(PyTypeError::new_err(format!(
+                        "condition '{name}': the override of '{input}' must be a number or a parameter name"
+                    )));
+                };
+                pairs.push((input, o));
+            }
+        }
+        let copy = PyArray1::from_slice(py, &values).reshape([rows, columns])?;
+        self.map(py, "with_condition", (name, copy, overrides), |b| {
+            b.with_condition(name, rows, columns, &values, pairs)
+        })
+    }
+
     /// Times at which the model's right-hand side switches (an input written with
     /// `heaviside(t - t_s)`, an infusion that ends): the integration stops exactly at each
     /// and restarts there instead of stepping over the switch.
@@ -865,10 +908,16 @@ impl PyProblem {
             .collect()
     }
 
-    /// The data (DiffSL problems): a `(times, 1 + outputs)` array, column 0 = time.
-    fn data<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
+    /// The data (DiffSL problems): a `(times, 1 + outputs)` array, column 0 = time; for a
+    /// problem of several conditions, `condition` names whose.
+    #[pyo3(signature = (condition = None))]
+    fn data<'py>(
+        &self,
+        py: Python<'py>,
+        condition: Option<&str>,
+    ) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
         let inner = self.inner(py)?;
-        let Some((_, d)) = inner.ode() else {
+        let Some(d) = inner.condition_data(condition).map_err(to_py)? else {
             return Ok(None);
         };
         let cols = d.n_outputs() + 1;
@@ -884,17 +933,29 @@ impl PyProblem {
 
     /// The model's outputs for parameters `x` (DiffSL problems), as a `(times, outputs)`
     /// array: at the data times, or at any `times` (increasing, not before the model's start;
-    /// by the solver's dense output).
-    #[pyo3(signature = (x, times = None))]
+    /// by the solver's dense output). For a problem of several conditions, `condition` names
+    /// the one to simulate (its data times, its inputs).
+    #[pyo3(signature = (x, times = None, condition = None))]
     fn simulate<'py>(
         &self,
         py: Python<'py>,
         x: &Bound<'_, PyAny>,
         times: Option<&Bound<'_, PyAny>>,
+        condition: Option<&str>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = vector(x)?;
         let p = self.inner(py)?;
         let cols = p.ode().map_or(1, |(sim, _)| sim.model().n_outputs());
+        if let Some(name) = condition {
+            let t = times.map(vector).transpose()?;
+            let (out, rows) = py
+                .detach(|| {
+                    p.simulate_condition(name, &x, t.as_deref())
+                        .map(|(y, data)| (y, t.as_ref().map_or(data.len(), Vec::len)))
+                })
+                .map_err(to_py)?;
+            return PyArray1::from_vec(py, out).reshape([rows, cols]);
+        }
         match times {
             None => {
                 let out = py.detach(|| p.simulate(&x)).map_err(to_py)?;
@@ -954,6 +1015,17 @@ impl PyProblem {
         Ok(d)
     }
 
+    /// The names of the experimental conditions (`with_condition`), in the order given;
+    /// empty for a problem of one data set.
+    fn conditions(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        Ok(self
+            .inner(py)?
+            .conditions()
+            .into_iter()
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// DiffSL problems under `solver="auto"`: the method the probe at the initial parameters
     /// chose (`"bdf"` for a stiff model, else `"tsit45"`), and how many solves used each
     /// method so far (`fallbacks`: Tsit45 solves that failed and were redone with BDF). None
@@ -966,7 +1038,7 @@ impl PyProblem {
         let Some(choice) = sim.auto_choice() else {
             return Ok(None);
         };
-        let c = sim.solver_counts();
+        let c = summed_counts(&inner.simulators());
         let d = PyDict::new(py);
         d.set_item("choice", choice.name())?;
         d.set_item("tsit45", c.explicit)?;
@@ -1020,12 +1092,19 @@ impl PyProblem {
         ))
     }
 
-    /// The data times (DiffSL problems).
-    fn times<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray1<f64>>>> {
-        Ok(self
-            .inner(py)?
-            .ode()
-            .map(|(_, d)| PyArray1::from_slice(py, d.times())))
+    /// The data times (DiffSL problems); for a problem of several conditions, `condition`
+    /// names whose.
+    #[pyo3(signature = (condition = None))]
+    fn times<'py>(
+        &self,
+        py: Python<'py>,
+        condition: Option<&str>,
+    ) -> PyResult<Option<Bound<'py, PyArray1<f64>>>> {
+        let inner = self.inner(py)?;
+        Ok(inner
+            .condition_data(condition)
+            .map_err(to_py)?
+            .map(|d| PyArray1::from_slice(py, d.times())))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -1221,25 +1300,40 @@ impl PyProgress {
 /// A run's view of its simulator under `solver="auto"`: the simulator, the method the probe
 /// chose, and its counts when the run started — for the progress line and the result.
 struct SolverWatch<'a> {
-    sim: &'a diffid::OdeSimulator,
+    /// Every condition's simulator (one for a problem of one data set).
+    sims: Vec<&'a diffid::OdeSimulator>,
     choice: diffid::SolverKind,
     before: diffid::SolverCounts,
 }
 
+/// The solves of all `sims`, summed.
+fn summed_counts(sims: &[&diffid::OdeSimulator]) -> diffid::SolverCounts {
+    let mut total = diffid::SolverCounts::default();
+    for s in sims {
+        let c = s.solver_counts();
+        total.explicit += c.explicit;
+        total.implicit += c.implicit;
+        total.fallbacks += c.fallbacks;
+    }
+    total
+}
+
 impl<'a> SolverWatch<'a> {
-    /// The watch over `problem`'s simulator, under `solver="auto"`.
+    /// The watch over `problem`'s simulators, under `solver="auto"`.
     fn of(problem: &'a diffid::Problem) -> Option<Self> {
-        let (sim, _) = problem.ode()?;
+        let sims = problem.simulators();
+        let choice = sims.first()?.auto_choice()?;
+        let before = summed_counts(&sims);
         Some(Self {
-            sim,
-            choice: sim.auto_choice()?,
-            before: sim.solver_counts(),
+            sims,
+            choice,
+            before,
         })
     }
 
     /// The solves since the run started.
     fn used(&self) -> SolverUse {
-        let now = self.sim.solver_counts();
+        let now = summed_counts(&self.sims);
         SolverUse {
             choice: self.choice.name().to_owned(),
             tsit45: now.explicit - self.before.explicit,

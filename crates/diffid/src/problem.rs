@@ -297,6 +297,33 @@ impl Problem {
         Ok((out, &c.data))
     }
 
+    /// The data of condition `name`, or, with `None`, of the problem's only data set or
+    /// condition (`None` for a problem without an ODE model).
+    ///
+    /// # Errors
+    /// [`Error::Condition`] for an unknown name, or for `None` when there are several
+    /// conditions.
+    pub fn condition_data(&self, name: Option<&str>) -> Result<Option<&TimeSeries>, Error> {
+        let name = match name {
+            Some(n) => Some(n),
+            None => self.sole_condition()?,
+        };
+        let Some(name) = name else {
+            return Ok(self.ode.as_ref().map(|(_, d)| d));
+        };
+        self.conditions
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| Some(&c.data))
+            .ok_or_else(|| Error::Condition {
+                condition: name.to_owned(),
+                reason: format!(
+                    "no such condition; the problem's conditions are [{}]",
+                    self.conditions().join(", ")
+                ),
+            })
+    }
+
     /// The one condition to simulate when none is named.
     fn sole_condition(&self) -> Result<Option<&str>, Error> {
         match self.conditions.len() {
