@@ -504,41 +504,7 @@ impl DiffsolBuilder {
                     model.output_names().join(", ")
                 )));
             }
-            let mut bound: Vec<(String, usize)> = Vec::new();
-            let mut fixed: Vec<(String, f64)> = Vec::new();
-            for (j, (input, o)) in c.overrides.iter().enumerate() {
-                if !inputs.contains(input) {
-                    return Err(fail(format!(
-                        "it sets '{input}', which is not an input of the model; its inputs (in_i) are [{}]",
-                        inputs.join(", ")
-                    )));
-                }
-                if c.overrides[..j].iter().any(|(i, _)| i == input) {
-                    return Err(fail(format!("it sets input '{input}' twice")));
-                }
-                match o {
-                    Override::Value(v) => fixed.push((input.clone(), *v)),
-                    Override::Parameter(p) => {
-                        let pos = layout
-                            .model_names
-                            .iter()
-                            .position(|m| m == p)
-                            .ok_or_else(|| {
-                                fail(format!(
-                                    "it sets input '{input}' to '{p}', which is not a declared model parameter; declared: [{}]",
-                                    layout.model_names.join(", ")
-                                ))
-                            })?;
-                        bound.push((input.clone(), layout.model_index[pos]));
-                    }
-                }
-            }
-            for (name, &pos) in layout.model_names.iter().zip(&layout.model_index) {
-                let overridden = c.overrides.iter().any(|(i, _)| i == name);
-                if inputs.contains(name) && !overridden {
-                    bound.push((name.clone(), pos));
-                }
-            }
+            let (bound, fixed) = bind_condition(c, &inputs, &layout)?;
             let names: Vec<String> = bound.iter().map(|(n, _)| n.clone()).collect();
             let index: Vec<usize> = bound.iter().map(|&(_, i)| i).collect();
             let simulator = self
@@ -567,4 +533,56 @@ impl DiffsolBuilder {
             .with_model_index(layout.model_index)
             .with_conditions(simulators))
     }
+}
+
+/// A condition's inputs: those bound to a parameter (input name, position in a point) and
+/// those fixed at a number.
+type Binding = (Vec<(String, usize)>, Vec<(String, f64)>);
+
+/// Condition `c`'s [`Binding`].
+fn bind_condition(
+    c: &ConditionSpec,
+    inputs: &[String],
+    layout: &crate::bayes::NoiseLayout,
+) -> Result<Binding, Error> {
+    let fail = |reason: String| Error::Condition {
+        condition: c.name.clone(),
+        reason,
+    };
+    let mut bound: Vec<(String, usize)> = Vec::new();
+    let mut fixed: Vec<(String, f64)> = Vec::new();
+    for (j, (input, o)) in c.overrides.iter().enumerate() {
+        if !inputs.contains(input) {
+            return Err(fail(format!(
+                "it sets '{input}', which is not an input of the model; its inputs (in_i) are [{}]",
+                inputs.join(", ")
+            )));
+        }
+        if c.overrides[..j].iter().any(|(i, _)| i == input) {
+            return Err(fail(format!("it sets input '{input}' twice")));
+        }
+        match o {
+            Override::Value(v) => fixed.push((input.clone(), *v)),
+            Override::Parameter(p) => {
+                let pos = layout
+                    .model_names
+                    .iter()
+                    .position(|m| m == p)
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "it sets input '{input}' to '{p}', which is not a declared model parameter; declared: [{}]",
+                            layout.model_names.join(", ")
+                        ))
+                    })?;
+                bound.push((input.clone(), layout.model_index[pos]));
+            }
+        }
+    }
+    for (name, &pos) in layout.model_names.iter().zip(&layout.model_index) {
+        let overridden = c.overrides.iter().any(|(i, _)| i == name);
+        if inputs.contains(name) && !overridden {
+            bound.push((name.clone(), pos));
+        }
+    }
+    Ok((bound, fixed))
 }
