@@ -945,14 +945,14 @@ impl PyProblem {
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = vector(x)?;
         let p = self.inner(py)?;
-        let cols = p.ode().map_or(1, |(sim, _)| sim.model().n_outputs());
+        let cols = p
+            .simulators()
+            .first()
+            .map_or(1, |sim| sim.model().n_outputs());
         if let Some(name) = condition {
             let t = times.map(vector).transpose()?;
             let (out, rows) = py
-                .detach(|| {
-                    p.simulate_condition(name, &x, t.as_deref())
-                        .map(|(y, data)| (y, t.as_ref().map_or(data.len(), Vec::len)))
-                })
+                .detach(|| p.simulate_condition(name, &x, t.as_deref()))
                 .map_err(to_py)?;
             return PyArray1::from_vec(py, out).reshape([rows, cols]);
         }

@@ -1,7 +1,11 @@
 //! The Rust builder for DiffSL fitting problems.
 
 use crate::bayes::{likelihood_of, split_noise};
+use crate::measurements::{
+    ExperimentObjective, Measurement, NoiseDistribution, NoiseScale, Row, RowSigma, Sigma,
+};
 use crate::objective::ConditionsObjective;
+use crate::problem::Condition;
 use crate::{Error, FitObjective, Problem};
 use diffid_core::{CoreError, Optimiser, Parameter, Parameters, TimeSeries, Transform};
 use diffid_cost::{CostMetric, CostSum, Sse};
@@ -52,6 +56,14 @@ impl From<String> for Override {
     }
 }
 
+/// One experiment given as measurement rows.
+#[derive(Clone, Debug)]
+struct ExperimentSpec {
+    name: String,
+    measurements: Vec<Measurement>,
+    overrides: Vec<(String, Override)>,
+}
+
 /// One experimental condition as given.
 #[derive(Clone, Debug)]
 struct ConditionSpec {
@@ -87,6 +99,10 @@ pub struct DiffsolBuilder {
     steady: Option<Vec<(String, f64)>>,
     /// Experimental conditions (instead of `data`).
     conditions: Vec<ConditionSpec>,
+    /// Experiments as measurement rows (instead of `data` and `conditions`).
+    experiments: Vec<ExperimentSpec>,
+    /// Per output: the noise's scale and distribution (for experiments).
+    noise_models: Vec<(String, NoiseScale, NoiseDistribution)>,
 }
 
 impl fmt::Debug for DiffsolBuilder {
@@ -326,6 +342,44 @@ impl DiffsolBuilder {
         self
     }
 
+    /// An experiment given as measurement rows ([`Measurement`]: time, output, value and the
+    /// noise's σ — a number, a fitted parameter or a model output), with the values its
+    /// inputs take in it (as [`with_condition`](Self::with_condition)). Rows may repeat a
+    /// time and measure any subset of the outputs; each is scored by its output's noise model
+    /// ([`with_noise_model`](Self::with_noise_model), default normal on the linear scale),
+    /// so the objective is the negative log-likelihood (no cost metric applies). Use
+    /// experiments instead of data and conditions.
+    #[must_use]
+    pub fn with_experiment<S: Into<String>, O: Into<Override>>(
+        mut self,
+        name: impl Into<String>,
+        measurements: Vec<Measurement>,
+        overrides: impl IntoIterator<Item = (S, O)>,
+    ) -> Self {
+        self.experiments.push(ExperimentSpec {
+            name: name.into(),
+            measurements,
+            overrides: overrides
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        });
+        self
+    }
+
+    /// The noise model of `output`'s measurements in experiments: the scale the noise acts
+    /// on (an observable transformation) and its distribution.
+    #[must_use]
+    pub fn with_noise_model(
+        mut self,
+        output: impl Into<String>,
+        scale: NoiseScale,
+        distribution: NoiseDistribution,
+    ) -> Self {
+        self.noise_models.push((output.into(), scale, distribution));
+        self
+    }
+
     /// The step budget of one solve (default 100 000).
     #[must_use]
     pub fn with_max_steps(mut self, max_steps: usize) -> Self {
@@ -357,6 +411,18 @@ impl DiffsolBuilder {
         let code = self.code.take().ok_or(Error::Incomplete {
             what: "no model: add one with with_diffsl",
         })?;
+        if !self.experiments.is_empty() {
+            if self.data.is_some() || !self.conditions.is_empty() || !self.costs.is_empty() {
+                return Err(Error::Condition {
+                    condition: self.experiments[0].name.clone(),
+                    reason: "a problem of experiments (with_experiment) scores every \
+                             measurement by its noise model: it takes no with_data, \
+                             with_condition or with_cost"
+                        .to_owned(),
+                });
+            }
+            return self.build_experiments(&code);
+        }
         if !self.conditions.is_empty() {
             if self.data.is_some() {
                 return Err(Error::Condition {
@@ -521,8 +587,16 @@ impl DiffsolBuilder {
                         layout.noise_index.clone(),
                         params.len(),
                     );
-            parts.push((c.name.clone(), part));
-            simulators.push((c.name.clone(), simulator, data, index));
+            parts.push((
+                c.name.clone(),
+                Arc::new(part) as Arc<dyn diffid_core::Objective>,
+            ));
+            simulators.push(Condition {
+                name: c.name.clone(),
+                simulator,
+                data: Some(data),
+                index,
+            });
         }
         let likelihood = likelihood_of(&cost);
         let objective = ConditionsObjective::new(parts, params.len());
@@ -585,4 +659,210 @@ fn bind_condition(
         }
     }
     Ok((bound, fixed))
+}
+
+impl DiffsolBuilder {
+    /// [`build`](Self::build) for a problem of experiments given as measurement rows.
+    fn build_experiments(mut self, code: &str) -> Result<Problem, Error> {
+        let model = DiffslModel::new(code)?;
+        let mut params = Parameters::new();
+        for p in std::mem::take(&mut self.params) {
+            params.push(p?)?;
+        }
+        let priors = crate::bayes::attach_priors(&params, &self.priors)?;
+        let names = params.names();
+        let layout = crate::bayes::NoiseLayout {
+            model_names: names.clone(),
+            model_index: (0..names.len()).collect(),
+            noise_index: Vec::new(),
+        };
+        let inputs: Vec<String> = model.inputs().iter().map(|i| i.name.clone()).collect();
+        let outputs = model.output_names().to_vec();
+        self.check_experiment_names(&names, &inputs, &outputs)?;
+        let initial = params.initial();
+        let mut parts: Vec<(String, Arc<dyn diffid_core::Objective>)> = Vec::new();
+        let mut simulators = Vec::new();
+        let mut experiments = Vec::new();
+        for (k, e) in self.experiments.iter().enumerate() {
+            let fail = |reason: String| Error::Condition {
+                condition: e.name.clone(),
+                reason,
+            };
+            if self.experiments[..k].iter().any(|d| d.name == e.name) {
+                return Err(fail("two experiments have this name".to_owned()));
+            }
+            if e.measurements.is_empty() {
+                return Err(fail("it has no measurements".to_owned()));
+            }
+            let spec = ConditionSpec {
+                name: e.name.clone(),
+                data: (0, 0, Vec::new()),
+                overrides: e.overrides.clone(),
+            };
+            let (bound, fixed) = bind_condition(&spec, &inputs, &layout)?;
+            let mut times: Vec<f64> = e.measurements.iter().map(|m| m.time).collect();
+            if let Some(n) = times.iter().position(|t| !t.is_finite()) {
+                return Err(fail(format!("measurement {n} is at time {}", times[n])));
+            }
+            times.sort_by(f64::total_cmp);
+            times.dedup();
+            let rows = self.rows(e, &times, &outputs, &names).map_err(fail)?;
+            let sim_names: Vec<String> = bound.iter().map(|(n, _)| n.clone()).collect();
+            let index: Vec<usize> = bound.iter().map(|&(_, i)| i).collect();
+            let simulator = self
+                .simulator(model.clone(), &times, &sim_names, &fixed)
+                .map_err(|err| fail(err.to_string()))?;
+            let start: Vec<f64> = index.iter().map(|&i| initial[i]).collect();
+            simulator.probe(&start);
+            let simulator = Arc::new(simulator);
+            let objective = Arc::new(ExperimentObjective::new(
+                simulator.clone(),
+                index.clone(),
+                rows,
+                params.len(),
+            ));
+            parts.push((
+                e.name.clone(),
+                objective.clone() as Arc<dyn diffid_core::Objective>,
+            ));
+            experiments.push((e.name.clone(), objective));
+            simulators.push(Condition {
+                name: e.name.clone(),
+                simulator,
+                data: None,
+                index,
+            });
+        }
+        let objective = ConditionsObjective::new(parts, params.len());
+        Ok(Problem::new(Arc::new(objective), params, self.parallelism)
+            .with_optimiser(self.optimiser.take())
+            .with_priors(priors)
+            .with_likelihood(Ok(()))
+            .with_conditions(simulators)
+            .with_experiments(experiments))
+    }
+
+    /// Checks the noise models' outputs, and that every parameter is an input, an input's
+    /// override or a σ.
+    fn check_experiment_names(
+        &self,
+        names: &[String],
+        inputs: &[String],
+        outputs: &[String],
+    ) -> Result<(), Error> {
+        for (o, _, _) in &self.noise_models {
+            if !outputs.contains(o) {
+                return Err(Error::Condition {
+                    condition: String::new(),
+                    reason: format!(
+                        "a noise model is given for '{o}', which is not an output of the model; its outputs are [{}]",
+                        outputs.join(", ")
+                    ),
+                });
+            }
+        }
+        let used = |name: &String| {
+            self.experiments.iter().any(|e| {
+                e.overrides
+                    .iter()
+                    .any(|(_, o)| matches!(o, Override::Parameter(p) if p == name))
+                    || e.measurements.iter().any(
+                        |m| matches!(&m.sigma, Sigma::Parameter(p) | Sigma::Named(p) if p == name),
+                    )
+            })
+        };
+        for name in names {
+            if !inputs.contains(name) && !used(name) {
+                return Err(OdeError::UnknownParameter {
+                    name: name.clone(),
+                    known: inputs.to_vec(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Experiment `e`'s rows, resolved against the distinct `times`, the model's `outputs`
+    /// and the parameter `names`.
+    fn rows(
+        &self,
+        e: &ExperimentSpec,
+        times: &[f64],
+        outputs: &[String],
+        names: &[String],
+    ) -> Result<Vec<Row>, String> {
+        let output_index = |n: usize, name: &str| {
+            outputs.iter().position(|o| o == name).ok_or_else(|| {
+                format!(
+                    "measurement {n} measures '{name}', which is not an output of the model; its outputs are [{}]",
+                    outputs.join(", ")
+                )
+            })
+        };
+        e.measurements
+            .iter()
+            .enumerate()
+            .map(|(n, m)| {
+                let output = output_index(n, &m.output)?;
+                if !m.value.is_finite() {
+                    return Err(format!("measurement {n} has value {}", m.value));
+                }
+                let sigma = match &m.sigma {
+                    Sigma::Value(v) if v.is_finite() && *v > 0.0 => RowSigma::Value(*v),
+                    Sigma::Value(v) => {
+                        return Err(format!(
+                            "measurement {n} has σ = {v}; it must be positive"
+                        ))
+                    }
+                    Sigma::Parameter(p) => RowSigma::Parameter(
+                        names.iter().position(|q| q == p).ok_or_else(|| {
+                            format!(
+                                "measurement {n}'s σ is '{p}', which is not a declared parameter; declared: [{}]",
+                                names.join(", ")
+                            )
+                        })?,
+                    ),
+                    Sigma::Output(o) => RowSigma::Output(output_index(n, o)?),
+                    Sigma::Named(name) => match names.iter().position(|q| q == name) {
+                        Some(i) => RowSigma::Parameter(i),
+                        None => RowSigma::Output(outputs.iter().position(|o| o == name).ok_or_else(
+                            || {
+                                format!(
+                                    "measurement {n}'s σ is '{name}', which is neither a declared parameter [{}] nor an output of the model [{}]",
+                                    names.join(", "),
+                                    outputs.join(", ")
+                                )
+                            },
+                        )?),
+                    },
+                };
+                let (scale, distribution) = self
+                    .noise_models
+                    .iter()
+                    .rev()
+                    .find(|(o, _, _)| *o == m.output)
+                    .map_or((NoiseScale::Lin, NoiseDistribution::Normal), |&(_, s, d)| {
+                        (s, d)
+                    });
+                if scale != NoiseScale::Lin && m.value <= 0.0 {
+                    return Err(format!(
+                        "measurement {n} ('{}' = {}) is not positive, but its noise acts on a log scale",
+                        m.output, m.value
+                    ));
+                }
+                Ok(Row {
+                    time: times
+                        .iter()
+                        .position(|&t| t == m.time)
+                        .unwrap_or_default(),
+                    output,
+                    value: m.value,
+                    sigma,
+                    scale,
+                    distribution,
+                })
+            })
+            .collect()
+    }
 }

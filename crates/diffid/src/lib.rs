@@ -23,6 +23,7 @@ mod bayes;
 mod builder;
 mod checkpoint;
 mod error;
+mod measurements;
 mod objective;
 mod problem;
 mod space;
@@ -33,6 +34,7 @@ pub use bayes::{
 pub use builder::{DiffsolBuilder, Override, Parallelism};
 pub use checkpoint::Checkpoint;
 pub use error::Error;
+pub use measurements::{ExperimentObjective, Measurement, NoiseDistribution, NoiseScale, Sigma};
 pub use objective::{ConditionsObjective, FitObjective};
 pub use problem::{MultiStart, Problem, SamplingResult, Start};
 pub use space::SearchSpace;

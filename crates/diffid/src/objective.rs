@@ -217,22 +217,23 @@ impl Objective for FitObjective {
     }
 }
 
-/// Several experimental conditions of one model scored together: the sum of one
-/// [`FitObjective`] per condition (its own data, times and inputs), over the same point.
+/// Several experimental conditions of one model scored together: the sum of one objective per
+/// condition (its own data, times and inputs), over the same point.
 #[derive(Clone)]
 pub struct ConditionsObjective {
-    parts: Vec<(String, FitObjective)>,
+    parts: Vec<(String, Arc<dyn Objective>)>,
     dim: usize,
 }
 
 impl ConditionsObjective {
-    /// The sum of `parts` (name, objective), over points of `dim` coordinates.
-    pub fn new(parts: Vec<(String, FitObjective)>, dim: usize) -> Self {
+    /// The sum of `parts` (name, objective: a [`FitObjective`] or an
+    /// [`ExperimentObjective`](crate::ExperimentObjective)), over points of `dim` coordinates.
+    pub fn new(parts: Vec<(String, Arc<dyn Objective>)>, dim: usize) -> Self {
         Self { parts, dim }
     }
 
     /// The conditions' names and objectives.
-    pub fn parts(&self) -> &[(String, FitObjective)] {
+    pub fn parts(&self) -> &[(String, Arc<dyn Objective>)] {
         &self.parts
     }
 }

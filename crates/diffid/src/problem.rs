@@ -50,7 +50,12 @@ pub struct Problem {
     model_index: Option<Vec<usize>>,
     /// Experimental conditions (empty for a problem of one data set).
     conditions: Arc<[Condition]>,
+    /// Experiments given as measurement rows, by name.
+    experiments: Arc<[Experiment]>,
 }
+
+/// An experiment given as measurement rows, by name.
+type Experiment = (String, Arc<crate::ExperimentObjective>);
 
 /// One experimental condition of a problem: its simulator (its times, its inputs), its data,
 /// and the positions in a point of the simulator's parameters.
@@ -58,7 +63,8 @@ pub struct Problem {
 pub(crate) struct Condition {
     pub name: String,
     pub simulator: Arc<OdeSimulator>,
-    pub data: TimeSeries,
+    /// Its data as a table (`None` for an experiment given as measurement rows).
+    pub data: Option<TimeSeries>,
     pub index: Vec<usize>,
 }
 
@@ -178,6 +184,7 @@ impl Problem {
             likelihood: Ok(()),
             model_index: None,
             conditions: Arc::from(Vec::new()),
+            experiments: Arc::from(Vec::new()),
         }
     }
 
@@ -221,23 +228,43 @@ impl Problem {
 
     /// A problem of several conditions: `(name, simulator, data, positions of the
     /// simulator's parameters in a point)`; the first also serves [`Problem::ode`].
-    pub(crate) fn with_conditions(
-        mut self,
-        conditions: Vec<(String, Arc<OdeSimulator>, TimeSeries, Vec<usize>)>,
-    ) -> Self {
+    pub(crate) fn with_conditions(mut self, conditions: Vec<Condition>) -> Self {
         self.ode = conditions
             .first()
-            .map(|(_, s, d, _)| (s.clone(), d.clone()));
-        self.conditions = conditions
-            .into_iter()
-            .map(|(name, simulator, data, index)| Condition {
-                name,
-                simulator,
-                data,
-                index,
-            })
-            .collect();
+            .and_then(|c| c.data.as_ref().map(|d| (c.simulator.clone(), d.clone())));
+        self.conditions = conditions.into();
         self
+    }
+
+    pub(crate) fn with_experiments(mut self, experiments: Vec<Experiment>) -> Self {
+        self.experiments = experiments.into();
+        self
+    }
+
+    /// For a problem of experiments given as measurement rows: every experiment's
+    /// predictions at `x`, one per measurement in the order given, by experiment.
+    ///
+    /// # Errors
+    /// [`Error::Incomplete`] for another kind of problem; [`Error::Evaluation`] when a solve
+    /// fails (naming the experiment).
+    pub fn simulate_measurements(&self, x: &[f64]) -> Result<Vec<(String, Vec<f64>)>, Error> {
+        self.check_len(x, "point")?;
+        if self.experiments.is_empty() {
+            return Err(Error::Incomplete {
+                what: "this problem has no experiments given as measurements (with_experiment)",
+            });
+        }
+        self.experiments
+            .iter()
+            .map(|(name, e)| {
+                e.predictions(x)
+                    .map(|p| (name.clone(), p))
+                    .map_err(|reason| Error::Evaluation {
+                        point: x.to_vec(),
+                        reason: format!("experiment '{name}': {reason}"),
+                    })
+            })
+            .collect()
     }
 
     /// The names of the experimental conditions, in the order given (empty for a problem of
@@ -259,8 +286,8 @@ impl Problem {
     }
 
     /// For a problem of several conditions: condition `name`'s outputs for parameters `x` at
-    /// its data times (`times = None`) or at `times`, row-major `times × outputs`; also the
-    /// condition's data.
+    /// its data times (`times = None`; an experiment's distinct measurement times) or at
+    /// `times`, row-major `times × outputs`; also the number of rows.
     ///
     /// # Errors
     /// [`Error::Condition`] for an unknown name (listing the known ones); as
@@ -270,7 +297,7 @@ impl Problem {
         name: &str,
         x: &[f64],
         times: Option<&[f64]>,
-    ) -> Result<(Vec<f64>, &TimeSeries), Error> {
+    ) -> Result<(Vec<f64>, usize), Error> {
         self.check_len(x, "point")?;
         let c = self
             .conditions
@@ -294,7 +321,7 @@ impl Problem {
                 point: x.to_vec(),
                 reason: format!("condition '{name}': {e}"),
             })?;
-        Ok((out, &c.data))
+        Ok((out, sim.times().len()))
     }
 
     /// The data of condition `name`, or, with `None`, of the problem's only data set or
@@ -314,7 +341,7 @@ impl Problem {
         self.conditions
             .iter()
             .find(|c| c.name == name)
-            .map(|c| Some(&c.data))
+            .map(|c| c.data.as_ref())
             .ok_or_else(|| Error::Condition {
                 condition: name.to_owned(),
                 reason: format!(
@@ -506,6 +533,7 @@ impl Problem {
             likelihood: self.likelihood.clone(),
             model_index: self.model_index.clone(),
             conditions: self.conditions.clone(),
+            experiments: self.experiments.clone(),
         }
     }
 

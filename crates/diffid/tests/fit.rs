@@ -549,11 +549,15 @@ fn conditions_share_parameters_and_override_inputs() {
         result.x
     );
     // Each condition simulates with its own inputs.
-    let (y, data) = problem
+    let (y, rows) = problem
         .simulate_condition("high", &[0.7, 4.0], Some(&[0.0, 1.0]))
         .expect("solves");
     assert!((y[0] - 4.0).abs() < 1e-9 && (y[1] - 4.0 * (-0.7f64).exp()).abs() < 1e-6);
-    assert_eq!(data.len(), 20);
+    assert_eq!(rows, 2);
+    let (_, rows) = problem
+        .simulate_condition("high", &[0.7, 4.0], None)
+        .expect("solves");
+    assert_eq!(rows, 20);
     assert!(matches!(
         problem.simulate(&[0.7, 4.0]),
         Err(Error::Condition { .. })
