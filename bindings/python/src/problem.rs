@@ -308,30 +308,77 @@ impl PyDiffsolBuilder {
         let (rows, columns, values) = table(data)?;
         TimeSeries::from_row_major(rows, columns, &values)
             .map_err(|e| BuildError::new_err(format!("condition '{name}': {e}")))?;
-        let mut pairs: Vec<(String, diffid::Override)> = Vec::new();
-        if let Some(d) = overrides {
-            for (k, v) in d.iter() {
-                let input: String = k.extract().map_err(|_| {
-                    PyTypeError::new_err(
-                        "with_condition expects overrides as a dict with string keys",
-                    )
-                })?;
-                let o = if let Ok(p) = v.extract::<String>() {
-                    diffid::Override::Parameter(p)
-                } else if let Ok(x) = v.extract::<f64>() {
-                    diffid::Override::Value(x)
-                } else {
-                    return Err(PyTypeError::new_err(format!(
-                        "condition '{name}': the override of '{input}' must be a number or a parameter name"
-                    )));
-                };
-                pairs.push((input, o));
-            }
-        }
+        let pairs = input_overrides(name, overrides)?;
         let copy = PyArray1::from_slice(py, &values).reshape([rows, columns])?;
         self.map(py, "with_condition", (name, copy, overrides), |b| {
             b.with_condition(name, rows, columns, &values, pairs)
         })
+    }
+
+    /// An experiment given as measurement rows: `measurements` is a sequence of
+    /// `(time, output, value, sigma)` — `output` a model output's name, `sigma` the noise's
+    /// σ: a number, or a name (a declared parameter, else a model output computing it).
+    /// Rows may repeat a time and measure any subset of the outputs; each is scored by its
+    /// output's noise model (`with_noise_model`; default normal on the linear scale), so the
+    /// objective is the negative log-likelihood. `overrides` as in `with_condition`. Use
+    /// experiments instead of `with_data`, `with_condition` and `with_cost`.
+    #[pyo3(signature = (name, measurements, overrides = None))]
+    fn with_experiment(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        measurements: &Bound<'_, PyAny>,
+        overrides: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let pairs = input_overrides(name, overrides)?;
+        let items: Vec<Bound<'_, PyAny>> = measurements.try_iter()?.collect::<PyResult<_>>()?;
+        let mut rows = Vec::with_capacity(items.len());
+        for (n, item) in items.iter().enumerate() {
+            let bad = || {
+                PyTypeError::new_err(format!(
+                    "experiment '{name}': measurement {n} must be (time, output, value, sigma) with sigma a number or a name"
+                ))
+            };
+            let (time, output, value, sigma): (f64, String, f64, Bound<'_, PyAny>) =
+                item.extract().map_err(|_| bad())?;
+            let sigma = if let Ok(v) = sigma.extract::<f64>() {
+                diffid::Sigma::Value(v)
+            } else if let Ok(s) = sigma.extract::<String>() {
+                diffid::Sigma::Named(s)
+            } else {
+                return Err(bad());
+            };
+            rows.push(diffid::Measurement::new(time, output, value, sigma));
+        }
+        let stored = pyo3::types::PyList::new(py, items)?;
+        self.map(py, "with_experiment", (name, stored, overrides), |b| {
+            b.with_experiment(name, rows, pairs)
+        })
+    }
+
+    /// The noise model of `output`'s measurements in experiments: `transform` the scale the
+    /// noise acts on (`"lin"`, `"log"`, `"log10"`: the observable's transformation) and
+    /// `distribution` (`"normal"` or `"laplace"`), with PEtab's conventions.
+    #[pyo3(signature = (output, transform = "lin", distribution = "normal"))]
+    fn with_noise_model(
+        &self,
+        py: Python<'_>,
+        output: &str,
+        transform: &str,
+        distribution: &str,
+    ) -> PyResult<Self> {
+        let scale: diffid::NoiseScale = transform
+            .parse()
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        let dist: diffid::NoiseDistribution = distribution
+            .parse()
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        self.map(
+            py,
+            "with_noise_model",
+            (output, transform, distribution),
+            |b| b.with_noise_model(output, scale, dist),
+        )
     }
 
     /// Times at which the model's right-hand side switches (an input written with
@@ -534,6 +581,33 @@ pub fn extract_optimiser(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Optimiser>>
         "expected an optimiser (diffid.NelderMead(), diffid.CMAES(), diffid.Adam() or diffid.LBFGSB()), got {}",
         obj.get_type().name()?
     )))
+}
+
+/// A condition's or experiment's `overrides` dict: input name to a number or a parameter
+/// name.
+fn input_overrides(
+    name: &str,
+    overrides: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Vec<(String, diffid::Override)>> {
+    let mut pairs = Vec::new();
+    if let Some(d) = overrides {
+        for (k, v) in d.iter() {
+            let input: String = k.extract().map_err(|_| {
+                PyTypeError::new_err("overrides must be a dict with string keys (input names)")
+            })?;
+            let o = if let Ok(p) = v.extract::<String>() {
+                diffid::Override::Parameter(p)
+            } else if let Ok(x) = v.extract::<f64>() {
+                diffid::Override::Value(x)
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "condition '{name}': the override of '{input}' must be a number or a parameter name"
+                )));
+            };
+            pairs.push((input, o));
+        }
+    }
+    Ok(pairs)
 }
 
 /// A number or a 1-D sequence of numbers, as a vector (`what` names the argument).
@@ -977,7 +1051,8 @@ impl PyProblem {
     /// plus what `VectorBuilder.with_config` recorded.
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        if let Some((sim, _)) = self.inner(py)?.ode() {
+        let inner = self.inner(py)?;
+        if let Some(sim) = inner.simulators().first() {
             let o = sim.options();
             d.set_item("rtol", o.rtol)?;
             d.set_item("atol", o.atol)?;
@@ -1015,6 +1090,24 @@ impl PyProblem {
         Ok(d)
     }
 
+    /// For a problem of experiments (`with_experiment`): the model's prediction for every
+    /// measurement at `x`, as a dict of experiment name to a 1-D array in the order the
+    /// measurements were given.
+    fn simulate_measurements<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let x = vector(x)?;
+        let p = self.inner(py)?;
+        let sims = py.detach(|| p.simulate_measurements(&x)).map_err(to_py)?;
+        let d = PyDict::new(py);
+        for (name, values) in sims {
+            d.set_item(name, PyArray1::from_vec(py, values))?;
+        }
+        Ok(d)
+    }
+
     /// The names of the experimental conditions (`with_condition`), in the order given;
     /// empty for a problem of one data set.
     fn conditions(&self, py: Python<'_>) -> PyResult<Vec<String>> {
@@ -1032,13 +1125,11 @@ impl PyProblem {
     /// for a named solver or a Python objective.
     fn solver_counts<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let inner = self.inner(py)?;
-        let Some((sim, _)) = inner.ode() else {
+        let sims = inner.simulators();
+        let Some(choice) = sims.first().and_then(|s| s.auto_choice()) else {
             return Ok(None);
         };
-        let Some(choice) = sim.auto_choice() else {
-            return Ok(None);
-        };
-        let c = summed_counts(&inner.simulators());
+        let c = summed_counts(&sims);
         let d = PyDict::new(py);
         d.set_item("choice", choice.name())?;
         d.set_item("tsit45", c.explicit)?;
