@@ -358,7 +358,7 @@ impl PyDiffsolBuilder {
 
     /// The noise model of `output`'s measurements in experiments: `transform` the scale the
     /// noise acts on (`"lin"`, `"log"`, `"log10"`: the observable's transformation) and
-    /// `distribution` (`"normal"` or `"laplace"`), with PEtab's conventions.
+    /// `distribution` (`"normal"` or `"laplace"`), with `PEtab`'s conventions.
     #[pyo3(signature = (output, transform = "lin", distribution = "normal"))]
     fn with_noise_model(
         &self,
