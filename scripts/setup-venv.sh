@@ -9,10 +9,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 # Installs are skipped when everything is already present.
-if ! "$VENV/bin/python" -c "import maturin, numpy, scipy, matplotlib, pytest, arviz, dask, distributed, hypothesis" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import maturin, numpy, scipy, matplotlib, pytest, arviz, dask, distributed, hypothesis, petab, libsbml" 2>/dev/null; then
     echo "==> installing Python tools into $VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet "maturin>=1.5,<2" "numpy>=1.24" scipy matplotlib pytest arviz dask distributed hypothesis
+    "$VENV/bin/python" -m pip install --quiet "maturin>=1.5,<2" "numpy>=1.24" scipy matplotlib pytest arviz dask distributed hypothesis petab python-libsbml
 fi
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
