@@ -1,4 +1,5 @@
-"""A published model from the field's benchmark collection, fitted from 100 starts.
+"""A published model from the field's benchmark collection, loaded from PEtab and fitted
+from 100 starts.
 
 Boehm et al. (2014, J. Proteome Res.) measured how the transcription factors STAT5A and STAT5B
 are phosphorylated, pair up and move into the nucleus after a pulse of the hormone Epo. Their
@@ -10,14 +11,14 @@ per CPU-minute*.
 
 The steps:
 
-1. load the measurements (three observables at 16 times) from ``data/petab/Boehm_JProteomeRes2014``;
-2. build the problem on our DiffSL translation of the SBML model (``model.ds`` there): six
-   rates searched on a log scale within the collection's bounds [1e-5, 1e5], and the three noise
-   levels σ estimated with them (``GaussianNLL`` with one σ per observable);
-3. check the log-likelihood at the collection's nominal parameters against AMICI's reference;
-4. run L-BFGS-B (exact gradients from forward sensitivities) from 100 starts drawn
+1. load the PEtab problem (SBML model, conditions, measurements, observables, parameters) from
+   ``data/petab/Boehm_JProteomeRes2014``: ``diffid.petab.load`` translates the SBML model to
+   DiffSL and builds the negative log-likelihood with PEtab's conventions — six rates on a
+   log10 scale within [1e-5, 1e5] and three noise levels σ, estimated together;
+2. check the log-likelihood at the collection's nominal parameters against AMICI's reference;
+3. run L-BFGS-B (exact gradients from forward sensitivities) from 100 starts drawn
    log-uniformly within the bounds, in parallel: ``problem.optimise(starts=100, seed=0)``;
-5. report the best value, the converged starts and converged starts per CPU-minute, and draw
+4. report the best value, the converged starts and converged starts per CPU-minute, and draw
    the waterfall plot and the fit.
 
 The solver is not named: the automatic choice detects the stiffness and uses BDF.
@@ -61,6 +62,7 @@ import csv
 import multiprocessing
 
 import diffid
+import diffid.petab
 import numpy as np
 from diffid import plotting
 
@@ -68,8 +70,24 @@ ROOT = _pathlib.Path(__file__).resolve().parents[2] / "data" / "petab" / "Boehm_
 STARTS = int(_os.environ.get("DIFFID_TUTORIAL_STARTS", "100"))
 
 # ------------------------------------------------------------------------------------------
-# 1. The measurements: one row per time, one column per observable
+# 1. The PEtab problem
 # ------------------------------------------------------------------------------------------
+petab_problem = diffid.petab.load(ROOT / "Boehm_JProteomeRes2014.yaml")
+print(petab_problem)
+print("Estimated parameters:", ", ".join(petab_problem.parameters()))
+print("Their scales:", ", ".join(petab_problem.scales()))
+# The diffid problem underneath takes parameters in natural units.
+problem = petab_problem.problem
+
+# ------------------------------------------------------------------------------------------
+# 2. The nominal parameters against AMICI's reference
+# ------------------------------------------------------------------------------------------
+reference = -138.22199693517703  # AMICI's log-likelihood at the nominal parameters
+llh = petab_problem.log_likelihood(petab_problem.nominal())
+print(f"Log-likelihood at the nominal parameters: {llh:.6f} (AMICI: {reference:.6f})")
+print("Solver chosen for the model:", problem.solver_counts()["choice"])
+
+# The measurements as a table for the plot: one row per time, one column per observable.
 observables = ["pSTAT5A_rel", "pSTAT5B_rel", "rSTAT5A_rel"]
 with open(ROOT / "measurementData_Boehm_JProteomeRes2014.tsv") as f:
     rows = list(csv.DictReader(f, delimiter="\t"))
@@ -78,41 +96,9 @@ data = np.full((len(times), 1 + len(observables)), np.nan)
 data[:, 0] = times
 for r in rows:
     data[times.index(float(r["time"])), 1 + observables.index(r["observableId"])] = float(r["measurement"])
-print(f"{len(rows)} measurements: {len(observables)} observables at {len(times)} times "
-      f"on [{times[0]:g}, {times[-1]:g}] min")
 
 # ------------------------------------------------------------------------------------------
-# 2. The problem: the collection's estimated parameters, bounds and nominal values
-# ------------------------------------------------------------------------------------------
-# PEtab ids -> our DiffSL names (DiffSL reads "_" as index notation, so names lose them).
-names = {
-    "Epo_degradation_BaF3": "epodeg", "k_exp_hetero": "kexphetero", "k_exp_homo": "kexphomo",
-    "k_imp_hetero": "kimphetero", "k_imp_homo": "kimphomo", "k_phos": "kphos",
-    "sd_pSTAT5A_rel": "sd1", "sd_pSTAT5B_rel": "sd2", "sd_rSTAT5A_rel": "sd3",
-}
-with open(ROOT / "parameters_Boehm_JProteomeRes2014.tsv") as f:
-    table = [r for r in csv.DictReader(f, delimiter="\t") if r["estimate"] == "1"]
-builder = diffid.DiffsolBuilder().with_diffsl((ROOT / "model.ds").read_text()).with_data(data)
-nominal = []
-for r in table:
-    lower, upper, value = float(r["lowerBound"]), float(r["upperBound"]), float(r["nominalValue"])
-    # log10 in the table: we search ln(x), the same scale up to a constant factor.
-    builder = builder.with_parameter(names[r["parameterId"]], value, bounds=(lower, upper),
-                                     transform="log")
-    nominal.append(value)
-problem = builder.with_cost(diffid.GaussianNLL(sigma=["sd1", "sd2", "sd3"])).build()
-print("Estimated parameters:", ", ".join(problem.parameter_names()))
-
-# ------------------------------------------------------------------------------------------
-# 3. The nominal parameters against AMICI's reference
-# ------------------------------------------------------------------------------------------
-reference = -138.22199693517703  # AMICI's log-likelihood at the nominal parameters
-llh = -problem.evaluate(nominal)
-print(f"Log-likelihood at the nominal parameters: {llh:.6f} (AMICI: {reference:.6f})")
-print("Solver chosen for the model:", problem.solver_counts()["choice"])
-
-# ------------------------------------------------------------------------------------------
-# 4. 100 starts of L-BFGS-B, in parallel
+# 3. 100 starts of L-BFGS-B, in parallel
 # ------------------------------------------------------------------------------------------
 runs = problem.optimise(starts=STARTS, seed=0, optimiser=diffid.LBFGSB())
 print(runs)
@@ -123,18 +109,19 @@ converged = runs.converged(0.1)
 print(f"Best negative log-likelihood: {runs.value:.6f} (reference {-reference:.6f})")
 print(f"Converged starts (within 0.1 of the best): {converged} of {len(runs)}, "
       f"{converged / cpu_minutes:.1f} per CPU-minute ({threads} threads, {runs.time.total_seconds():.1f} s)")
-print("Best parameters:")
-for name, value in zip(problem.parameter_names(), runs.x):
-    print(f"  {name:>10} = {value:.6g}")
+print("Best parameters (PEtab scale):")
+for name, value in zip(petab_problem.parameters(), petab_problem.to_scale(runs.x)):
+    print(f"  {name:>22} = {value:.6g}")
 
 # ------------------------------------------------------------------------------------------
-# 5. The waterfall and the fit
+# 4. The waterfall and the fit
 # ------------------------------------------------------------------------------------------
 fig, ax = plotting.waterfall(runs, reference=-reference)
 _save(fig, "waterfall")
 
 fine = np.linspace(times[0], times[-1], 481)
-curves = problem.simulate(runs.x, times=fine)
+experiment = problem.conditions()[0]
+curves = problem.simulate(runs.x, times=fine, condition=experiment)
 fig, ax = _plt.subplots(figsize=(8, 4.5))
 for k, name in enumerate(observables):
     ax.plot(data[:, 0], data[:, k + 1], "o", color=f"C{k}", markersize=4, label=f"{name} (data)")

@@ -106,6 +106,18 @@ def _num(v: float) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
+def _power(base: str, exponent_node, exponent: str) -> str:
+    """`base^exponent`: a small integer power as a product (cheaper than `pow`, and exact
+    for a negative base), else `pow`."""
+    import libsbml as L
+
+    if exponent_node.getType() == L.AST_INTEGER and exponent_node.getInteger() in (2, 3, 4):
+        return "(" + " * ".join([base] * exponent_node.getInteger()) + ")"
+    if exponent_node.getType() in (L.AST_REAL, L.AST_REAL_E) and exponent_node.getReal() in (2.0, 3.0):
+        return "(" + " * ".join([base] * int(exponent_node.getReal())) + ")"
+    return f"pow({base}, {exponent})"
+
+
 class _Math:
     """MathML (libsbml ASTNode) to DiffSL infix, with function definitions inlined."""
 
@@ -147,7 +159,7 @@ class _Math:
         if t == L.AST_DIVIDE:
             return f"({c(kids[0])} / {c(kids[1])})"
         if t in (L.AST_POWER, L.AST_FUNCTION_POWER):
-            return f"pow({c(kids[0])}, {c(kids[1])})"
+            return _power(c(kids[0]), kids[1], c(kids[1]))
         if t == L.AST_FUNCTION_ROOT:
             if len(kids) == 1:
                 return f"sqrt({c(kids[0])})"
@@ -241,6 +253,8 @@ def _formula(text: str, resolve, where: str) -> str:
             if type(n.op) in ops:
                 return f"({a} {ops[type(n.op)]} {b})"
             if isinstance(n.op, ast.Pow):
+                if isinstance(n.right, ast.Constant) and n.right.value in (2, 3, 4):
+                    return "(" + " * ".join([a] * int(n.right.value)) + ")"
                 return f"pow({a}, {b})"
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
             f = n.func.id
@@ -617,9 +631,8 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
                 if ident in sbml_params or ident in sbml_comps or ident in sbml_species:
                     continue
                 extra.setdefault(ident, fixed.get(ident, 1.0))
-    for pid in list(ids) + list(fixed):
-        if pid not in sbml_params and pid not in sbml_comps and pid not in sbml_species:
-            extra.setdefault(pid, fixed.get(pid, 1.0) if pid in fixed else 1.0)
+    # (Parameters used only as a σ, or only in overrides, need not be inputs: only those the
+    # formulas name.)
 
     # Conditions: which species get initial-value inputs.
     species_inputs: set[str] = set()
