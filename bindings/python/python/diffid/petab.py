@@ -701,7 +701,7 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
         builder = builder.with_noise_model(names("obs_" + oid), transform, dist)
 
     # Measurements grouped into experiments: condition × observable-parameter overrides.
-    experiments: dict[tuple, dict] = {}
+    experiments: dict[str, list[dict]] = {}
     rows: list[tuple[str, int]] = []
     for r, (_, m) in enumerate(meas.iterrows()):
         where = f"measurement table, row {r + 1}"
@@ -719,16 +719,9 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
             raise PetabError(f"{where}: steady-state measurements (time {time}) are not supported")
         obs_pars = tuple(_split(m.get("observableParameters")))
         noise_pars = _split(m.get("noiseParameters"))
-        key = (cid, oid if obs_pars else None, obs_pars)
-        exp = experiments.setdefault(key, {"rows": [], "overrides": {}})
-        overrides = exp["overrides"]
-        for col, v in condition_values.get(cid, {}).items():
-            target = "init_" + col if col in sbml_species else col
-            if isinstance(v, str) and v not in ids and v not in fixed:
-                raise PetabError(f"condition table, condition '{cid}': '{v}' names no parameter")
-            if isinstance(v, str) and v in fixed:
-                v = fixed[v]
-            overrides[names(target)] = v if isinstance(v, float) else names(v) if False else v
+        # This row's placeholder values (observable parameters are per observable, so rows of
+        # several observables share one simulation of the condition).
+        assignment = {}
         for n, v in enumerate(obs_pars, start=1):
             ph = f"observableParameter{n}_{oid}"
             if ph not in extra:
@@ -738,14 +731,21 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
                     v = fixed[v]
                 else:
                     raise PetabError(f"{where}: the observable parameter '{v}' names no parameter")
-            overrides[names(ph)] = v
+            assignment[names(ph)] = v
+        # The first experiment of this condition whose placeholders agree, else a new one.
+        groups = experiments.setdefault(cid, [])
+        for g, exp in enumerate(groups):
+            if all(exp["placeholders"].get(k, v) == v for k, v in assignment.items()):
+                break
+        else:
+            groups.append({"rows": [], "placeholders": {}})
+            g = len(groups) - 1
+        exp = groups[g]
+        exp["placeholders"].update(assignment)
+        key = (cid, g)
         kind, what = noise_kind[oid]
-        if kind == "value":
-            sigma = what
-        elif kind == "parameter":
-            sigma = what
-        elif kind == "output":
-            sigma = what
+        if kind != "placeholder":
+            sigma = what  # a number, a parameter or the noise formula's output
         else:
             if len(noise_pars) != 1:
                 raise PetabError(f"{where}: the noise formula of '{oid}' needs one noise parameter, "
@@ -762,14 +762,23 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
     # Estimated parameters: DiffSL names; overrides naming them use the PEtab id.
     rename = {pid: names(pid) for pid in ids}
     exp_names = {}
-    for k, (key, exp) in enumerate(experiments.items()):
-        cid, oid, obs_pars = key
-        label = cid if oid is None else f"{cid}|{oid}|{';'.join(map(str, obs_pars))}"
-        exp_names[key] = label
-        measurements = [(t, o, v, rename.get(s, s) if isinstance(s, str) else s)
-                        for t, o, v, s in exp["rows"]]
-        overrides = {inp: (rename[v] if isinstance(v, str) else v) for inp, v in exp["overrides"].items()}
-        builder = builder.with_experiment(label, measurements, overrides)
+    for cid, groups in experiments.items():
+        overrides = {}
+        for col, v in condition_values.get(cid, {}).items():
+            target = "init_" + col if col in sbml_species else col
+            if isinstance(v, str) and v not in ids and v not in fixed:
+                raise PetabError(f"condition table, condition '{cid}': '{v}' names no parameter")
+            if isinstance(v, str) and v in fixed:
+                v = fixed[v]
+            overrides[names(target)] = v
+        for g, exp in enumerate(groups):
+            label = cid if len(groups) == 1 else f"{cid}#{g + 1}"
+            exp_names[(cid, g)] = label
+            measurements = [(t, o, v, rename.get(s_, s_) if isinstance(s_, str) else s_)
+                            for t, o, v, s_ in exp["rows"]]
+            both = {**overrides, **exp["placeholders"]}
+            both = {inp: (rename[v] if isinstance(v, str) else v) for inp, v in both.items()}
+            builder = builder.with_experiment(label, measurements, both)
     for pid, scale, value, (lo, hi) in zip(ids, scales, nominal, bounds):
         start = value if math.isfinite(value) and lo <= value <= hi else (
             math.sqrt(lo * hi) if scale != "lin" and lo > 0 else 0.5 * (lo + hi))
