@@ -25,6 +25,9 @@ Plots are in ``diffid.plotting``: ``contour``, ``convergence``, ``ode_fit``,
 ``compare_models``, ``parameter_traces`` and ``parameter_distributions``. The submodule is
 loaded on first access (``diffid.plotting`` or ``import diffid.plotting``) and matplotlib only
 when a plot is drawn, so neither ``import diffid`` nor ``import diffid.plotting`` imports it.
+
+PEtab problems load with ``diffid.petab.load(yaml)`` (needs ``pip install petab
+python-libsbml``; also loaded on first access).
 """
 
 from ._diffid import (
@@ -70,11 +73,12 @@ from . import errors
 from ._parameters import ParameterSpec
 from ._samples import NestedSamples, Samples, Summary, bayes_factor
 
-_LAZY_SUBMODULES = ("plotting",)
+_LAZY_SUBMODULES = ("petab", "plotting")
 
 
 def __getattr__(name: str):
-    # PEP 562: load diffid.plotting on first access, keeping `import diffid` light.
+    # PEP 562: load diffid.plotting and diffid.petab on first access, keeping `import diffid`
+    # light.
     if name in _LAZY_SUBMODULES:
         import importlib
 
@@ -128,6 +132,7 @@ __all__ = [
     "TellError",
     "VectorBuilder",
     "errors",
+    "petab",
     "plotting",
     "__version__",
 ]
