@@ -45,7 +45,8 @@ pub use bounds::Bounds;
 pub use data::TimeSeries;
 pub use error::{CoreError, TellError};
 pub use objective::{
-    simulate_each, FnGradObjective, FnObjective, GradientOutcome, Objective, Outcome, Simulator,
+    simulate_each, FnGradObjective, FnObjective, GradientOutcome, Objective, Outcome, RunEach,
+    Simulator,
 };
 pub use parameter::{Parameter, Parameters, Transform};
 pub use result::OptimisationResult;

@@ -91,7 +91,33 @@ pub trait Objective: Send + Sync {
     fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
         points.iter().map(|x| self.evaluate(x)).collect()
     }
+
+    /// Whether one evaluation splits into independent parts (the experimental conditions of a
+    /// problem) that [`evaluate_parts`](Self::evaluate_parts) can run in parallel. A parallel
+    /// evaluator then spreads a lone point's parts over its threads.
+    fn has_parts(&self) -> bool {
+        false
+    }
+
+    /// [`evaluate`](Self::evaluate), with the independent parts run by `run_each` (which runs
+    /// `task(i)` for every `i < n`, possibly in parallel, and returns when all are done). The
+    /// result must not depend on how `run_each` runs them. The default ignores it.
+    fn evaluate_parts(&self, x: &[f64], run_each: RunEach<'_>) -> Outcome {
+        let _ = run_each;
+        self.evaluate(x)
+    }
+
+    /// [`evaluate_with_gradient`](Self::evaluate_with_gradient) with the parts run by
+    /// `run_each` (see [`evaluate_parts`](Self::evaluate_parts)).
+    fn evaluate_with_gradient_parts(&self, x: &[f64], run_each: RunEach<'_>) -> GradientOutcome {
+        let _ = run_each;
+        self.evaluate_with_gradient(x)
+    }
 }
+
+/// Runs `task(i)` for every `i < n`, possibly in parallel, returning when all are done (see
+/// [`Objective::evaluate_parts`]).
+pub type RunEach<'a> = &'a dyn Fn(usize, &(dyn Fn(usize) + Sync));
 
 /// The outcome of evaluating an objective and its gradient at one point.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

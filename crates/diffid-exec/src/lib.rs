@@ -31,7 +31,7 @@
 
 use diffid_core::{
     fd, panic_message, Ask, AskTell, Bounds, GradientOutcome, Objective, OptimisationResult,
-    OptimiserState, Outcome, TellError, Termination,
+    OptimiserState, Outcome, RunEach, TellError, Termination,
 };
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -173,11 +173,31 @@ fn wrong_dimension(got: usize, dim: usize) -> String {
 /// a non-finite value or gradient entry, or a gradient of the wrong length becomes
 /// [`GradientOutcome::Failed`].
 pub fn evaluate_one_with_gradient(objective: &dyn Objective, x: &[f64]) -> GradientOutcome {
+    checked_gradient(objective, x, || objective.evaluate_with_gradient(x))
+}
+
+/// [`evaluate_one_with_gradient`], the objective's parts run by `run_each` (see
+/// [`Objective::evaluate_with_gradient_parts`]).
+pub fn evaluate_one_with_gradient_parts(
+    objective: &dyn Objective,
+    x: &[f64],
+    run_each: RunEach<'_>,
+) -> GradientOutcome {
+    checked_gradient(objective, x, || {
+        objective.evaluate_with_gradient_parts(x, run_each)
+    })
+}
+
+fn checked_gradient(
+    objective: &dyn Objective,
+    x: &[f64],
+    eval: impl FnOnce() -> GradientOutcome,
+) -> GradientOutcome {
     let dim = objective.dim();
     if x.len() != dim {
         return GradientOutcome::Failed(wrong_dimension(x.len(), dim));
     }
-    match catch_unwind(AssertUnwindSafe(|| objective.evaluate_with_gradient(x))) {
+    match catch_unwind(AssertUnwindSafe(eval)) {
         Ok(GradientOutcome::Value { value, gradient }) if gradient.len() == dim => {
             GradientOutcome::from_parts(value, gradient)
         }
@@ -196,11 +216,21 @@ pub fn evaluate_one_with_gradient(objective: &dyn Objective, x: &[f64]) -> Gradi
 /// Evaluates one point in isolation: a wrong dimension, a panic or a non-finite value becomes
 /// [`Outcome::Failed`].
 pub fn evaluate_one(objective: &dyn Objective, x: &[f64]) -> Outcome {
+    checked(objective, x, || objective.evaluate(x))
+}
+
+/// [`evaluate_one`], the objective's parts run by `run_each` (see
+/// [`Objective::evaluate_parts`]).
+pub fn evaluate_one_parts(objective: &dyn Objective, x: &[f64], run_each: RunEach<'_>) -> Outcome {
+    checked(objective, x, || objective.evaluate_parts(x, run_each))
+}
+
+fn checked(objective: &dyn Objective, x: &[f64], eval: impl FnOnce() -> Outcome) -> Outcome {
     let dim = objective.dim();
     if x.len() != dim {
         return Outcome::Failed(wrong_dimension(x.len(), dim));
     }
-    match catch_unwind(AssertUnwindSafe(|| objective.evaluate(x))) {
+    match catch_unwind(AssertUnwindSafe(eval)) {
         Ok(Outcome::Value(v)) => Outcome::from_value(v),
         Ok(failed) => failed,
         Err(payload) => Outcome::Failed(format!(
@@ -416,7 +446,17 @@ impl Evaluator for RayonEvaluator {
     /// The calling thread evaluates alongside `threads − 1` helpers (a batch of one point on
     /// the calling thread alone): no hand-off to the pool and back, and the calling thread
     /// already holds the model compiled at build time.
+    /// A lone point of an objective with parts (several experimental conditions) has its
+    /// parts shared over the threads instead.
     fn evaluate_batch(&self, objective: &dyn Objective, points: &[Vec<f64>]) -> Vec<Outcome> {
+        if let [x] = points {
+            if self.pool.is_some() && objective.has_parts() {
+                let run_each = |n: usize, task: &(dyn Fn(usize) + Sync)| {
+                    self.share(n, task);
+                };
+                return vec![evaluate_one_parts(objective, x, &run_each)];
+            }
+        }
         self.share(points.len(), |i| evaluate_one(objective, &points[i]))
     }
 
@@ -425,6 +465,14 @@ impl Evaluator for RayonEvaluator {
         objective: &dyn Objective,
         points: &[Vec<f64>],
     ) -> Vec<GradientOutcome> {
+        if let [x] = points {
+            if self.pool.is_some() && objective.has_parts() {
+                let run_each = |n: usize, task: &(dyn Fn(usize) + Sync)| {
+                    self.share(n, task);
+                };
+                return vec![evaluate_one_with_gradient_parts(objective, x, &run_each)];
+            }
+        }
         self.share(points.len(), |i| {
             evaluate_one_with_gradient(objective, &points[i])
         })

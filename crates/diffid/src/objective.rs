@@ -1,6 +1,6 @@
 //! A simulator compared with data by a cost: the objective of a fit.
 
-use diffid_core::{GradientOutcome, Objective, Outcome, Simulator};
+use diffid_core::{GradientOutcome, Objective, Outcome, RunEach, Simulator};
 use diffid_cost::CostSum;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -238,6 +238,71 @@ impl ConditionsObjective {
     }
 }
 
+impl ConditionsObjective {
+    /// Each part's outcome at `x`, run by `run_each`, in order.
+    fn outcomes<T: Send + Sync>(
+        &self,
+        run_each: RunEach<'_>,
+        eval: impl Fn(&dyn Objective) -> T + Sync,
+    ) -> Vec<T> {
+        let slots: Vec<std::sync::OnceLock<T>> = self
+            .parts
+            .iter()
+            .map(|_| std::sync::OnceLock::new())
+            .collect();
+        run_each(self.parts.len(), &|i| {
+            let _ = slots[i].set(eval(self.parts[i].1.as_ref()));
+        });
+        slots
+            .into_iter()
+            .zip(&self.parts)
+            .map(|(slot, (_, part))| slot.into_inner().unwrap_or_else(|| eval(part.as_ref())))
+            .collect()
+    }
+
+    /// The sum of the parts' outcomes, in order; the first failure (its condition named)
+    /// fails the point.
+    fn total(&self, outcomes: Vec<Outcome>) -> Outcome {
+        let mut total = 0.0;
+        for ((name, _), o) in self.parts.iter().zip(outcomes) {
+            match o {
+                Outcome::Value(v) => total += v,
+                Outcome::Failed(reason) => {
+                    return Outcome::Failed(format!("condition '{name}': {reason}"))
+                }
+            }
+        }
+        Outcome::from_value(total)
+    }
+
+    /// The sum of the parts' values and gradients, in order.
+    fn total_gradient(&self, outcomes: Vec<GradientOutcome>, dim: usize) -> GradientOutcome {
+        let mut total = 0.0;
+        let mut gradient = vec![0.0; dim];
+        for ((name, _), o) in self.parts.iter().zip(outcomes) {
+            match o {
+                GradientOutcome::Value { value, gradient: g } => {
+                    total += value;
+                    for (a, b) in gradient.iter_mut().zip(&g) {
+                        *a += b;
+                    }
+                }
+                GradientOutcome::Failed(reason) => {
+                    return GradientOutcome::Failed(format!("condition '{name}': {reason}"))
+                }
+            }
+        }
+        GradientOutcome::from_parts(total, gradient)
+    }
+}
+
+/// Runs every task in order on the calling thread.
+fn in_turn(n: usize, task: &(dyn Fn(usize) + Sync)) {
+    for i in 0..n {
+        task(i);
+    }
+}
+
 impl Objective for ConditionsObjective {
     fn dim(&self) -> usize {
         self.dim
@@ -252,16 +317,7 @@ impl Objective for ConditionsObjective {
     /// The sum over the conditions; a condition whose solve fails fails the point, its
     /// reason prefixed with the condition's name.
     fn evaluate(&self, x: &[f64]) -> Outcome {
-        let mut total = 0.0;
-        for (name, part) in &self.parts {
-            match part.evaluate(x) {
-                Outcome::Value(v) => total += v,
-                Outcome::Failed(reason) => {
-                    return Outcome::Failed(format!("condition '{name}': {reason}"))
-                }
-            }
-        }
-        Outcome::from_value(total)
+        self.evaluate_parts(x, &in_turn)
     }
 
     fn has_gradient(&self) -> bool {
@@ -269,21 +325,23 @@ impl Objective for ConditionsObjective {
     }
 
     fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
-        let mut total = 0.0;
-        let mut gradient = vec![0.0; x.len()];
-        for (name, part) in &self.parts {
-            match part.evaluate_with_gradient(x) {
-                GradientOutcome::Value { value, gradient: g } => {
-                    total += value;
-                    for (a, b) in gradient.iter_mut().zip(&g) {
-                        *a += b;
-                    }
-                }
-                GradientOutcome::Failed(reason) => {
-                    return GradientOutcome::Failed(format!("condition '{name}': {reason}"))
-                }
-            }
-        }
-        GradientOutcome::from_parts(total, gradient)
+        self.evaluate_with_gradient_parts(x, &in_turn)
+    }
+
+    fn has_parts(&self) -> bool {
+        self.parts.len() > 1
+    }
+
+    /// The conditions run by `run_each` (in parallel under a pool); the sum is taken in the
+    /// conditions' order, so the result does not depend on how they ran.
+    fn evaluate_parts(&self, x: &[f64], run_each: RunEach<'_>) -> Outcome {
+        self.total(self.outcomes(run_each, |p| p.evaluate(x)))
+    }
+
+    fn evaluate_with_gradient_parts(&self, x: &[f64], run_each: RunEach<'_>) -> GradientOutcome {
+        self.total_gradient(
+            self.outcomes(run_each, |p| p.evaluate_with_gradient(x)),
+            x.len(),
+        )
     }
 }

@@ -10,7 +10,7 @@
 //! transform; `z = logit` of the position within the bounds for a logit transform. Results,
 //! bounds, gradients and covariances are mapped back, so users only ever see natural units.
 
-use diffid_core::{Bounds, GradientOutcome, Objective, Outcome, Parameter, Parameters};
+use diffid_core::{Bounds, GradientOutcome, Objective, Outcome, Parameter, Parameters, RunEach};
 use std::sync::Arc;
 
 /// The per-parameter maps between natural units and the optimiser's space.
@@ -106,7 +106,34 @@ impl Objective for Scaled {
 
     /// The chain rule: `∂f/∂z_i = (∂f/∂x_i) (dx_i/dz_i)`.
     fn evaluate_with_gradient(&self, z: &[f64]) -> GradientOutcome {
-        match self.inner.evaluate_with_gradient(&self.space.to_natural(z)) {
+        self.to_search(
+            z,
+            self.inner.evaluate_with_gradient(&self.space.to_natural(z)),
+        )
+    }
+
+    fn has_parts(&self) -> bool {
+        self.inner.has_parts()
+    }
+
+    fn evaluate_parts(&self, z: &[f64], run_each: RunEach<'_>) -> Outcome {
+        self.inner
+            .evaluate_parts(&self.space.to_natural(z), run_each)
+    }
+
+    fn evaluate_with_gradient_parts(&self, z: &[f64], run_each: RunEach<'_>) -> GradientOutcome {
+        let natural = self.space.to_natural(z);
+        self.to_search(
+            z,
+            self.inner.evaluate_with_gradient_parts(&natural, run_each),
+        )
+    }
+}
+
+impl Scaled {
+    /// A natural-units gradient outcome at search point `z`, in search coordinates.
+    fn to_search(&self, z: &[f64], outcome: GradientOutcome) -> GradientOutcome {
+        match outcome {
             GradientOutcome::Value { gradient, .. } if gradient.len() != z.len() => {
                 GradientOutcome::Failed(format!(
                     "the gradient has {} entries, but the objective has {} parameters",

@@ -600,3 +600,32 @@ fn bad_conditions_are_errors_naming_the_condition() {
         }
     }
 }
+
+#[test]
+fn conditions_run_in_parallel_to_the_same_bits() {
+    let sequential = two_conditions().build().expect("valid");
+    let pooled = two_conditions()
+        .with_parallelism(Parallelism::Threads(2))
+        .build()
+        .expect("valid");
+    assert!(pooled.objective().has_parts());
+    let x = [0.5, 3.0];
+    // One-point batches (L-BFGS-B's): the pool shares the conditions of the point.
+    let a = pooled
+        .evaluate_batch(&[x.to_vec()])
+        .expect("evaluates");
+    let b = sequential
+        .evaluate_batch(&[x.to_vec()])
+        .expect("evaluates");
+    assert_eq!(a, b);
+    let opt = diffid::Lbfgsb::new();
+    let ra = pooled
+        .optimise(None, Some(&opt), &RunOptions::default())
+        .expect("fits");
+    let rb = sequential
+        .optimise(None, Some(&opt), &RunOptions::default())
+        .expect("fits");
+    assert_eq!(ra.x, rb.x);
+    assert_eq!(ra.value.to_bits(), rb.value.to_bits());
+    assert_eq!(ra.evaluations, rb.evaluations);
+}

@@ -582,10 +582,12 @@ def to_diffsl(yaml_path) -> str:
 
 
 def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
-         atol: float | None = None) -> PetabProblem:
+         atol: float | None = None, parallel: bool | int | None = None) -> PetabProblem:
     """Loads the PEtab problem at `yaml_path` as a `PetabProblem` (see the module's
     documentation for what is supported). `solver`, `rtol` and `atol` set the ODE solver
-    (default: diffid's automatic choice at rtol 1e-6, atol 1e-8)."""
+    (default: diffid's automatic choice at rtol 1e-6, atol 1e-8); `parallel` is passed to
+    `DiffsolBuilder.with_parallel` (default: all cores; a run's experiments of one point are
+    spread over them)."""
     _require()
     from petab.v1 import Problem
 
@@ -688,6 +690,8 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
     translated = _translate(model, extra, input_ids, species_inputs, outputs, names, defaults)
 
     builder = diffid.DiffsolBuilder().with_diffsl(translated.code)
+    if parallel is not None:
+        builder = builder.with_parallel(parallel)
     if solver:
         builder = builder.with_solver(solver)
     if rtol is not None or atol is not None:
