@@ -611,12 +611,8 @@ fn conditions_run_in_parallel_to_the_same_bits() {
     assert!(pooled.objective().has_parts());
     let x = [0.5, 3.0];
     // One-point batches (L-BFGS-B's): the pool shares the conditions of the point.
-    let a = pooled
-        .evaluate_batch(&[x.to_vec()])
-        .expect("evaluates");
-    let b = sequential
-        .evaluate_batch(&[x.to_vec()])
-        .expect("evaluates");
+    let a = pooled.evaluate_batch(&[x.to_vec()]).expect("evaluates");
+    let b = sequential.evaluate_batch(&[x.to_vec()]).expect("evaluates");
     assert_eq!(a, b);
     let opt = diffid::Lbfgsb::new();
     let ra = pooled
