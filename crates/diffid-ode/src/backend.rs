@@ -188,7 +188,28 @@ fn steady_plain(sim: &OdeSimulator, problem: &OdeSolverProblem<Eqn>) -> Result<V
     let Err(newton) = steady::newton(&mut y, tol, &mut f, &mut jv) else {
         return Ok(y);
     };
-    let settled = catch_unwind(AssertUnwindSafe(|| {
+    let settled = settle_by_bdf(problem, sim, &newton)?;
+    // Polish: Newton from the settled state, kept only when it converges.
+    let mut polished = settled.clone();
+    Ok(match steady::newton(&mut polished, tol, &mut f, &mut jv) {
+        Ok(_) => polished,
+        Err(_) => settled,
+    })
+}
+
+/// The fallback when Newton failed (`newton` says why): `problem` integrated with BDF from
+/// its initial state until steady (see `steady::settle`), as one error naming both failures
+/// when that fails too.
+fn settle_by_bdf<E>(
+    problem: &OdeSolverProblem<E>,
+    sim: &OdeSimulator,
+    newton: &str,
+) -> Result<Vec<f64>, SolveError>
+where
+    E: OdeEquationsImplicit<M = M, V = V, T = f64, C = <M as MatrixCommon>::C>,
+{
+    let tol = sim.steady_tolerances();
+    catch_unwind(AssertUnwindSafe(|| {
         let s = problem
             .bdf::<LS>()
             .map_err(|e| steady::failed(format!("BDF could not start: {e}")))?;
@@ -197,13 +218,7 @@ fn steady_plain(sim: &OdeSimulator, problem: &OdeSolverProblem<Eqn>) -> Result<V
     .map_err(|p| SolveError::Panicked {
         message: panic_message(p.as_ref()),
     })?
-    .map_err(|e| steady::failed(format!("Newton: {newton}; integration: {}", steady_reason(&e))))?;
-    // Polish: Newton from the settled state, kept only when it converges.
-    let mut polished = settled.clone();
-    Ok(match steady::newton(&mut polished, tol, &mut f, &mut jv) {
-        Ok(_) => polished,
-        Err(_) => settled,
-    })
+    .map_err(|e| steady::failed(format!("Newton: {newton}; integration: {}", steady_reason(&e))))
 }
 
 /// The reason inside a steady-state error, or the error's text.
@@ -450,16 +465,7 @@ where
         Ok(lu) => return implicit(&y, lu),
         Err(e) => e,
     };
-    let settled = catch_unwind(AssertUnwindSafe(|| {
-        let s = problem
-            .bdf::<LS>()
-            .map_err(|e| steady::failed(format!("BDF could not start: {e}")))?;
-        steady::settle(s, tol, sim.options.max_steps)
-    }))
-    .map_err(|p| SolveError::Panicked {
-        message: panic_message(p.as_ref()),
-    })?
-    .map_err(|e| steady::failed(format!("Newton: {newton}; integration: {}", steady_reason(&e))))?;
+    let settled = settle_by_bdf(problem, sim, &newton)?;
     // Polish by Newton and the implicit function theorem when the Jacobian allows it; with
     // conservation laws it does not, and the integrated sensitivities stand.
     let mut polished = settled[..n].to_vec();

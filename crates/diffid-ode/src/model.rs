@@ -136,6 +136,26 @@ impl DiffslModel {
         &self.inner.inputs
     }
 
+    /// The position of input `name` among [`inputs`](Self::inputs).
+    ///
+    /// # Errors
+    /// [`OdeError::UnknownParameter`] listing the model's inputs.
+    pub fn input_index(&self, name: &str) -> Result<usize, OdeError> {
+        self.inner
+            .inputs
+            .iter()
+            .position(|inp| inp.name == name)
+            .ok_or_else(|| OdeError::UnknownParameter {
+                name: name.to_owned(),
+                known: self
+                    .inner
+                    .inputs
+                    .iter()
+                    .map(|inp| inp.name.clone())
+                    .collect(),
+            })
+    }
+
     /// The state names in order.
     pub fn state_names(&self) -> &[String] {
         &self.inner.state_names

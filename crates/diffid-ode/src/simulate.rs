@@ -484,14 +484,7 @@ impl OdeSimulator {
             if params[..i].contains(name) {
                 return Err(OdeError::DuplicateParameter { name: name.clone() });
             }
-            let idx = inputs
-                .iter()
-                .position(|inp| &inp.name == name)
-                .ok_or_else(|| OdeError::UnknownParameter {
-                    name: name.clone(),
-                    known: inputs.iter().map(|inp| inp.name.clone()).collect(),
-                })?;
-            param_index.push(idx);
+            param_index.push(model.input_index(name)?);
         }
         let mut base_inputs = Vec::with_capacity(inputs.len());
         for (k, inp) in inputs.iter().enumerate() {
@@ -553,16 +546,9 @@ impl OdeSimulator {
     /// for an input this simulator fits (its value comes from the parameters) or a value that
     /// is not finite.
     pub fn with_input_values(&self, values: &[(String, f64)]) -> Result<Self, OdeError> {
-        let inputs = self.model.inputs();
         let mut base = self.base_inputs.clone();
         for (name, value) in values {
-            let idx = inputs
-                .iter()
-                .position(|inp| &inp.name == name)
-                .ok_or_else(|| OdeError::UnknownParameter {
-                    name: name.clone(),
-                    known: inputs.iter().map(|inp| inp.name.clone()).collect(),
-                })?;
+            let idx = self.model.input_index(name)?;
             if self.param_index.contains(&idx) {
                 return Err(OdeError::Schedule {
                     reason: format!(

@@ -334,10 +334,7 @@ impl DiffsolBuilder {
         self.conditions.push(ConditionSpec {
             name: name.into(),
             data: (rows, columns, values.to_vec()),
-            overrides: overrides
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            overrides: overrides_of(overrides),
         });
         self
     }
@@ -359,10 +356,7 @@ impl DiffsolBuilder {
         self.experiments.push(ExperimentSpec {
             name: name.into(),
             measurements,
-            overrides: overrides
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+            overrides: overrides_of(overrides),
         });
         self
     }
@@ -865,4 +859,15 @@ impl DiffsolBuilder {
             })
             .collect()
     }
+}
+
+/// `(input, value)` pairs as given to [`DiffsolBuilder::with_condition`] and
+/// [`DiffsolBuilder::with_experiment`].
+fn overrides_of<S: Into<String>, O: Into<Override>>(
+    overrides: impl IntoIterator<Item = (S, O)>,
+) -> Vec<(String, Override)> {
+    overrides
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
 }
