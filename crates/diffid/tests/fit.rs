@@ -625,3 +625,56 @@ fn conditions_run_in_parallel_to_the_same_bits() {
     assert_eq!(ra.value.to_bits(), rb.value.to_bits());
     assert_eq!(ra.evaluations, rb.evaluations);
 }
+
+#[test]
+fn auto_solver_runs_with_bdf_fallbacks_are_bit_identical_at_one_two_and_three_threads() {
+    // y' = -k (y - a cos t): y follows a cos t, and is stiff for large k — candidates far up
+    // the log-scale search need more explicit steps than the budget and are redone with BDF.
+    const TRACK: &str = "in_i { k = 10.0, a = 1.0 } u_i { y = 0.0 } F_i { -k * (y - a * cos(t)) }";
+    let rows: Vec<f64> = (0..=40)
+        .flat_map(|i| {
+            let t = 0.25 * f64::from(i);
+            [t, 2.0 * t.cos()]
+        })
+        .collect();
+    let run = |parallelism| {
+        let problem = DiffsolBuilder::new()
+            .with_diffsl(TRACK)
+            .with_data(41, 2, &rows)
+            .with_transformed_parameter("k", 3e3, Some((1.0, 1e6)), diffid::Transform::Log)
+            .with_parameter("a", 1.0, Some((0.1, 10.0)))
+            .with_parallelism(parallelism)
+            .build()
+            .expect("valid problem");
+        // A batch across the range of k (the stiff end falls back), then a CMA-ES run.
+        let points: Vec<Vec<f64>> = [10.0, 1e2, 1e3, 1e4, 1e5, 1e6]
+            .iter()
+            .map(|&k| vec![k, 1.5])
+            .collect();
+        let batch = problem.evaluate_batch(&points).expect("evaluates");
+        let opt = CmaEs::new()
+            .with_max_iter(20)
+            .with_step_size(0.5)
+            .with_seed(7);
+        let result = problem
+            .optimise(None, Some(&opt), &RunOptions::default())
+            .expect("fits");
+        (batch, result, problem.simulators()[0].solver_counts())
+    };
+    let (batch, first, counts) = run(Parallelism::Threads(1));
+    assert!(counts.fallbacks > 0, "no candidate fell back: {counts:?}");
+    assert!(
+        counts.explicit > 0,
+        "no candidate stayed explicit: {counts:?}"
+    );
+    for threads in [2, 3] {
+        let (b, other, c) = run(Parallelism::Threads(threads));
+        assert_eq!(b, batch, "{threads} threads");
+        assert_eq!(other.x, first.x, "{threads} threads");
+        assert_eq!(other.value.to_bits(), first.value.to_bits());
+        assert_eq!(
+            c, counts,
+            "{threads} threads: the same solves by the same methods"
+        );
+    }
+}
