@@ -441,16 +441,8 @@ impl DiffsolBuilder {
             }
             .into());
         }
-        let mut params = Parameters::new();
-        for p in std::mem::take(&mut self.params) {
-            params.push(p?)?;
-        }
-        let priors = crate::bayes::attach_priors(&params, &self.priors)?;
-        let cost = if self.costs.is_empty() {
-            CostSum::new(vec![Box::new(Sse::new(1.0)?)])
-        } else {
-            CostSum::new(std::mem::take(&mut self.costs))
-        };
+        let (params, priors) = self.take_parameters()?;
+        let cost = self.take_cost()?;
         cost.check_outputs(data.n_outputs())?;
         let layout = split_noise(&params, &cost)?;
         let simulator = self.simulator(model, data.times(), &layout.model_names, &[])?;
@@ -513,16 +505,8 @@ impl DiffsolBuilder {
     /// [`build`](Self::build) for a problem of several conditions.
     fn build_conditions(mut self, code: &str) -> Result<Problem, Error> {
         let model = DiffslModel::new(code)?;
-        let mut params = Parameters::new();
-        for p in std::mem::take(&mut self.params) {
-            params.push(p?)?;
-        }
-        let priors = crate::bayes::attach_priors(&params, &self.priors)?;
-        let cost = if self.costs.is_empty() {
-            CostSum::new(vec![Box::new(Sse::new(1.0)?)])
-        } else {
-            CostSum::new(std::mem::take(&mut self.costs))
-        };
+        let (params, priors) = self.take_parameters()?;
+        let cost = self.take_cost()?;
         cost.check_outputs(model.n_outputs())?;
         let layout = split_noise(&params, &cost)?;
         let inputs: Vec<String> = model.inputs().iter().map(|i| i.name.clone()).collect();
@@ -659,11 +643,7 @@ impl DiffsolBuilder {
     /// [`build`](Self::build) for a problem of experiments given as measurement rows.
     fn build_experiments(mut self, code: &str) -> Result<Problem, Error> {
         let model = DiffslModel::new(code)?;
-        let mut params = Parameters::new();
-        for p in std::mem::take(&mut self.params) {
-            params.push(p?)?;
-        }
-        let priors = crate::bayes::attach_priors(&params, &self.priors)?;
+        let (params, priors) = self.take_parameters()?;
         let names = params.names();
         let layout = crate::bayes::NoiseLayout {
             model_names: names.clone(),
@@ -870,4 +850,27 @@ fn overrides_of<S: Into<String>, O: Into<Override>>(
         .into_iter()
         .map(|(k, v)| (k.into(), v.into()))
         .collect()
+}
+
+impl DiffsolBuilder {
+    /// The declared parameters, checked, and their priors.
+    fn take_parameters(
+        &mut self,
+    ) -> Result<(Parameters, Vec<Option<diffid_sample::Prior>>), Error> {
+        let mut params = Parameters::new();
+        for p in std::mem::take(&mut self.params) {
+            params.push(p?)?;
+        }
+        let priors = crate::bayes::attach_priors(&params, &self.priors)?;
+        Ok((params, priors))
+    }
+
+    /// The cost metrics given, summed (SSE when none).
+    fn take_cost(&mut self) -> Result<CostSum, Error> {
+        Ok(if self.costs.is_empty() {
+            CostSum::new(vec![Box::new(Sse::new(1.0)?)])
+        } else {
+            CostSum::new(std::mem::take(&mut self.costs))
+        })
+    }
 }
