@@ -362,7 +362,6 @@ def _translate(model, extra_inputs: dict[str, float], input_ids: set[str],
         inputs.append((pid, value))
 
     species = list(model.getListOfSpecies())
-    sizes = {c.getId() for c in model.getListOfCompartments()}
     state_ids: list[str] = []
     state_init: dict[str, str] = {}
     constant_species: list[tuple[str, str]] = []
@@ -389,7 +388,6 @@ def _translate(model, extra_inputs: dict[str, float], input_ids: set[str],
         else:
             state_ids.append(sid)
             state_init[sid] = init
-    del sizes
 
     # Right-hand sides.
     rhs = {sid: [] for sid in state_ids}
@@ -698,10 +696,9 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
         builder = builder.with_tolerances(rtol if rtol is not None else 1e-6,
                                           atol if atol is not None else 1e-8)
     for oid, row in obs.iterrows():
-        transform = str(row.get("observableTransformation", "lin") or "lin")
-        transform = "lin" if _is_nan(transform) or transform == "nan" else transform
-        dist = str(row.get("noiseDistribution", "normal") or "normal")
-        dist = "normal" if _is_nan(dist) or dist == "nan" else dist
+        # An empty cell (NaN in the table) means PEtab's default.
+        transform = _value_or_id(row.get("observableTransformation")) or "lin"
+        dist = _value_or_id(row.get("noiseDistribution")) or "normal"
         builder = builder.with_noise_model(names("obs_" + oid), transform, dist)
 
     # Measurements grouped into experiments: condition × observable-parameter overrides.
