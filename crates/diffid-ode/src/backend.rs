@@ -188,7 +188,7 @@ fn steady_plain(sim: &OdeSimulator, problem: &OdeSolverProblem<Eqn>) -> Result<V
     let Err(newton) = steady::newton(&mut y, tol, &mut f, &mut jv) else {
         return Ok(y);
     };
-    let settled = settle_by_bdf(problem, sim, &newton)?;
+    let settled = settle_by_bdf::<_, LS>(problem, sim, &newton)?;
     // Polish: Newton from the settled state, kept only when it converges.
     let mut polished = settled.clone();
     Ok(match steady::newton(&mut polished, tol, &mut f, &mut jv) {
@@ -200,18 +200,19 @@ fn steady_plain(sim: &OdeSimulator, problem: &OdeSolverProblem<Eqn>) -> Result<V
 /// The fallback when Newton failed (`newton` says why): `problem` integrated with BDF from
 /// its initial state until steady (see `steady::settle`), as one error naming both failures
 /// when that fails too.
-fn settle_by_bdf<E>(
+fn settle_by_bdf<E, L>(
     problem: &OdeSolverProblem<E>,
     sim: &OdeSimulator,
     newton: &str,
 ) -> Result<Vec<f64>, SolveError>
 where
     E: OdeEquationsImplicit<M = M, V = V, T = f64, C = <M as MatrixCommon>::C>,
+    L: diffsol::LinearSolver<M>,
 {
     let tol = sim.steady_tolerances();
     catch_unwind(AssertUnwindSafe(|| {
         let s = problem
-            .bdf::<LS>()
+            .bdf::<L>()
             .map_err(|e| steady::failed(format!("BDF could not start: {e}")))?;
         steady::settle(s, tol, sim.options.max_steps)
     }))
@@ -428,12 +429,14 @@ where
         Ok(())
     };
     let events = sim.events();
-    with_solver!(problem, plan.kind, LS, |s| {
-        let mut s = s;
-        if let Some(z0) = &start {
-            set_start(&mut s, z0);
-        }
-        drive(s, times, events, plan, z, at, after_step)
+    crate::block::with_blocks(core.n, || {
+        with_solver!(problem, plan.kind, SensLs, |s| {
+            let mut s = s;
+            if let Some(z0) = &start {
+                set_start(&mut s, z0);
+            }
+            drive(s, times, events, plan, z, at, after_step)
+        })
     })
 }
 
@@ -465,7 +468,9 @@ where
         Ok(lu) => return implicit(&y, lu),
         Err(e) => e,
     };
-    let settled = settle_by_bdf(problem, sim, &newton)?;
+    let settled = crate::block::with_blocks(core.n, || {
+        settle_by_bdf::<_, SensLs>(problem, sim, &newton)
+    })?;
     // Polish by Newton and the implicit function theorem when the Jacobian allows it; with
     // conservation laws it does not, and the integrated sensitivities stand.
     let mut polished = settled[..n].to_vec();

@@ -38,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod block;
 mod cache;
 mod error;
 mod model;
@@ -50,6 +51,8 @@ mod steady;
 mod dense {
     type M = diffsol::NalgebraMat<f64>;
     type LS = diffsol::NalgebraLU<f64>;
+    /// The Newton systems of sensitivity solves: block lower triangular (see `block`).
+    type SensLs = crate::block::BlockLu;
     const BACKEND: crate::Backend = crate::Backend::Dense;
     include!("backend.rs");
 }
@@ -58,6 +61,7 @@ mod dense {
 mod sparse {
     type M = diffsol::FaerSparseMat<f64>;
     type LS = diffsol::FaerSparseLU<f64>;
+    type SensLs = LS;
     const BACKEND: crate::Backend = crate::Backend::Sparse;
     include!("backend.rs");
 }

@@ -13,7 +13,8 @@
 //! augmented system: the block-diagonal `diag(J, …, J)` plus the coupling of each sensitivity
 //! block to the state (second derivatives, as a directional difference: see `Core::jac`);
 //! the coupling only speeds the Newton iteration and does not change the solution it
-//! converges to.
+//! converges to. The Newton matrix is then block lower triangular, which `block::BlockLu`
+//! solves with one LU of the state's size.
 //!
 //! Models with a mass matrix (`M_i`, differential-algebraic systems) get `diag(M, …, M)`; an
 //! implicit solver's consistent initialisation then also makes the algebraic components of
