@@ -410,13 +410,12 @@ where
     E: OdeEquations<T = f64> + 'a,
     S: OdeSolverMethod<'a, E>,
 {
-    let problem = s.problem();
-    let state = s.state_mut();
-    for &(i, amount) in jumps {
-        let v = state.y.get_index(i);
-        state.y.set_index(i, v + amount);
-    }
-    problem.eqn.rhs().call_inplace(state.y, *state.t, state.dy);
+    restart(s, |y| {
+        for &(i, amount) in jumps {
+            let v = y.get_index(i);
+            y.set_index(i, v + amount);
+        }
+    });
 }
 
 /// Replaces the solver's state at its current time by `y` (a steady state) and recomputes
@@ -426,11 +425,23 @@ where
     E: OdeEquations<T = f64> + 'a,
     S: OdeSolverMethod<'a, E>,
 {
+    restart(s, |state| {
+        for (i, v) in y.iter().enumerate() {
+            state.set_index(i, *v);
+        }
+    });
+}
+
+/// Changes the solver's state at its current time by `edit` and recomputes the derivative
+/// there, so the method restarts from the changed state.
+fn restart<'a, E, S>(s: &mut S, edit: impl FnOnce(&mut E::V))
+where
+    E: OdeEquations<T = f64> + 'a,
+    S: OdeSolverMethod<'a, E>,
+{
     let problem = s.problem();
     let state = s.state_mut();
-    for (i, v) in y.iter().enumerate() {
-        state.y.set_index(i, *v);
-    }
+    edit(state.y);
     problem.eqn.rhs().call_inplace(state.y, *state.t, state.dy);
 }
 

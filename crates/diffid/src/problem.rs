@@ -299,17 +299,7 @@ impl Problem {
         times: Option<&[f64]>,
     ) -> Result<(Vec<f64>, usize), Error> {
         self.check_len(x, "point")?;
-        let c = self
-            .conditions
-            .iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| Error::Condition {
-                condition: name.to_owned(),
-                reason: format!(
-                    "no such condition; the problem's conditions are [{}]",
-                    self.conditions().join(", ")
-                ),
-            })?;
+        let c = self.condition(name)?;
         let sim = match times {
             Some(t) => std::borrow::Cow::Owned(c.simulator.with_times(t.to_vec())?),
             None => std::borrow::Cow::Borrowed(c.simulator.as_ref()),
@@ -338,10 +328,14 @@ impl Problem {
         let Some(name) = name else {
             return Ok(self.ode.as_ref().map(|(_, d)| d));
         };
+        self.condition(name).map(|c| c.data.as_ref())
+    }
+
+    /// Condition `name`.
+    fn condition(&self, name: &str) -> Result<&Condition, Error> {
         self.conditions
             .iter()
             .find(|c| c.name == name)
-            .map(|c| c.data.as_ref())
             .ok_or_else(|| Error::Condition {
                 condition: name.to_owned(),
                 reason: format!(
