@@ -613,6 +613,9 @@ impl Problem {
             }
             .into());
         }
+        // The run's time counts from before the optimiser's state (and its limit tracker)
+        // exists, so a run its own time limit stopped never reports less than that limit.
+        let began = std::time::Instant::now();
         let (session, resumed) = Session::start(
             checkpoint,
             || format!("optimise|{optimiser:?}|{:?}|{x0:?}", self.params),
@@ -653,11 +656,12 @@ impl Problem {
                 session.save(p.elapsed, || Saved::of_optimiser(s));
             },
         )?;
-        session.finish(ended.time, || Saved::of_optimiser(state.as_ref()))?;
+        let time = began.elapsed().max(ended.time);
+        session.finish(time, || Saved::of_optimiser(state.as_ref()))?;
         let mut result = result_of(
             state.as_ref(),
             ended.termination,
-            earlier + ended.time,
+            earlier + time,
             ended.last_failure,
         )?;
         let z_best = result.x.clone();
