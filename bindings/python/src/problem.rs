@@ -67,6 +67,30 @@ impl PyDiffsolBuilder {
     }
 }
 
+/// A steady state's overrides given to `method` as a dict of input name to number.
+fn steady_overrides(
+    method: &str,
+    overrides: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Vec<(String, f64)>> {
+    let mut pairs: Vec<(String, f64)> = Vec::new();
+    if let Some(d) = overrides {
+        for (k, v) in d.iter() {
+            let name: String = k.extract().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "{method}: a steady state's overrides are a dict of input name to number"
+                ))
+            })?;
+            let value: f64 = v.extract().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "{method}: the steady state's override of '{name}' must be a number"
+                ))
+            })?;
+            pairs.push((name, value));
+        }
+    }
+    Ok(pairs)
+}
+
 /// Whether two builders were made by the same calls (they pickle to the same bytes).
 pub fn same_recipe(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<bool> {
     if !a.get_type().is(b.get_type()) {
@@ -322,15 +346,24 @@ impl PyDiffsolBuilder {
     /// output's noise model (`with_noise_model`; default normal on the linear scale), so the
     /// objective is the negative log-likelihood. `overrides` as in `with_condition`. Use
     /// experiments instead of `with_data`, `with_condition` and `with_cost`.
-    #[pyo3(signature = (name, measurements, overrides = None))]
+    /// `steady_state` (a dict of input overrides, as `with_steady_state`; `{}` for none)
+    /// starts this experiment from the steady state under its inputs with those overrides:
+    /// a pre-equilibration of its own. Measurements at the start time of an experiment
+    /// with `steady_state={}` measure the steady state itself.
+    #[pyo3(signature = (name, measurements, overrides = None, steady_state = None))]
     fn with_experiment(
         &self,
         py: Python<'_>,
         name: &str,
         measurements: &Bound<'_, PyAny>,
         overrides: Option<&Bound<'_, PyDict>>,
+        steady_state: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let pairs = input_overrides(name, overrides)?;
+        let steady = match steady_state {
+            None => None,
+            Some(d) => Some(steady_overrides("with_experiment", Some(d))?),
+        };
         let items: Vec<Bound<'_, PyAny>> = measurements.try_iter()?.collect::<PyResult<_>>()?;
         let mut rows = Vec::with_capacity(items.len());
         for (n, item) in items.iter().enumerate() {
@@ -351,9 +384,18 @@ impl PyDiffsolBuilder {
             rows.push(diffid::Measurement::new(time, output, value, sigma));
         }
         let stored = pyo3::types::PyList::new(py, items)?;
-        self.map(py, "with_experiment", (name, stored, overrides), |b| {
-            b.with_experiment(name, rows, pairs)
-        })
+        self.map(
+            py,
+            "with_experiment",
+            (name, stored, overrides, steady_state),
+            |b| {
+                let b = b.with_experiment(name, rows, pairs);
+                match steady {
+                    None => b,
+                    Some(s) => b.with_experiment_steady_state(name, s),
+                }
+            },
+        )
     }
 
     /// The noise model of `output`'s measurements in experiments: `transform` the scale the
@@ -403,20 +445,7 @@ impl PyDiffsolBuilder {
         py: Python<'_>,
         overrides: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let mut pairs: Vec<(String, f64)> = Vec::new();
-        if let Some(d) = overrides {
-            for (k, v) in d.iter() {
-                let name: String = k.extract().map_err(|_| {
-                    PyTypeError::new_err("with_steady_state expects a dict of input name to number")
-                })?;
-                let value: f64 = v.extract().map_err(|_| {
-                    PyTypeError::new_err(format!(
-                        "with_steady_state: the override of '{name}' must be a number"
-                    ))
-                })?;
-                pairs.push((name, value));
-            }
-        }
+        let pairs = steady_overrides("with_steady_state", overrides)?;
         self.map(py, "with_steady_state", (overrides,), |b| {
             b.with_steady_state(pairs)
         })

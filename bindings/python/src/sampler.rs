@@ -21,7 +21,7 @@ fn value_error(e: &SampleError) -> PyErr {
 }
 
 /// A prior distribution for one parameter: `diffid.Uniform`, `Normal`, `LogNormal`,
-/// `HalfNormal`, `Gamma` or `Beta`. Given to `with_parameter(..., prior=...)`, it is truncated
+/// `HalfNormal`, `Gamma`, `Beta`, `Laplace`, `LogLaplace` or `LogUniform`. Given to `with_parameter(..., prior=...)`, it is truncated
 /// to the parameter's bounds.
 #[pyclass(module = "diffid._diffid", name = "Prior", frozen)]
 #[derive(Clone)]
@@ -54,6 +54,15 @@ impl PyPrior {
                 ("Gamma", vec![("shape", shape), ("rate", rate)])
             }
             Distribution::Beta { alpha, beta } => ("Beta", vec![("alpha", alpha), ("beta", beta)]),
+            Distribution::Laplace { location, scale } => {
+                ("Laplace", vec![("location", location), ("scale", scale)])
+            }
+            Distribution::LogLaplace { mu, scale } => {
+                ("LogLaplace", vec![("mu", mu), ("scale", scale)])
+            }
+            Distribution::LogUniform { lower, upper } => {
+                ("LogUniform", vec![("lower", lower), ("upper", upper)])
+            }
             // The enum is non-exhaustive; every family above has a constructor.
             _ => ("Prior", Vec::new()),
         }
@@ -172,6 +181,29 @@ pub fn gamma(shape: f64, rate: f64) -> PyResult<PyPrior> {
 #[pyo3(name = "Beta")]
 pub fn beta(alpha: f64, beta: f64) -> PyResult<PyPrior> {
     PyPrior::make(Distribution::Beta { alpha, beta })
+}
+
+/// Laplace prior with location `location` (the median) and scale `scale`: density
+/// `exp(−|x − location| / scale) / (2 scale)`.
+#[pyfunction]
+#[pyo3(name = "Laplace", signature = (location = 0.0, scale = 1.0))]
+pub fn laplace(location: f64, scale: f64) -> PyResult<PyPrior> {
+    PyPrior::make(Distribution::Laplace { location, scale })
+}
+
+/// Log-Laplace prior: `ln x` is Laplace with location `mu` and scale `scale`.
+#[pyfunction]
+#[pyo3(name = "LogLaplace", signature = (mu = 0.0, scale = 1.0))]
+pub fn log_laplace(mu: f64, scale: f64) -> PyResult<PyPrior> {
+    PyPrior::make(Distribution::LogLaplace { mu, scale })
+}
+
+/// Log-uniform (reciprocal) prior on `[lower, upper]`, `0 < lower < upper`: `ln x` is
+/// uniform, so every decade holds the same mass.
+#[pyfunction]
+#[pyo3(name = "LogUniform")]
+pub fn log_uniform(lower: f64, upper: f64) -> PyResult<PyPrior> {
+    PyPrior::make(Distribution::LogUniform { lower, upper })
 }
 
 /// The Python prior object of `distribution`.
@@ -907,6 +939,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(half_normal, m)?)?;
     m.add_function(wrap_pyfunction!(gamma, m)?)?;
     m.add_function(wrap_pyfunction!(beta, m)?)?;
+    m.add_function(wrap_pyfunction!(laplace, m)?)?;
+    m.add_function(wrap_pyfunction!(log_laplace, m)?)?;
+    m.add_function(wrap_pyfunction!(log_uniform, m)?)?;
     m.add_function(wrap_pyfunction!(summarise, m)?)?;
     Ok(())
 }

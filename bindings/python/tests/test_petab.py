@@ -123,7 +123,9 @@ def test_an_unknown_observable_in_the_measurements_is_an_error_naming_the_row(co
     df = pd.read_csv(table, sep="\t")
     df.loc[3, "observableId"] = "pSTAT5C_rel"
     df.to_csv(table, sep="\t", index=False)
-    with pytest.raises(diffid.DiffidError, match="pSTAT5C_rel"):
+    # Data row 3 is line 5 of the file (after the header).
+    with pytest.raises(dp.PetabError,
+                       match=r"measurementData_Boehm_JProteomeRes2014.tsv, line 5: .*'pSTAT5C_rel'"):
         dp.load(path)
 
 

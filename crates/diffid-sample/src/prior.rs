@@ -6,7 +6,9 @@
 
 use crate::SampleError;
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{Beta, Continuous, ContinuousCDF, Gamma, LogNormal, Normal, Uniform};
+use statrs::distribution::{
+    Beta, Continuous, ContinuousCDF, Gamma, Laplace, LogNormal, Normal, Uniform,
+};
 use std::fmt;
 
 /// A prior distribution family with its parameters.
@@ -53,6 +55,29 @@ pub enum Distribution {
         /// Second shape (> 0).
         beta: f64,
     },
+    /// Laplace (double exponential) with location `location` and scale `scale`: density
+    /// `exp(−|x − location| / scale) / (2 scale)`.
+    Laplace {
+        /// Location (the median).
+        location: f64,
+        /// Scale (> 0).
+        scale: f64,
+    },
+    /// Log-Laplace: `ln x` is Laplace with location `mu` and scale `scale`.
+    LogLaplace {
+        /// Location of `ln x`.
+        mu: f64,
+        /// Scale of `ln x` (> 0).
+        scale: f64,
+    },
+    /// Log-uniform (reciprocal) on `[lower, upper]`: `ln x` is uniform on
+    /// `[ln lower, ln upper]`, the same mass in every decade.
+    LogUniform {
+        /// Lower end (finite, > 0).
+        lower: f64,
+        /// Upper end (finite, above `lower`).
+        upper: f64,
+    },
 }
 
 impl Distribution {
@@ -65,17 +90,21 @@ impl Distribution {
             Self::HalfNormal { .. } => "halfnormal",
             Self::Gamma { .. } => "gamma",
             Self::Beta { .. } => "beta",
+            Self::Laplace { .. } => "laplace",
+            Self::LogLaplace { .. } => "loglaplace",
+            Self::LogUniform { .. } => "loguniform",
         }
     }
 
     /// The support of the untruncated distribution.
     fn support(&self) -> (f64, f64) {
         match *self {
-            Self::Uniform { lower, upper } => (lower, upper),
-            Self::Normal { .. } => (f64::NEG_INFINITY, f64::INFINITY),
-            Self::LogNormal { .. } | Self::HalfNormal { .. } | Self::Gamma { .. } => {
-                (0.0, f64::INFINITY)
-            }
+            Self::Uniform { lower, upper } | Self::LogUniform { lower, upper } => (lower, upper),
+            Self::Normal { .. } | Self::Laplace { .. } => (f64::NEG_INFINITY, f64::INFINITY),
+            Self::LogNormal { .. }
+            | Self::HalfNormal { .. }
+            | Self::Gamma { .. }
+            | Self::LogLaplace { .. } => (0.0, f64::INFINITY),
             Self::Beta { .. } => (0.0, 1.0),
         }
     }
@@ -137,6 +166,26 @@ impl Distribution {
                 positive("beta", beta)?;
                 Beta::new(alpha, beta).map(Kernel::Beta).ok()
             }
+            Self::Laplace { location, scale } => {
+                finite("location", location)?;
+                positive("scale", scale)?;
+                Laplace::new(location, scale).map(Kernel::Laplace).ok()
+            }
+            Self::LogLaplace { mu, scale } => {
+                finite("mu", mu)?;
+                positive("scale", scale)?;
+                Laplace::new(mu, scale).map(Kernel::LogLaplace).ok()
+            }
+            Self::LogUniform { lower, upper } => {
+                positive("lower", lower)?;
+                positive("upper", upper)?;
+                if lower >= upper {
+                    return Err(bad("upper", upper, "must be above the lower end"));
+                }
+                Uniform::new(lower.ln(), upper.ln())
+                    .map(Kernel::LogUniform)
+                    .ok()
+            }
         };
         kernel.ok_or(SampleError::InvalidPrior {
             distribution: self.name(),
@@ -156,6 +205,9 @@ impl fmt::Display for Distribution {
             Self::HalfNormal { sd } => write!(f, "HalfNormal({sd})"),
             Self::Gamma { shape, rate } => write!(f, "Gamma({shape}, {rate})"),
             Self::Beta { alpha, beta } => write!(f, "Beta({alpha}, {beta})"),
+            Self::Laplace { location, scale } => write!(f, "Laplace({location}, {scale})"),
+            Self::LogLaplace { mu, scale } => write!(f, "LogLaplace({mu}, {scale})"),
+            Self::LogUniform { lower, upper } => write!(f, "LogUniform({lower}, {upper})"),
         }
     }
 }
@@ -170,6 +222,11 @@ enum Kernel {
     HalfNormal(Normal),
     Gamma(Gamma),
     Beta(Beta),
+    Laplace(Laplace),
+    /// The Laplace of `ln x`.
+    LogLaplace(Laplace),
+    /// The uniform of `ln x`.
+    LogUniform(Uniform),
 }
 
 impl Kernel {
@@ -187,6 +244,10 @@ impl Kernel {
             }
             Self::Gamma(d) => d.ln_pdf(x),
             Self::Beta(d) => d.ln_pdf(x),
+            Self::Laplace(d) => d.ln_pdf(x),
+            // The density of ln x times its Jacobian 1/x.
+            Self::LogLaplace(d) => of_log(x, |l| d.ln_pdf(l) - l),
+            Self::LogUniform(d) => of_log(x, |l| d.ln_pdf(l) - l),
         }
     }
 
@@ -204,6 +265,21 @@ impl Kernel {
             }
             Self::Gamma(d) => d.cdf(x),
             Self::Beta(d) => d.cdf(x),
+            Self::Laplace(d) => d.cdf(x),
+            Self::LogLaplace(d) => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    d.cdf(x.ln())
+                }
+            }
+            Self::LogUniform(d) => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    d.cdf(x.ln())
+                }
+            }
         }
     }
 
@@ -215,8 +291,27 @@ impl Kernel {
             Self::HalfNormal(d) => d.inverse_cdf(0.5 + 0.5 * p),
             Self::Gamma(d) => d.inverse_cdf(p),
             Self::Beta(d) => d.inverse_cdf(p),
+            Self::Laplace(d) => laplace_quantile(d, p),
+            Self::LogLaplace(d) => laplace_quantile(d, p).exp(),
+            Self::LogUniform(d) => d.inverse_cdf(p).exp(),
         }
     }
+}
+
+/// `f(ln x)` for `x > 0`, else `-inf` (outside a log-distribution's support).
+fn of_log(x: f64, f: impl Fn(f64) -> f64) -> f64 {
+    if x > 0.0 {
+        f(x.ln())
+    } else {
+        f64::NEG_INFINITY
+    }
+}
+
+/// The Laplace quantile in closed form (statrs' is a numerical search): `μ − b sgn(p − ½)
+/// ln(1 − 2|p − ½|)`.
+fn laplace_quantile(d: &Laplace, p: f64) -> f64 {
+    let q = p - 0.5;
+    d.location() - d.scale() * q.signum() * (-2.0 * q.abs()).ln_1p()
 }
 
 /// A prior for one parameter: a [`Distribution`], truncated to `[lower, upper]` when the
@@ -445,6 +540,18 @@ mod tests {
                 alpha: 2.0,
                 beta: 5.0,
             },
+            Distribution::Laplace {
+                location: 0.5,
+                scale: 0.8,
+            },
+            Distribution::LogLaplace {
+                mu: -0.3,
+                scale: 0.6,
+            },
+            Distribution::LogUniform {
+                lower: 0.01,
+                upper: 2.0,
+            },
         ]
         .into_iter()
         .map(|d| Prior::new(d).expect("valid"))
@@ -496,6 +603,82 @@ mod tests {
         ));
         assert_eq!(h.log_density(-0.1), f64::NEG_INFINITY);
         assert!(close(h.quantile(0.5), n.quantile(0.75), 1e-12));
+    }
+
+    #[test]
+    fn log_families_are_their_linear_families_of_ln_x() {
+        // The density of x is the density of ln x over x; the cdfs agree at ln x.
+        let pairs = [
+            (
+                Distribution::LogLaplace {
+                    mu: 0.4,
+                    scale: 0.3,
+                },
+                Distribution::Laplace {
+                    location: 0.4,
+                    scale: 0.3,
+                },
+            ),
+            (
+                Distribution::LogUniform {
+                    lower: 0.1,
+                    upper: 10.0,
+                },
+                Distribution::Uniform {
+                    lower: 0.1_f64.ln(),
+                    upper: 10.0_f64.ln(),
+                },
+            ),
+        ];
+        for (log, lin) in pairs {
+            let (log, lin) = (
+                Prior::new(log).expect("valid"),
+                Prior::new(lin).expect("valid"),
+            );
+            for x in [0.2, 1.0, 1.7, 6.0] {
+                let l = f64::ln(x);
+                assert!(
+                    close(log.log_density(x), lin.log_density(l) - l, 1e-12),
+                    "{log}"
+                );
+                assert!(close(log.cdf(x), lin.cdf(l), 1e-12), "{log}");
+            }
+            assert_eq!(log.log_density(-1.0), f64::NEG_INFINITY);
+            assert_eq!(log.cdf(-1.0), 0.0);
+        }
+        // Log-uniform: one decade holds the same mass as any other.
+        let r = Prior::new(Distribution::LogUniform {
+            lower: 1e-3,
+            upper: 1e3,
+        })
+        .expect("valid");
+        assert!(close(r.cdf(1e-2) - r.cdf(1e-3), 1.0 / 6.0, 1e-12));
+        assert!(close(r.cdf(1e3) - r.cdf(1e2), 1.0 / 6.0, 1e-12));
+    }
+
+    #[test]
+    fn laplace_matches_its_closed_form() {
+        let p = Prior::new(Distribution::Laplace {
+            location: 1.0,
+            scale: 2.0,
+        })
+        .expect("valid");
+        for x in [-3.0, 0.0, 1.0, 2.5] {
+            let want = -(f64::abs(x - 1.0)) / 2.0 - f64::ln(4.0);
+            assert!(close(p.log_density(x), want, 1e-14), "{x}");
+        }
+        // The quartiles sit at location ± scale · ln 2.
+        assert!(close(
+            p.quantile(0.25),
+            1.0 - 2.0 * std::f64::consts::LN_2,
+            1e-14
+        ));
+        assert!(close(
+            p.quantile(0.75),
+            1.0 + 2.0 * std::f64::consts::LN_2,
+            1e-14
+        ));
+        assert!(close(p.quantile(0.5), 1.0, 1e-14));
     }
 
     #[test]
@@ -551,6 +734,34 @@ mod tests {
                 "sigma",
             ),
             (Distribution::HalfNormal { sd: 0.0 }, "sd"),
+            (
+                Distribution::Laplace {
+                    location: 0.0,
+                    scale: 0.0,
+                },
+                "scale",
+            ),
+            (
+                Distribution::LogLaplace {
+                    mu: f64::INFINITY,
+                    scale: 1.0,
+                },
+                "mu",
+            ),
+            (
+                Distribution::LogUniform {
+                    lower: 0.0,
+                    upper: 1.0,
+                },
+                "lower",
+            ),
+            (
+                Distribution::LogUniform {
+                    lower: 2.0,
+                    upper: 1.0,
+                },
+                "upper",
+            ),
         ];
         for (d, param) in cases {
             let err = Prior::new(d).expect_err("invalid");

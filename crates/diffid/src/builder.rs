@@ -62,6 +62,10 @@ struct ExperimentSpec {
     name: String,
     measurements: Vec<Measurement>,
     overrides: Vec<(String, Override)>,
+    /// This experiment's own pre-equilibration (instead of the builder's).
+    steady: Option<Vec<(String, f64)>>,
+    /// False for a steady state given for an experiment never declared.
+    declared: bool,
 }
 
 /// One experimental condition as given.
@@ -357,7 +361,38 @@ impl DiffsolBuilder {
             name: name.into(),
             measurements,
             overrides: overrides_of(overrides),
+            steady: None,
+            declared: true,
         });
+        self
+    }
+
+    /// The experiment last given as `name` starts from its own steady state: the steady
+    /// state of the model under that experiment's inputs with `overrides` applied (as
+    /// [`with_steady_state`](Self::with_steady_state), which sets it for every experiment
+    /// without one of its own). An empty `overrides` means the steady state under the
+    /// experiment's own inputs; with all its measurements at the start time, that is a
+    /// measurement of the steady state itself. A name no experiment has is reported by
+    /// [`build`](Self::build).
+    #[must_use]
+    pub fn with_experiment_steady_state<S: Into<String>>(
+        mut self,
+        name: &str,
+        overrides: impl IntoIterator<Item = (S, f64)>,
+    ) -> Self {
+        let overrides: Vec<(String, f64)> =
+            overrides.into_iter().map(|(n, v)| (n.into(), v)).collect();
+        match self.experiments.iter_mut().rev().find(|e| e.name == name) {
+            Some(e) => e.steady = Some(overrides),
+            None => self.experiments.push(ExperimentSpec {
+                // Kept so that `build` reports it: an experiment without measurements.
+                name: name.to_owned(),
+                measurements: Vec::new(),
+                overrides: Vec::new(),
+                steady: Some(overrides),
+                declared: false,
+            }),
+        }
         self
     }
 
@@ -445,7 +480,13 @@ impl DiffsolBuilder {
         let cost = self.take_cost()?;
         cost.check_outputs(data.n_outputs())?;
         let layout = split_noise(&params, &cost)?;
-        let simulator = self.simulator(model, data.times(), &layout.model_names, &[])?;
+        let simulator = self.simulator(
+            model,
+            data.times(),
+            &layout.model_names,
+            &[],
+            self.steady.as_deref(),
+        )?;
         // Under the automatic solver, a probe at the initial parameters picks the method.
         let initial = params.initial();
         let model_initial: Vec<f64> = layout.model_index.iter().map(|&i| initial[i]).collect();
@@ -468,14 +509,15 @@ impl DiffsolBuilder {
 }
 
 impl DiffsolBuilder {
-    /// A simulator of `model` at `times`, fitting the inputs `names`, with `fixed` inputs set
-    /// and the builder's start, doses, breakpoints and steady state.
+    /// A simulator of `model` at `times`, fitting the inputs `names`, with `fixed` inputs set,
+    /// the builder's start, doses and breakpoints, and the steady state `steady`.
     fn simulator(
         &self,
         model: DiffslModel,
         times: &[f64],
         names: &[String],
         fixed: &[(String, f64)],
+        steady: Option<&[(String, f64)]>,
     ) -> Result<OdeSimulator, Error> {
         let simulator = match self.t0 {
             None => OdeSimulator::new(model, times.to_vec(), names, self.options)?,
@@ -496,7 +538,7 @@ impl DiffsolBuilder {
                 .with_doses(&self.doses)?
                 .with_breakpoints(&self.breakpoints)?
         };
-        Ok(match &self.steady {
+        Ok(match steady {
             None => simulator,
             Some(overrides) => simulator.with_steady_state(overrides)?,
         })
@@ -552,7 +594,13 @@ impl DiffsolBuilder {
             let names: Vec<String> = bound.iter().map(|(n, _)| n.clone()).collect();
             let index: Vec<usize> = bound.iter().map(|&(_, i)| i).collect();
             let simulator = self
-                .simulator(model.clone(), data.times(), &names, &fixed)
+                .simulator(
+                    model.clone(),
+                    data.times(),
+                    &names,
+                    &fixed,
+                    self.steady.as_deref(),
+                )
                 .map_err(|e| fail(e.to_string()))?;
             let start: Vec<f64> = index.iter().map(|&i| initial[i]).collect();
             simulator.probe(&start);
@@ -665,6 +713,13 @@ impl DiffsolBuilder {
             if self.experiments[..k].iter().any(|d| d.name == e.name) {
                 return Err(fail("two experiments have this name".to_owned()));
             }
+            if !e.declared {
+                return Err(fail(
+                    "a steady state is given for it (with_experiment_steady_state), but no \
+                     experiment of that name is"
+                        .to_owned(),
+                ));
+            }
             if e.measurements.is_empty() {
                 return Err(fail("it has no measurements".to_owned()));
             }
@@ -684,7 +739,13 @@ impl DiffsolBuilder {
             let sim_names: Vec<String> = bound.iter().map(|(n, _)| n.clone()).collect();
             let index: Vec<usize> = bound.iter().map(|&(_, i)| i).collect();
             let simulator = self
-                .simulator(model.clone(), &times, &sim_names, &fixed)
+                .simulator(
+                    model.clone(),
+                    &times,
+                    &sim_names,
+                    &fixed,
+                    e.steady.as_deref().or(self.steady.as_deref()),
+                )
                 .map_err(|err| fail(err.to_string()))?;
             let start: Vec<f64> = index.iter().map(|&i| initial[i]).collect();
             simulator.probe(&start);

@@ -217,3 +217,78 @@ fn bad_rows_are_errors_naming_the_experiment_and_row() {
         "{e}"
     );
 }
+
+/// Production `p·s` and loss `k·x`: the steady state is `p·s/k`.
+const PRODUCTION: &str = "
+in_i { p = 2.0, k = 0.5, s = 1.0 }
+u_i { x = 0.0 }
+F_i { p * s - k * x }
+out_i { level = x }
+";
+
+#[test]
+fn an_experiment_starts_from_its_own_steady_state() {
+    let pre = |t: f64| {
+        // From the steady state under s = 0.2, relaxing to the one under s = 1.
+        let (lo, hi) = (2.0 * 0.2 / 0.5, 2.0 / 0.5);
+        hi + (lo - hi) * (-0.5 * t).exp()
+    };
+    let problem = DiffsolBuilder::new()
+        .with_diffsl(PRODUCTION)
+        .with_tolerances(1e-10, 1e-12)
+        .with_experiment(
+            "pre-equilibrated",
+            vec![
+                Measurement::new(0.0, "level", 0.0, Sigma::Value(1.0)),
+                Measurement::new(2.0, "level", 0.0, Sigma::Value(1.0)),
+            ],
+            Vec::<(&str, f64)>::new(),
+        )
+        .with_experiment_steady_state("pre-equilibrated", [("s", 0.2)])
+        .with_experiment(
+            "steady",
+            vec![Measurement::new(0.0, "level", 0.0, Sigma::Value(1.0))],
+            [("s", 3.0)],
+        )
+        .with_experiment_steady_state("steady", Vec::<(&str, f64)>::new())
+        .with_experiment(
+            "plain",
+            vec![Measurement::new(2.0, "level", 0.0, Sigma::Value(1.0))],
+            Vec::<(&str, f64)>::new(),
+        )
+        .with_parameter("p", 2.0, Some((0.1, 10.0)))
+        .with_parallelism(Parallelism::Sequential)
+        .build()
+        .expect("valid problem");
+    let sims = problem.simulate_measurements(&[2.0]).expect("solves");
+    let want = [
+        vec![pre(0.0), pre(2.0)],
+        vec![2.0 * 3.0 / 0.5],
+        vec![4.0 * (1.0 - (-1.0_f64).exp())],
+    ];
+    for ((name, got), want) in sims.iter().zip(&want) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-8 * w.abs(), "{name}: {g} vs {w}");
+        }
+    }
+}
+
+#[test]
+fn a_steady_state_for_an_experiment_not_given_is_an_error_naming_it() {
+    let err = DiffsolBuilder::new()
+        .with_diffsl(PRODUCTION)
+        .with_experiment(
+            "a",
+            vec![Measurement::new(1.0, "level", 0.0, Sigma::Value(1.0))],
+            Vec::<(&str, f64)>::new(),
+        )
+        .with_experiment_steady_state("b", [("s", 0.0)])
+        .with_parameter("p", 2.0, Some((0.1, 10.0)))
+        .build()
+        .expect_err("no experiment b");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("'b'") && msg.contains("no experiment of that name"),
+        "{msg}"
+    );
+}

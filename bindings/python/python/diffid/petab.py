@@ -19,14 +19,26 @@ What is translated:
   (through ``heaviside``), the time symbol. Events, algebraic rules, delays and fast reactions
   are refused with an error naming the construct.
 * Conditions: a condition's value for a parameter or compartment sets that input; for a
-  species, its initial value. Pre-equilibration conditions are refused (not yet supported).
+  species, its initial value. A measurement's ``preequilibrationConditionId`` starts its
+  experiment from the steady state under that condition (Newton's method, integration as the
+  fallback; the simulation condition's inputs take over at time 0; exact gradients through
+  the steady state). Re-initialising a species after pre-equilibration, and setting an
+  input to an estimated parameter during it, are refused with an error naming them.
+* Steady-state measurements (``time`` = ``inf``) are the steady state under the simulation
+  condition, reached from its initial values.
 * Observables: formulas of species and parameters (``observableParameter…`` placeholders set
   per measurement), with ``lin``/``log``/``log10`` transformations and normal or Laplace noise;
   noise formulas that are a placeholder, a number or a parameter (σ per row), or any formula
   of them (a model output).
 * Parameters: ``lin``/``log``/``log10`` scales; estimated ones are fitted within their bounds
   (searched on a log scale where the table says log or log10), the others fixed at their
-  nominal values.
+  nominal values. Objective priors (``objectivePriorType``/``objectivePriorParameters``,
+  all eight PEtab types) become the parameters' diffid priors for sampling; where none is
+  given, PEtab's default (uniform on the parameter scale within the bounds: log-uniform for
+  log/log10 parameters). ``evaluate`` stays the negative log-likelihood (AMICI's
+  convention); ``log_prior`` gives the priors' term of PEtab's objective.
+  ``initializationPriorType`` is not read: multi-start draws are uniform on the parameter
+  scale within the bounds.
 
 DiffSL reads ``_`` as index notation, so identifiers are renamed (``k_phos`` → ``kphos``);
 ``to_diffsl`` shows the generated model and the renaming.
@@ -474,8 +486,9 @@ class PetabProblem:
 
     def __init__(self, problem: diffid.Problem, ids: list[str], scales: list[str],
                  nominal: list[float], model: _Model, rows: list[tuple[str, int]],
-                 n_rows: int, yaml: str):
+                 n_rows: int, yaml: str, priors: list | None = None):
         self.problem = problem
+        self._priors = priors or [(None, None)] * len(ids)
         self._ids = ids
         self._scales = scales
         self._nominal = np.asarray(nominal, dtype=float)
@@ -519,6 +532,30 @@ class PetabProblem:
     def log_likelihood(self, x) -> float:
         """PEtab's log-likelihood at `x` (on the PEtab scale)."""
         return -self.evaluate(x)
+
+    def log_prior(self, x) -> float:
+        """The log-density of the parameter table's objective priors at `x` (on the PEtab
+        scale), as PEtab defines it: ``parameterScale…`` priors are densities over the
+        parameter on its scale, the others over its natural value; parameters without an
+        objective prior add nothing. (Sampling uses the same priors as densities over the
+        natural values, with PEtab's default — uniform on the parameter scale within the
+        bounds — where the table gives none.)"""
+        nat = self.to_natural(x)
+        total = 0.0
+        for (prior, jacobian), v in zip(self._priors, nat):
+            if jacobian is None:
+                continue
+            total += prior.log_pdf(v)
+            if jacobian == "log":
+                total += math.log(v)
+            elif jacobian == "log10":
+                total += math.log(v * math.log(10.0))
+        return total
+
+    def priors(self) -> list:
+        """Each estimated parameter's prior over its natural value (a diffid prior; None for
+        a log-scaled parameter whose bounds admit no log-uniform default)."""
+        return [prior for prior, _ in self._priors]
 
     def evaluate_gradient(self, x) -> np.ndarray:
         """The gradient of the negative log-likelihood with respect to `x` on the PEtab
@@ -574,6 +611,79 @@ def _split(cell) -> list:
     return [_value_or_id(p) for p in str(cell).split(";") if str(p).strip()]
 
 
+def _files(yaml_path: str) -> dict[str, Any]:
+    """The problem's table file names, for error messages (generic names where a table is
+    split over several files)."""
+    import yaml
+
+    try:
+        with open(yaml_path, encoding="utf-8") as f:
+            config = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError):
+        config = {}
+    problem = (config.get("problems") or [{}])[0] or {}
+
+    def one(names, generic: str) -> str:
+        names = [names] if isinstance(names, str) else list(names or [])
+        return names[0] if len(names) == 1 else generic
+
+    measurement_files = problem.get("measurement_files") or []
+    return {
+        "parameter": one(config.get("parameter_file"), "parameter table"),
+        "condition": one(problem.get("condition_files"), "condition table"),
+        "measurement": one(measurement_files, "measurement table"),
+        "measurement_single": len(measurement_files) == 1,
+    }
+
+
+_PRIORS = {
+    "uniform": "Uniform", "normal": "Normal", "laplace": "Laplace",
+    "logNormal": "LogNormal", "logLaplace": "LogLaplace",
+}
+
+
+def _prior(row, scale: str, lo: float, hi: float, where: str):
+    """The diffid prior of an estimated parameter (over its natural value) and how PEtab's
+    objective prior relates to its density: None where the table gives no objective prior
+    (then the prior is PEtab's default, uniform on the parameter scale within the bounds,
+    and adds nothing to PEtab's objective), "lin" where PEtab's density is over the natural
+    value, or the scale ("log", "log10") whose Jacobian turns our density into PEtab's."""
+    kind = _value_or_id(row.get("objectivePriorType"))
+    on_scale = {"lin": lambda v: v, "log": math.log, "log10": math.log10}[scale]
+    if kind is None:
+        kind, given = "parameterScaleUniform", False
+        if scale != "lin" and lo <= 0.0:
+            return None, None  # no log-scale default on a non-positive range
+        params = [on_scale(lo), on_scale(hi)]
+    else:
+        given = True
+        params = _split(row.get("objectivePriorParameters"))
+        if len(params) != 2 or not all(isinstance(v, float) for v in params):
+            raise PetabError(f"{where}: objectivePriorType '{kind}' needs two numbers in "
+                             f"objectivePriorParameters ('a;b'), got {params}")
+    a, b = params
+    if isinstance(kind, str) and kind.startswith("parameterScale"):
+        family = kind[len("parameterScale"):]
+        if family not in ("Uniform", "Normal", "Laplace"):
+            raise PetabError(f"{where}: unknown objectivePriorType '{kind}'")
+        if scale == "lin":
+            prior = getattr(diffid, family)(a, b)
+        else:
+            k = 1.0 if scale == "log" else math.log(10.0)
+            if family == "Uniform":
+                prior = diffid.LogUniform(math.exp(k * a), math.exp(k * b))
+            else:
+                prior = getattr(diffid, "Log" + family)(k * a, k * b)
+        jacobian = scale
+    elif kind in _PRIORS:
+        prior = getattr(diffid, _PRIORS[kind])(a, b)
+        jacobian = "lin"
+    else:
+        raise PetabError(f"{where}: unknown objectivePriorType '{kind}'; PEtab's are "
+                         f"{', '.join([*_PRIORS, 'parameterScaleUniform', 'parameterScaleNormal', 'parameterScaleLaplace'])}")
+    return prior, (jacobian if given else None)
+
+
 def to_diffsl(yaml_path) -> str:
     """The DiffSL that `load(yaml_path)` generates for the problem's model."""
     return load(yaml_path).model.code
@@ -606,19 +716,24 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
     sbml_comps = {c.getId() for c in model.getListOfCompartments()}
     sbml_species = {s.getId() for s in model.getListOfSpecies()}
 
+    files = _files(yaml_path)
+
     # Parameter table.
-    ids, scales, nominal, bounds = [], [], [], []
+    ids, scales, nominal, bounds, priors = [], [], [], [], []
     fixed: dict[str, float] = {}
     for pid, row in par.iterrows():
+        where = f"{files['parameter']}, parameter '{pid}'"
         scale = str(row.get("parameterScale", "lin") or "lin")
         if scale not in _SCALES:
-            raise PetabError(f"parameter table, '{pid}': unknown parameterScale '{scale}'")
+            raise PetabError(f"{where}: unknown parameterScale '{scale}'")
         value = float(row["nominalValue"]) if not _is_nan(row.get("nominalValue")) else math.nan
         if int(row.get("estimate", 0)) == 1:
             ids.append(pid)
             scales.append(scale)
             nominal.append(value)
-            bounds.append((float(row["lowerBound"]), float(row["upperBound"])))
+            lo, hi = float(row["lowerBound"]), float(row["upperBound"])
+            bounds.append((lo, hi))
+            priors.append(_prior(row, scale, lo, hi, where))
         else:
             fixed[pid] = value
 
@@ -645,8 +760,8 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
                     continue
                 if col not in sbml_params and col not in sbml_comps and col not in sbml_species \
                         and col not in extra:
-                    raise PetabError(f"condition table, condition '{cid}': column '{col}' names no "
-                                     "parameter, compartment or species of the model")
+                    raise PetabError(f"{files['condition']}, condition '{cid}': column '{col}' "
+                                     "names no parameter, compartment or species of the model")
                 v = _value_or_id(v)
                 if v is None:
                     continue
@@ -702,13 +817,18 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
         builder = builder.with_noise_model(names("obs_" + oid), transform, dist)
 
     # Measurements grouped into experiments: condition × observable-parameter overrides.
-    experiments: dict[str, list[dict]] = {}
-    rows: list[tuple[str, int]] = []
+    # An experiment is keyed by (simulation condition, pre-equilibration condition or None,
+    # whether it measures the steady state); each key holds groups of rows whose observable
+    # placeholders agree.
+    experiments: dict[tuple, list[dict]] = {}
+    rows: list[tuple[tuple, int]] = []
     for r, (_, m) in enumerate(meas.iterrows()):
-        where = f"measurement table, row {r + 1}"
-        pre = m.get("preequilibrationConditionId")
-        if isinstance(pre, str) and pre.strip():
-            raise PetabError(f"{where}: pre-equilibration ('{pre}') is not supported yet")
+        where = f"{files['measurement']}, line {r + 2}" if files["measurement_single"] \
+            else f"measurement table, row {r + 1}"
+        pre = _value_or_id(m.get("preequilibrationConditionId"))
+        if pre is not None and (cond is None or str(pre) not in condition_values):
+            raise PetabError(f"{where}: unknown pre-equilibration condition '{pre}'")
+        pre = None if pre is None else str(pre)
         oid = m["observableId"]
         if oid not in obs.index:
             raise PetabError(f"{where}: unknown observable '{oid}'")
@@ -716,8 +836,12 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
         if cond is not None and cid not in condition_values:
             raise PetabError(f"{where}: unknown condition '{cid}'")
         time = float(m["time"])
-        if not math.isfinite(time):
-            raise PetabError(f"{where}: steady-state measurements (time {time}) are not supported")
+        steady = time == math.inf
+        if math.isnan(time) or time < 0.0:
+            raise PetabError(f"{where}: the time {time} is before the start of condition "
+                             f"'{cid}' (0)")
+        if steady:
+            time = 0.0  # the steady state, measured at the start of a steady experiment
         obs_pars = tuple(_split(m.get("observableParameters")))
         noise_pars = _split(m.get("noiseParameters"))
         # This row's placeholder values (observable parameters are per observable, so rows of
@@ -734,7 +858,7 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
                     raise PetabError(f"{where}: the observable parameter '{v}' names no parameter")
             assignment[names(ph)] = v
         # The first experiment of this condition whose placeholders agree, else a new one.
-        groups = experiments.setdefault(cid, [])
+        groups = experiments.setdefault((cid, pre, steady), [])
         for g, exp in enumerate(groups):
             if all(exp["placeholders"].get(k, v) == v for k, v in assignment.items()):
                 break
@@ -743,7 +867,7 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
             g = len(groups) - 1
         exp = groups[g]
         exp["placeholders"].update(assignment)
-        key = (cid, g)
+        key = (cid, pre, steady, g)
         kind, what = noise_kind[oid]
         if kind != "placeholder":
             sigma = what  # a number, a parameter or the noise formula's output
@@ -763,31 +887,81 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
     # Estimated parameters: DiffSL names; overrides naming them use the PEtab id.
     rename = {pid: names(pid) for pid in ids}
     exp_names = {}
-    for cid, groups in experiments.items():
+
+    def condition_overrides(cid: str) -> dict[str, Any]:
         overrides = {}
         for col, v in condition_values.get(cid, {}).items():
             target = "init_" + col if col in sbml_species else col
             if isinstance(v, str) and v not in ids and v not in fixed:
-                raise PetabError(f"condition table, condition '{cid}': '{v}' names no parameter")
+                raise PetabError(f"{files['condition']}, condition '{cid}': '{v}' names no "
+                                 "parameter")
             if isinstance(v, str) and v in fixed:
                 v = fixed[v]
             overrides[names(target)] = v
+        return overrides
+
+    def default_value(col: str) -> float:
+        # The value an input has where no condition sets it.
+        if col in defaults:
+            return defaults[col]
+        if col in sbml_params:
+            return model.getParameter(col).getValue()
+        if col in sbml_comps:
+            return model.getCompartment(col).getSize()
+        return extra.get(col, 1.0)
+
+    def pre_equilibration(pre: str, cid: str) -> dict[str, float]:
+        # The steady state's inputs: the pre-equilibration condition's values, and the model's
+        # own where only the simulation condition sets an input.
+        where = f"{files['condition']}, condition '{pre}'"
+        ss = {}
+        for col, v in condition_values[pre].items():
+            if isinstance(v, str):
+                if v in ids:
+                    raise PetabError(f"{where}: '{col}' is set to the estimated parameter '{v}' "
+                                     "in a pre-equilibration, which is not supported")
+                v = fixed[v] if v in fixed else math.nan
+                if math.isnan(v):
+                    raise PetabError(f"{where}: '{col}' is set to '{v}', which names no parameter")
+            ss[names("init_" + col if col in sbml_species else col)] = float(v)
+        for col in condition_values.get(cid, {}):
+            if col in sbml_species:
+                raise PetabError(f"{files['condition']}, condition '{cid}': species '{col}' is "
+                                 f"set after the pre-equilibration '{pre}'; re-initialising a "
+                                 "species after pre-equilibration is not supported")
+            if col not in condition_values[pre]:
+                ss[names(col)] = float(default_value(col))
+        return ss
+
+    for (cid, pre, steady), groups in experiments.items():
+        overrides = condition_overrides(cid)
+        # A steady-state measurement is the steady state under the simulation condition
+        # (PEtab's post-equilibration); a pre-equilibration finds the steady state under the
+        # pre-equilibration condition before the simulation condition starts.
+        steady_state = {} if steady else pre_equilibration(pre, cid) if pre is not None else None
+        base = cid + (f" after {pre}" if pre is not None and not steady else "") \
+            + (" at steady state" if steady else "")
         for g, exp in enumerate(groups):
-            label = cid if len(groups) == 1 else f"{cid}#{g + 1}"
-            exp_names[(cid, g)] = label
+            label = base if len(groups) == 1 else f"{base}#{g + 1}"
+            exp_names[(cid, pre, steady, g)] = label
             measurements = [(t, o, v, rename.get(s_, s_) if isinstance(s_, str) else s_)
                             for t, o, v, s_ in exp["rows"]]
             both = {**overrides, **exp["placeholders"]}
             both = {inp: (rename[v] if isinstance(v, str) else v) for inp, v in both.items()}
-            builder = builder.with_experiment(label, measurements, both)
-    for pid, scale, value, (lo, hi) in zip(ids, scales, nominal, bounds):
+            builder = builder.with_experiment(label, measurements, both, steady_state=steady_state)
+    for pid, scale, value, (lo, hi), (prior, _) in zip(ids, scales, nominal, bounds, priors):
         start = value if math.isfinite(value) and lo <= value <= hi else (
             math.sqrt(lo * hi) if scale != "lin" and lo > 0 else 0.5 * (lo + hi))
-        builder = builder.with_parameter(rename[pid], start, bounds=(lo, hi),
-                                         transform="log" if scale != "lin" and lo >= 0 else None)
+        try:
+            builder = builder.with_parameter(
+                rename[pid], start, bounds=(lo, hi),
+                transform="log" if scale != "lin" and lo >= 0 else None, prior=prior)
+        except diffid.DiffidError as e:
+            raise PetabError(f"{files['parameter']}, parameter '{pid}': {e}") from e
     try:
         problem = builder.build()
     except diffid.DiffidError as e:
         raise PetabError(f"{yaml_path}: {e}") from e
     row_map = [(exp_names[key], k) for key, k in rows]
-    return PetabProblem(problem, ids, scales, nominal, translated, row_map, len(rows), yaml_path)
+    return PetabProblem(problem, ids, scales, nominal, translated, row_map, len(rows), yaml_path,
+                        priors)
