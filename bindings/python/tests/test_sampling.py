@@ -8,6 +8,7 @@ any thread count, ask/tell equal to ``problem.sample``).
 
 from __future__ import annotations
 
+import math
 import concurrent.futures as cf
 import copy
 import pickle
@@ -437,6 +438,9 @@ ES = diffid.EnsembleSampler
         (lambda: diffid.Beta(1.0, 0.0), ["beta"]),
         (lambda: diffid.Uniform(1.0, 1.0), ["uniform", "upper"]),
         (lambda: diffid.Uniform(2.0, 1.0), ["uniform", "upper"]),
+        (lambda: diffid.Laplace(0.0, 0.0), ["laplace", "scale"]),
+        (lambda: diffid.LogLaplace(0.0, -1.0), ["loglaplace", "scale"]),
+        (lambda: diffid.LogUniform(0.0, 1.0), ["loguniform", "lower"]),
     ],
 )
 def test_invalid_settings_and_priors_raise_value_error(make, words):
@@ -781,6 +785,9 @@ def test_samples_pickle_and_copy():
         diffid.HalfNormal(1.5),
         diffid.Gamma(2.0, 3.0),
         diffid.Beta(2.0, 5.0),
+        diffid.Laplace(0.2, 0.5),
+        diffid.LogLaplace(-0.1, 0.4),
+        diffid.LogUniform(0.01, 3.0),
     ],
     ids=lambda p: repr(p),
 )
@@ -793,3 +800,17 @@ def test_priors_pickle(prior):
         assert other.cdf(x) == prior.cdf(x)
     assert other.quantile(0.3) == prior.quantile(0.3)
     assert copy.deepcopy(prior) == prior
+
+
+def test_laplace_and_log_priors_match_their_closed_forms():
+    lap = diffid.Laplace(1.0, 2.0)
+    assert lap.log_pdf(-2.0) == pytest.approx(-1.5 - math.log(4.0), rel=1e-14)
+    assert lap.quantile(0.75) == pytest.approx(1.0 + 2.0 * math.log(2.0), rel=1e-14)
+    loglap = diffid.LogLaplace(0.3, 0.5)
+    x = 2.0
+    assert loglap.log_pdf(x) == pytest.approx(
+        -abs(math.log(x) - 0.3) / 0.5 - math.log(1.0) - math.log(x), rel=1e-14)
+    logu = diffid.LogUniform(0.01, 100.0)
+    assert logu.log_pdf(5.0) == pytest.approx(-math.log(5.0 * math.log(1e4)), rel=1e-14)
+    assert logu.cdf(1.0) == pytest.approx(0.5, rel=1e-14)
+    assert logu.quantile(0.75) == pytest.approx(10.0, rel=1e-12)
