@@ -9,8 +9,8 @@ use crate::pickling::Recipe;
 use crate::problem::{checked_prior, extract_optimiser, parameter, same_recipe, table, PyProblem};
 use diffid::{
     attach_priors, likelihood_of, split_noise, CostMetric, CostSum, Distribution, FitObjective,
-    GradientOutcome, Objective, Optimiser, Outcome, Parallelism, Parameters, Problem, Simulator,
-    Sse, TimeSeries,
+    GradientOutcome, Objective, Optimiser, Outcome, Parallelism, Parameters, Problem,
+    SimulationError, Simulator, Sse, TimeSeries,
 };
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -592,7 +592,7 @@ impl PySimulator {
         py: Python<'_>,
         value: PyResult<Py<PyAny>>,
         params: &[f64],
-    ) -> Result<Vec<f64>, String> {
+    ) -> Result<Vec<f64>, SimulationError> {
         let predictions = value.and_then(|v| {
             let np = py.import("numpy")?;
             let arr = np.call_method1("ascontiguousarray", (v, "float64"))?;
@@ -617,12 +617,12 @@ impl PySimulator {
                     pyo3::exceptions::PyValueError::new_err("the model returned NaN predictions"),
                     params,
                 );
-                Err("model returned NaN".to_owned())
+                Err(SimulationError::msg("model returned NaN"))
             }
             Ok(p) => Ok(p),
             Err(e) => {
                 self.errors.record(e, params);
-                Err("the model raised an exception".to_owned())
+                Err(SimulationError::msg("the model raised an exception"))
             }
         }
     }
@@ -637,9 +637,11 @@ impl Simulator for PySimulator {
         self.n_times * self.n_outputs
     }
 
-    fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), String> {
+    fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), SimulationError> {
         if self.errors.cancel.load(Ordering::SeqCst) {
-            return Err("the run is stopping after a model error".to_owned());
+            return Err(SimulationError::msg(
+                "the run is stopping after a model error",
+            ));
         }
         Python::attach(|py| {
             let value = self.f.call1(py, (PyArray1::from_slice(py, params),));
@@ -649,12 +651,17 @@ impl Simulator for PySimulator {
         })
     }
 
-    fn simulate_batch(&self, params: &[Vec<f64>]) -> Vec<Result<Vec<f64>, String>> {
+    fn simulate_batch(&self, params: &[Vec<f64>]) -> Vec<Result<Vec<f64>, SimulationError>> {
         let Some(executor) = &self.executor else {
             return diffid::simulate_each(self, params);
         };
         if self.errors.cancel.load(Ordering::SeqCst) {
-            return vec![Err("the run is stopping after a model error".to_owned()); params.len()];
+            return vec![
+                Err(SimulationError::msg(
+                    "the run is stopping after a model error"
+                ));
+                params.len()
+            ];
         }
         Python::attach(|py| {
             executor_map(py, executor, &self.f, params)

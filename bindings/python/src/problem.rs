@@ -1838,13 +1838,14 @@ impl PyProblem {
     }
 
     fn run_options(&self) -> RunOptions {
-        RunOptions {
-            cancel: self
-                .built
-                .get()
-                .and_then(|b| b.errors.as_ref())
-                .map(|c| c.cancel.clone()),
-            ..RunOptions::default()
+        let cancel = self
+            .built
+            .get()
+            .and_then(|b| b.errors.as_ref())
+            .map(|c| c.cancel.clone());
+        match cancel {
+            Some(flag) => RunOptions::default().with_cancel(flag),
+            None => RunOptions::default(),
         }
     }
 }

@@ -46,7 +46,7 @@ pub use data::TimeSeries;
 pub use error::{CoreError, TellError};
 pub use objective::{
     simulate_each, FnGradObjective, FnObjective, GradientOutcome, Objective, Outcome, RunEach,
-    Simulator,
+    SimulationError, Simulator,
 };
 pub use parameter::{Parameter, Parameters, Transform};
 pub use result::OptimisationResult;

@@ -179,6 +179,58 @@ impl GradientOutcome {
     }
 }
 
+/// Why a simulation failed at a point: the simulator's own typed error — downcast it with
+/// [`downcast_ref`](Self::downcast_ref) (an ODE simulator's is `diffid_ode::SolveError`) — or
+/// a message. A failed simulation is data, not a crash: objectives turn it into a failed
+/// [`Outcome`] with this error's text as the reason.
+#[derive(Clone, Debug)]
+pub struct SimulationError {
+    source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+}
+
+/// A [`SimulationError`] given as a message.
+#[derive(Debug)]
+struct Message(String);
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+impl SimulationError {
+    /// The simulator's own error `error`.
+    pub fn new<E: std::error::Error + Send + Sync + 'static>(error: E) -> Self {
+        Self {
+            source: std::sync::Arc::new(error),
+        }
+    }
+
+    /// A failure described by `message` alone.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Self::new(Message(message.into()))
+    }
+
+    /// The simulator's error as `E`, when it is one.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.source.downcast_ref::<E>()
+    }
+}
+
+impl std::fmt::Display for SimulationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+impl std::error::Error for SimulationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.source()
+    }
+}
+
 /// A model that maps parameters to predictions at fixed times (a compiled ODE, or a Python
 /// callable), to be compared with data by a cost metric.
 pub trait Simulator: Send + Sync {
@@ -191,9 +243,9 @@ pub trait Simulator: Send + Sync {
     /// Writes the predictions for `params` into `out` (length `n_predictions()`).
     ///
     /// # Errors
-    /// A human-readable reason when the simulation fails at these parameters; the caller turns it
-    /// into a failed [`Outcome`].
-    fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), String>;
+    /// A [`SimulationError`] when the simulation fails at these parameters; the caller turns
+    /// it into a failed [`Outcome`].
+    fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), SimulationError>;
 
     /// Whether [`simulate_with_sensitivities`](Self::simulate_with_sensitivities) is available.
     fn has_sensitivities(&self) -> bool {
@@ -206,20 +258,20 @@ pub trait Simulator: Send + Sync {
     /// when [`has_sensitivities`](Self::has_sensitivities) is true.
     ///
     /// # Errors
-    /// A human-readable reason when the simulation fails at these parameters.
+    /// A [`SimulationError`] when the simulation fails at these parameters.
     fn simulate_with_sensitivities(
         &self,
         params: &[f64],
         out: &mut [f64],
         sensitivities: &mut [f64],
-    ) -> Result<(), String> {
+    ) -> Result<(), SimulationError> {
         let _ = (params, out, sensitivities);
-        Err("this model has no sensitivities".to_owned())
+        Err(SimulationError::msg("this model has no sensitivities"))
     }
 
     /// Simulates a whole batch of parameter vectors, for simulators that parallelise by
     /// themselves; the default simulates them in turn. Results are in the order of `params`.
-    fn simulate_batch(&self, params: &[Vec<f64>]) -> Vec<Result<Vec<f64>, String>> {
+    fn simulate_batch(&self, params: &[Vec<f64>]) -> Vec<Result<Vec<f64>, SimulationError>> {
         simulate_each(self, params)
     }
 }
@@ -229,7 +281,7 @@ pub trait Simulator: Send + Sync {
 pub fn simulate_each<S: Simulator + ?Sized>(
     simulator: &S,
     params: &[Vec<f64>],
-) -> Vec<Result<Vec<f64>, String>> {
+) -> Vec<Result<Vec<f64>, SimulationError>> {
     params
         .iter()
         .map(|p| {

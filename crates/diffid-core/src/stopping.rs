@@ -40,7 +40,11 @@ impl Patience {
 }
 
 /// The generic limits of a run: patience and a wall-clock limit (both off by default).
+///
+/// Built from the default with its `with_*` methods (it may gain fields):
+/// `Limits::default().with_time_limit(Duration::from_secs(10))`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Limits {
     /// Stop (as [`Termination::Patience`]) after this long without improvement.
     pub patience: Option<Patience>,
@@ -49,6 +53,20 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The same limits with `patience`.
+    #[must_use]
+    pub fn with_patience(mut self, patience: Patience) -> Self {
+        self.patience = Some(patience);
+        self
+    }
+
+    /// The same limits with a wall-clock `time_limit`.
+    #[must_use]
+    pub fn with_time_limit(mut self, time_limit: Duration) -> Self {
+        self.time_limit = Some(time_limit);
+        self
+    }
+
     /// Checks the settings.
     ///
     /// # Errors

@@ -539,7 +539,11 @@ impl<F: FnMut(&Progress) -> Control> Observer for F {
 }
 
 /// Limits on a run beyond those of the algorithm.
+///
+/// Built from the default with its `with_*` methods (it may gain fields):
+/// `RunOptions::default().with_cancel(flag)`.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// Stop (as [`Termination::TimeLimit`]) once this much wall-clock time has passed. It is
     /// checked after every batch, so at least one batch is always evaluated.
@@ -547,6 +551,29 @@ pub struct RunOptions {
     /// Stop (as [`Termination::Cancelled`]) once this flag is set, e.g. from a Ctrl-C handler or
     /// another thread. It is checked before every batch.
     pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl RunOptions {
+    /// The same options with a wall-clock `time_limit`.
+    #[must_use]
+    pub fn with_time_limit(mut self, time_limit: Duration) -> Self {
+        self.time_limit = Some(time_limit);
+        self
+    }
+
+    /// The same options with no time limit, or `time_limit` when given.
+    #[must_use]
+    pub fn with_optional_time_limit(mut self, time_limit: Option<Duration>) -> Self {
+        self.time_limit = time_limit;
+        self
+    }
+
+    /// The same options cancelled when `cancel` is set.
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
 }
 
 /// How a driven run ended: why, after how long, and the last failure reason seen.

@@ -4,7 +4,7 @@ use crate::schedule::{Event, Schedule};
 use crate::steady::{SteadySpec, Tolerances};
 use crate::Dose;
 use crate::{DiffslModel, OdeError, SolveError};
-use diffid_core::Simulator;
+use diffid_core::{SimulationError, Simulator};
 use diffsol::{NonLinearOp, OdeEquations, OdeSolverMethod, OdeSolverStopReason, Vector};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -98,7 +98,11 @@ impl FromStr for Backend {
 }
 
 /// Solver settings for one simulator.
+///
+/// Built from the default with its `with_*` methods (it may gain fields):
+/// `SolveOptions::default().with_solver(SolverKind::Bdf).with_tolerances(1e-8, 1e-10)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SolveOptions {
     /// Integration method.
     pub solver: SolverKind,
@@ -125,6 +129,36 @@ impl Default for SolveOptions {
 }
 
 impl SolveOptions {
+    /// The same options with the integration method `solver`.
+    #[must_use]
+    pub fn with_solver(mut self, solver: SolverKind) -> Self {
+        self.solver = solver;
+        self
+    }
+
+    /// The same options with relative and absolute tolerances `rtol` and `atol` (checked by
+    /// [`validate`](Self::validate) and wherever the options are used).
+    #[must_use]
+    pub fn with_tolerances(mut self, rtol: f64, atol: f64) -> Self {
+        self.rtol = rtol;
+        self.atol = atol;
+        self
+    }
+
+    /// The same options with a step budget of `max_steps` per solve.
+    #[must_use]
+    pub fn with_max_steps(mut self, max_steps: usize) -> Self {
+        self.max_steps = max_steps;
+        self
+    }
+
+    /// The same options with the linear-algebra `backend`.
+    #[must_use]
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
     /// Checks the tolerances.
     ///
     /// # Errors
@@ -914,8 +948,8 @@ impl Simulator for OdeSimulator {
         self.times.len() * self.model.n_outputs()
     }
 
-    fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), String> {
-        self.solve(params, out).map_err(|e| e.to_string())
+    fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), SimulationError> {
+        self.solve(params, out).map_err(SimulationError::new)
     }
 
     fn has_sensitivities(&self) -> bool {
@@ -927,8 +961,8 @@ impl Simulator for OdeSimulator {
         params: &[f64],
         out: &mut [f64],
         sensitivities: &mut [f64],
-    ) -> Result<(), String> {
+    ) -> Result<(), SimulationError> {
         self.solve_with_sensitivities(params, out, sensitivities)
-            .map_err(|e| e.to_string())
+            .map_err(SimulationError::new)
     }
 }

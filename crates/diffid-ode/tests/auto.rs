@@ -13,10 +13,7 @@ const DECAY: &str = "in_i { k = 0.5, y0 = 2.0 } u_i { y = y0 } F_i { -k * y }";
 
 fn simulator(code: &str, times: Vec<f64>, params: &[&str], solver: SolverKind) -> OdeSimulator {
     let names: Vec<String> = params.iter().map(|s| (*s).to_owned()).collect();
-    let options = SolveOptions {
-        solver,
-        ..SolveOptions::default()
-    };
+    let options = SolveOptions::default().with_solver(solver);
     OdeSimulator::new(
         DiffslModel::new(code).expect("valid"),
         times,

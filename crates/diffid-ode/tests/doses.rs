@@ -37,12 +37,9 @@ fn times() -> Vec<f64> {
 }
 
 fn options(solver: SolverKind) -> SolveOptions {
-    SolveOptions {
-        solver,
-        rtol: 1e-10,
-        atol: 1e-12,
-        ..SolveOptions::default()
-    }
+    SolveOptions::default()
+        .with_solver(solver)
+        .with_tolerances(1e-10, 1e-12)
 }
 
 fn pk(solver: SolverKind) -> OdeSimulator {
@@ -181,10 +178,7 @@ fn a_breakpoint_restarts_the_integration_exactly_at_a_switch() {
         DiffslModel::new(SWITCH).expect("valid"),
         t.clone(),
         &names,
-        SolveOptions {
-            solver: SolverKind::Bdf,
-            ..options(SolverKind::Bdf)
-        },
+        options(SolverKind::Bdf).with_solver(SolverKind::Bdf),
     )
     .expect("valid")
     .with_breakpoints(&[5.0])
@@ -281,10 +275,7 @@ F_i { -k * x, z - x }
         DiffslModel::new(dae).expect("valid"),
         vec![0.0, 1.0],
         &["k".to_owned()],
-        SolveOptions {
-            solver: SolverKind::Bdf,
-            ..SolveOptions::default()
-        },
+        SolveOptions::default().with_solver(SolverKind::Bdf),
     )
     .expect("valid");
     let e = schedule_error(sim.with_doses(&[Dose::new(0.5, "x", 1.0)]));

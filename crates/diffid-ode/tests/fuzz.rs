@@ -84,7 +84,7 @@ proptest! {
         solver in prop::sample::select(&[SolverKind::Tsit45, SolverKind::Bdf, SolverKind::Esdirk34, SolverKind::TrBdf2][..]),
     ) {
         let model = DiffslModel::new(SOURCES[0]).expect("valid model");
-        let options = SolveOptions { solver, max_steps: 2_000, ..SolveOptions::default() };
+        let options = SolveOptions::default().with_solver(solver).with_max_steps(2_000);
         match OdeSimulator::new(model, times.clone(), &["k".to_owned()], options) {
             Ok(sim) => {
                 let mut out = vec![0.0; times.len()];

@@ -46,10 +46,7 @@ fn every_solver_matches_the_exact_solution() {
         SolverKind::Esdirk34,
         SolverKind::TrBdf2,
     ] {
-        let opts = SolveOptions {
-            solver,
-            ..SolveOptions::default()
-        };
+        let opts = SolveOptions::default().with_solver(solver);
         let sim = OdeSimulator::new(
             DiffslModel::new(DECAY).unwrap(),
             t.clone(),
@@ -172,10 +169,7 @@ fn a_diverging_solve_is_an_error_not_a_panic() {
 
 #[test]
 fn step_budget_is_enforced() {
-    let opts = SolveOptions {
-        max_steps: 5,
-        ..SolveOptions::default()
-    };
+    let opts = SolveOptions::default().with_max_steps(5);
     let sim = OdeSimulator::new(
         DiffslModel::new(DECAY).unwrap(),
         times(50, 100.0),
@@ -187,6 +181,17 @@ fn step_budget_is_enforced() {
         solve(&sim, &[0.5]),
         Err(SolveError::TooManySteps { max_steps: 5, .. })
     ));
+    // Through the generic `Simulator` interface the error stays typed.
+    let mut out = vec![0.0; 50];
+    let err = diffid_core::Simulator::simulate(&sim, &[0.5], &mut out).expect_err("budget");
+    assert!(
+        matches!(
+            err.downcast_ref::<SolveError>(),
+            Some(SolveError::TooManySteps { max_steps: 5, .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("exceeded 5 steps"), "{err}");
 }
 
 #[test]
@@ -237,13 +242,10 @@ fn the_sparse_backend_agrees_with_the_dense_one() {
     );
     let t = times(11, 20.0);
     let solve_on = |backend: diffid_ode::Backend| {
-        let opts = SolveOptions {
-            solver: SolverKind::Bdf,
-            backend,
-            rtol: 1e-9,
-            atol: 1e-11,
-            ..SolveOptions::default()
-        };
+        let opts = SolveOptions::default()
+            .with_solver(SolverKind::Bdf)
+            .with_tolerances(1e-9, 1e-11)
+            .with_backend(backend);
         let sim = OdeSimulator::new(
             DiffslModel::new(&code).unwrap(),
             t.clone(),

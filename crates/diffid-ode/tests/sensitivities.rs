@@ -17,13 +17,10 @@ fn times(n: usize, t_end: f64) -> Vec<f64> {
 }
 
 fn tight(solver: SolverKind, backend: Backend) -> SolveOptions {
-    SolveOptions {
-        solver,
-        backend,
-        rtol: 1e-10,
-        atol: 1e-12,
-        ..SolveOptions::default()
-    }
+    SolveOptions::default()
+        .with_solver(solver)
+        .with_tolerances(1e-10, 1e-12)
+        .with_backend(backend)
 }
 
 fn simulator(code: &str, t: &[f64], params: &[&str], opts: SolveOptions) -> OdeSimulator {

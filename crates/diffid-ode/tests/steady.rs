@@ -6,12 +6,9 @@
 use diffid_ode::{DiffslModel, Dose, OdeSimulator, SolveError, SolveOptions, SolverKind};
 
 fn options(solver: SolverKind) -> SolveOptions {
-    SolveOptions {
-        solver,
-        rtol: 1e-10,
-        atol: 1e-12,
-        ..SolveOptions::default()
-    }
+    SolveOptions::default()
+        .with_solver(solver)
+        .with_tolerances(1e-10, 1e-12)
 }
 
 fn simulator(code: &str, times: Vec<f64>, params: &[&str], solver: SolverKind) -> OdeSimulator {

@@ -42,8 +42,8 @@ pub use space::SearchSpace;
 pub use diffid_core::{
     check_gradients, fd, panic_message, simulate_each, testkit, Ask, AskTell, Bounds, CoreError,
     FnGradObjective, FnObjective, GradientOutcome, Limits, Objective, OptimisationResult,
-    Optimiser, OptimiserState, Outcome, Parameter, Parameters, Patience, Simulator, TellError,
-    Termination, TimeSeries, Transform,
+    Optimiser, OptimiserState, Outcome, Parameter, Parameters, Patience, SimulationError,
+    Simulator, TellError, Termination, TimeSeries, Transform,
 };
 pub use diffid_cost::{CostError, CostMetric, CostSum, GaussianNll, Noise, Rmse, Sse};
 pub use diffid_exec::{

@@ -139,7 +139,7 @@ impl Objective for FitObjective {
             .simulate(&self.model_params(x), &mut predictions)
         {
             Ok(()) => self.score(&predictions, x),
-            Err(reason) => Outcome::Failed(reason),
+            Err(reason) => Outcome::Failed(reason.to_string()),
         }
     }
 
@@ -158,7 +158,7 @@ impl Objective for FitObjective {
             .zip(points)
             .map(|(r, x)| match r {
                 Ok(predictions) => self.score(&predictions, x),
-                Err(reason) => Outcome::Failed(reason),
+                Err(reason) => Outcome::Failed(reason.to_string()),
             })
             .collect()
     }
@@ -177,7 +177,7 @@ impl Objective for FitObjective {
             &mut predictions,
             &mut sensitivities,
         ) {
-            return GradientOutcome::Failed(reason);
+            return GradientOutcome::Failed(reason.to_string());
         }
         let noise = self.noise(x);
         let value = self

@@ -23,12 +23,11 @@ use std::time::Duration;
 /// `options` for the rest of a run resumed after `earlier` (its time limit counts from the
 /// run's start).
 fn continued(options: &RunOptions, earlier: Duration) -> RunOptions {
-    RunOptions {
-        time_limit: options
+    options.clone().with_optional_time_limit(
+        options
             .time_limit
             .map(|limit| limit.saturating_sub(earlier)),
-        ..options.clone()
-    }
+    )
 }
 
 /// An evaluator, or why it could not be made.
