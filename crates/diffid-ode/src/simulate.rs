@@ -10,6 +10,12 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+#[cfg(all(feature = "diffsl-cranelift", feature = "diffsl-llvm"))]
+compile_error!(
+    "diffid-ode: the features `diffsl-cranelift` (a default) and `diffsl-llvm` both choose the \
+     DiffSL JIT backend; pick one: `--no-default-features --features diffsl-llvm` for LLVM"
+);
+
 #[cfg(not(feature = "diffsl-llvm"))]
 pub(crate) type Codegen = diffsol::CraneliftJitModule;
 #[cfg(feature = "diffsl-llvm")]
