@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, clippy (warnings denied), the Rust tests,
-# the dependency-rule check, a build without default features, the wheel build, pytest, and the seed tutorial as a smoke run.
+# the dependency-rule check, a build without default features, packaging, the wheel build, pytest, and the seed tutorial as a smoke run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup-venv.sh"
 cd "$ROOT"
@@ -18,6 +18,9 @@ echo "==> cargo xtask tidy"
 cargo xtask tidy
 echo "==> the facade without default features (Cranelift stays the JIT)"
 cargo build --release -p diffid --no-default-features
+echo "==> cargo package, the library crates in dependency order"
+cargo package --workspace --exclude diffid-python --exclude diffid-benches --exclude xtask \
+    --no-verify --allow-dirty --quiet
 echo "==> building the wheel"
 rm -rf target/wheels
 maturin build --release --manifest-path bindings/python/Cargo.toml --out target/wheels

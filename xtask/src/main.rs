@@ -2,8 +2,8 @@
 //! `.cargo/config.toml`).
 //!
 //! - `cargo xtask tidy`: checks the crate layering of house-style §2 — on the declared and the
-//!   resolved (transitive) dependencies, from `cargo metadata` — `publish = false` and the
-//!   crate-level docs (see [`tidy`](mod@tidy)); also run by `cargo test -p xtask`.
+//!   resolved (transitive) dependencies, from `cargo metadata` — the publishing metadata
+//!   (library crates packageable, the rest `publish = false`) and the crate-level docs (see [`tidy`](mod@tidy)); also run by `cargo test -p xtask`.
 //! - `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
 //!   [--plot PATH]`: builds and runs the thread-scaling study (`benches/src/bin/scaling.rs`) in
 //!   release mode: a markdown table, optionally JSON and an SVG plot of the speedup. The options
@@ -21,8 +21,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  tidy    check the workspace's dependency rules (direct and transitive), publish = false and
-          crate docs
+  tidy    check the workspace's dependency rules (direct and transitive), publishing metadata
+          and crate docs
   bench   run the thread-scaling study of the seed fit (release build); options:
             --threads 1,2,4   thread counts (default: powers of two up to the cores, and the cores)
             --repeats R       timed runs per thread count (default 5)

@@ -6,8 +6,9 @@
 //! dependency graph. Declared dependencies are checked against [`RULES`]; then the resolved graph
 //! is walked from each member to find the outside crates its rule forbids that arrive
 //! *transitively*, through another crate, and the path is reported. The same checks also require
-//! `publish = false`, a crate-level `//!` doc comment at the top of each library root, and that
-//! every crate under `crates/` is a workspace member.
+//! the library crates under `crates/` to be packageable (description, licence, repository, no
+//! `publish = false`) and the rest to carry `publish = false`, a crate-level `//!` doc comment
+//! at the top of each library root, and that every crate under `crates/` is a workspace member.
 //!
 //! Loading is separate from checking ([`Workspace::load`] vs [`Workspace::violations`]), so the
 //! rules are unit-tested on synthetic metadata without running cargo or touching the disk.
@@ -220,7 +221,7 @@ to RULES in xtask/src/tidy.rs (house-style §2)"
                     }
                 }
             }
-            check_publish(package, &manifest_path, &mut out);
+            check_publish(package, &manifest_path, &dir, &mut out);
             self.check_lib_doc(package, &dir, &mut out);
             member_dirs.insert(dir);
         }
@@ -301,13 +302,37 @@ fn check_declared(
     }
 }
 
-/// Members are not published yet: `publish = false` (directly or through
-/// `publish.workspace = true`, which cargo has already resolved).
-fn check_publish(package: &Package, manifest_path: &str, out: &mut Vec<String>) {
-    if !package.publish.as_ref().is_some_and(Vec::is_empty) {
+/// The library crates under `crates/` are packaged (`cargo package`, in dependency order):
+/// they carry a description, a licence and a repository, and no `publish = false` (which
+/// stops cargo from packaging them together). The bindings, benches and xtask are never
+/// published: `publish = false` (directly or through `publish.workspace = true`, which cargo
+/// has already resolved).
+fn check_publish(package: &Package, manifest_path: &str, dir: &str, out: &mut Vec<String>) {
+    let unpublished = package.publish.as_ref().is_some_and(Vec::is_empty);
+    if dir.starts_with("crates/") {
+        if unpublished {
+            out.push(format!(
+                "{} ({manifest_path}): a library crate must be packageable, so no `publish = \
+false` (house-style §1 as amended by issue 10)",
+                package.name
+            ));
+        }
+        for (field, value) in [
+            ("description", &package.description),
+            ("license", &package.license),
+            ("repository", &package.repository),
+        ] {
+            if value.as_deref().is_none_or(str::is_empty) {
+                out.push(format!(
+                    "{} ({manifest_path}): [package] needs `{field}` to be packaged",
+                    package.name
+                ));
+            }
+        }
+    } else if !unpublished {
         out.push(format!(
-            "{} ({manifest_path}): [package] needs `publish = false` (internal crates are not \
-published yet, house-style §1)",
+            "{} ({manifest_path}): [package] needs `publish = false` (the bindings, benches and \
+xtask are not published, house-style §1)",
             package.name
         ));
     }
@@ -552,6 +577,8 @@ mod tests {
         deps: Vec<Dep>,
         publish: Value,
         lib: bool,
+        /// Whether it carries a description, licence and repository.
+        described: bool,
     }
 
     impl Crate {
@@ -600,6 +627,7 @@ mod tests {
                 deps,
                 publish: Value::Null,
                 lib: true,
+                described: true,
             });
             self
         }
@@ -645,6 +673,9 @@ mod tests {
                         "source": if c.dir.is_some() { Value::Null } else { json!(REGISTRY) },
                         "dependencies": dependencies, "targets": [target], "features": {},
                         "manifest_path": format!("{root}/Cargo.toml"), "publish": c.publish,
+                        "description": if c.described { json!("a crate") } else { Value::Null },
+                        "license": if c.described { json!("MIT") } else { Value::Null },
+                        "repository": if c.described { json!("https://x.invalid") } else { Value::Null },
                     })
                 })
                 .collect();
@@ -763,8 +794,13 @@ mod tests {
                 name,
                 dir: Some(dir),
                 deps,
-                publish: json!([]),
+                publish: if dir.starts_with("crates/") {
+                    Value::Null
+                } else {
+                    json!([])
+                },
                 lib: name != "xtask",
+                described: true,
             })
             .collect();
         let lib_sources = members_with_lib(&crates);
@@ -1103,17 +1139,26 @@ diffid-sample -> statrs -> pyo3, from [dependencies]): the diffid facade"
     #[test]
     fn publish_and_crate_docs_are_required() {
         let mut fake = mini();
-        fake.get("diffid-cost").publish = Value::Null;
+        fake.get("diffid-cost").publish = json!([]);
         let v = fake.violations();
         assert!(
             v.len() == 1
-                && v[0].starts_with("diffid-cost (crates/diffid-cost/Cargo.toml): [package] needs `publish = false`"),
+                && v[0].starts_with("diffid-cost (crates/diffid-cost/Cargo.toml): a library crate must be packageable"),
             "{v:?}"
         );
-        fake.get("diffid-cost").publish = json!(["crates-io"]);
+        let mut fake = mini();
+        fake.get("diffid-cost").described = false;
         let v = fake.violations();
         assert!(
-            v.len() == 1 && v[0].contains("needs `publish = false`"),
+            v.len() == 3 && v.iter().all(|m| m.contains("to be packaged")),
+            "{v:?}"
+        );
+        let mut fake = mini();
+        fake.get("xtask").publish = Value::Null;
+        let v = fake.violations();
+        assert!(
+            v.len() == 1
+                && v[0].starts_with("xtask (xtask/Cargo.toml): [package] needs `publish = false`"),
             "{v:?}"
         );
 
@@ -1154,8 +1199,9 @@ diffid-sample -> statrs -> pyo3, from [dependencies]): the diffid facade"
             name: "diffid-extra",
             dir: Some("crates/diffid-extra"),
             deps: vec![],
-            publish: json!([]),
+            publish: Value::Null,
             lib: true,
+            described: true,
         });
         fake.lib_sources = members_with_lib(&fake.crates);
         fake.crate_dirs.push("crates/diffid-extra".into());

@@ -359,25 +359,19 @@ impl Objective for PyObjective {
                 Outcome::Failed(reason) => return GradientOutcome::Failed(reason),
             };
             let gradient = g.call1(py, (&arg,)).and_then(|v| {
-                let np = py.import("numpy")?;
-                let arr = np
-                    .call_method1("ascontiguousarray", (v.bind(py), "float64"))
-                    .map_err(|_| {
-                        pyo3::exceptions::PyTypeError::new_err(format!(
-                            "the gradient must be a 1-D array of {} floats, got {}",
-                            self.dim,
-                            type_name(v.bind(py))
-                        ))
-                    })?;
-                let arr = arr.downcast::<numpy::PyArrayDyn<f64>>()?.readonly();
-                if arr.shape() != [self.dim] {
-                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                        "the gradient must have shape ({},) (one entry per parameter), got shape {:?}",
+                let (shape, g) = crate::convert::floats(v.bind(py)).map_err(|_| {
+                    pyo3::exceptions::PyTypeError::new_err(format!(
+                        "the gradient must be a 1-D array of {} floats, got {}",
                         self.dim,
-                        arr.shape()
+                        type_name(v.bind(py))
+                    ))
+                })?;
+                if shape != [self.dim] {
+                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                        "the gradient must have shape ({},) (one entry per parameter), got shape {shape:?}",
+                        self.dim,
                     )));
                 }
-                let g = arr.as_slice()?.to_vec();
                 if let Some(i) = g.iter().position(|v| v.is_nan()) {
                     return Err(pyo3::exceptions::PyValueError::new_err(format!(
                         "the gradient returned NaN in entry {i}"
@@ -594,10 +588,7 @@ impl PySimulator {
         params: &[f64],
     ) -> Result<Vec<f64>, SimulationError> {
         let predictions = value.and_then(|v| {
-            let np = py.import("numpy")?;
-            let arr = np.call_method1("ascontiguousarray", (v, "float64"))?;
-            let arr = arr.downcast::<numpy::PyArrayDyn<f64>>()?.readonly();
-            let shape = arr.shape().to_vec();
+            let (shape, values) = crate::convert::floats(v.bind(py))?;
             let fits = match shape.as_slice() {
                 [n] => *n == self.n_times && self.n_outputs == 1,
                 [n, k] => *n == self.n_times && *k == self.n_outputs,
@@ -609,7 +600,7 @@ impl PySimulator {
                     self.n_times, self.n_outputs
                 )));
             }
-            Ok(arr.as_slice()?.to_vec())
+            Ok(values)
         });
         match predictions {
             Ok(p) if p.iter().any(|v| v.is_nan()) => {

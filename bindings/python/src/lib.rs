@@ -7,6 +7,7 @@
 mod asktell;
 mod callables;
 mod cluster;
+mod convert;
 mod cost;
 mod errors;
 mod optimiser;

@@ -102,19 +102,14 @@ pub fn same_recipe(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<bool>
 
 /// Converts an array-like to a contiguous row-major `(rows, columns, values)` table.
 pub fn table(data: &Bound<'_, PyAny>) -> PyResult<(usize, usize, Vec<f64>)> {
-    let np = data.py().import("numpy")?;
-    let arr = np
-        .call_method1("ascontiguousarray", (data, "float64"))
+    let (shape, values) = crate::convert::floats(data)
         .map_err(|e| BuildError::new_err(format!("data must be a numeric 2-D array: {e}")))?;
-    let arr = arr.downcast::<numpy::PyArrayDyn<f64>>()?;
-    let shape = arr.shape().to_vec();
     if shape.len() != 2 {
         return Err(BuildError::new_err(format!(
             "data must be a 2-D array (column 0 = time, then one column per model output), got a {}-D array of shape {shape:?}",
             shape.len()
         )));
     }
-    let values = arr.readonly().as_slice()?.to_vec();
     Ok((shape[0], shape[1], values))
 }
 
@@ -664,16 +659,13 @@ fn diffid_ode_check(what: &str, times: &[f64]) -> PyResult<()> {
 }
 
 fn vector(x: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
-    let np = x.py().import("numpy")?;
-    let arr = np.call_method1("ascontiguousarray", (x, "float64"))?;
-    let arr = arr.downcast::<numpy::PyArrayDyn<f64>>()?;
-    if arr.ndim() != 1 {
+    let (shape, values) = crate::convert::floats(x)?;
+    if shape.len() != 1 {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "expected a 1-D vector of parameter values, got shape {:?}",
-            arr.shape()
+            "expected a 1-D vector of parameter values, got shape {shape:?}"
         )));
     }
-    Ok(arr.readonly().as_slice()?.to_vec())
+    Ok(values)
 }
 
 /// A built problem: evaluate it, or optimise it.
@@ -1303,15 +1295,14 @@ pub fn lazy_problem(builder: Py<PyAny>) -> PyProblem {
 
 /// The rows of a 2-D array-like of points.
 fn rows(points: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<f64>>> {
-    let np = points.py().import("numpy")?;
-    let arr = np.call_method1("ascontiguousarray", (points, "float64"))?;
-    let arr = arr.downcast::<numpy::PyArray2<f64>>().map_err(|_| {
-        pyo3::exceptions::PyValueError::new_err("expected a 2-D array of points, one per row")
-    })?;
-    let cols = arr.shape()[1];
-    let flat = arr.readonly().as_slice()?.to_vec();
+    let (shape, flat) = crate::convert::floats(points)?;
+    let [n, cols] = shape[..] else {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "expected a 2-D array of points, one per row",
+        ));
+    };
     Ok(if cols == 0 {
-        vec![Vec::new(); arr.shape()[0]]
+        vec![Vec::new(); n]
     } else {
         flat.chunks(cols).map(<[f64]>::to_vec).collect()
     })
@@ -1518,10 +1509,15 @@ impl PyProblem {
     /// Ctrl-C (every 50 ms), to call the callback (every iteration) and to draw the progress
     /// line (every 0.5 s). Returns the body's result and the exception that stopped the run
     /// (Ctrl-C, or one raised by the callback), if any.
+    ///
+    /// While the body runs, SIGINT also sets `options`' cancellation flag (chained after
+    /// Python's own handler), so Ctrl-C stops a long batch within one evaluation per thread
+    /// rather than at its end; the interrupt is then raised as Python's `KeyboardInterrupt`.
     fn observed<R: Send>(
         py: Python<'_>,
         controls: RunControls,
         solvers: Option<&SolverWatch<'_>>,
+        options: &RunOptions,
         body: impl FnOnce(&mut dyn Observer) -> R + Send,
     ) -> (R, Option<PyErr>) {
         let RunControls {
@@ -1529,6 +1525,10 @@ impl PyProblem {
         } = controls;
         let mut raised: Option<PyErr> = None;
         let mut last_progress: Option<Progress> = None;
+        // Without the hook (registration refused), Ctrl-C is still seen between batches.
+        let hook = options.cancel.as_ref().and_then(|flag| {
+            signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(flag)).ok()
+        });
         let result = py.detach(|| {
             let mut last_check = std::time::Duration::ZERO;
             let mut last_draw: Option<std::time::Duration> = None;
@@ -1576,6 +1576,15 @@ impl PyProblem {
             };
             body(&mut observer)
         });
+        if let Some(id) = hook {
+            signal_hook::low_level::unregister(id);
+            // A Ctrl-C that stopped a batch: Python's handler saw it too.
+            if raised.is_none() {
+                if let Err(e) = py.check_signals() {
+                    raised = Some(e);
+                }
+            }
+        }
         if let Some(p) = &last_progress {
             let _ = write_stderr(py, &progress_line(p, solvers), true);
         }
@@ -1597,7 +1606,7 @@ impl PyProblem {
         let options = self.run_options();
         let checkpoint = self.checkpoint(py, &controls)?;
         let watch = SolverWatch::of(&problem);
-        let (result, raised) = Self::observed(py, controls, watch.as_ref(), |observer| {
+        let (result, raised) = Self::observed(py, controls, watch.as_ref(), &options, |observer| {
             problem.optimise_checkpointed(
                 initial.as_deref(),
                 optimiser.map(AsRef::as_ref),
@@ -1749,7 +1758,7 @@ impl PyProblem {
         let name = sampler.map_or("metropolis_hastings", |s| s.name());
         let checkpoint = self.checkpoint(py, &controls)?;
         let watch = SolverWatch::of(&problem);
-        let (result, raised) = Self::observed(py, controls, watch.as_ref(), |observer| {
+        let (result, raised) = Self::observed(py, controls, watch.as_ref(), &options, |observer| {
             problem.sample_checkpointed(
                 initial.as_deref(),
                 sampler.map(AsRef::as_ref),
@@ -1785,7 +1794,7 @@ impl PyProblem {
         let options = self.run_options();
         let checkpoint = self.checkpoint(py, &controls)?;
         let watch = SolverWatch::of(&problem);
-        let (result, raised) = Self::observed(py, controls, watch.as_ref(), |observer| {
+        let (result, raised) = Self::observed(py, controls, watch.as_ref(), &options, |observer| {
             problem.nested_sample_checkpointed(
                 initial.as_deref(),
                 sampler,
@@ -1837,16 +1846,19 @@ impl PyProblem {
         ))
     }
 
+    /// A run's options: cancelled by the Python objective's error flag when it has one (an
+    /// exception it raised stops the run), else by a flag of the run's own; Ctrl-C sets
+    /// either (see [`observed`](Self::observed)).
     fn run_options(&self) -> RunOptions {
         let cancel = self
             .built
             .get()
             .and_then(|b| b.errors.as_ref())
-            .map(|c| c.cancel.clone());
-        match cancel {
-            Some(flag) => RunOptions::default().with_cancel(flag),
-            None => RunOptions::default(),
-        }
+            .map_or_else(
+                || Arc::new(std::sync::atomic::AtomicBool::new(false)),
+                |c| c.cancel.clone(),
+            );
+        RunOptions::default().with_cancel(cancel)
     }
 }
 

@@ -172,3 +172,58 @@ def test_absurd_durations_are_value_errors_not_panics(cls):
         cls().with_time_limit(1e300)
     with pytest.raises(ValueError, match="seconds"):
         cls().with_patience(seconds=float("inf"))
+
+
+LONG_BATCH_SCRIPT = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import diffid
+from support import SEED_MODEL, SEED_INITIAL, load_seed_data
+
+builder = diffid.DiffsolBuilder().with_diffsl(SEED_MODEL).with_data(load_seed_data())
+for name, value in SEED_INITIAL.items():
+    builder = builder.with_parameter(name, value, bounds=(0.01, 5.0))
+problem = builder.with_parallel(False).build()
+# One batch of about 20 s: the population sized from the time of one evaluation.
+x = list(SEED_INITIAL.values())
+start = time.perf_counter()
+for _ in range(200):
+    problem.evaluate(x)
+per_eval = (time.perf_counter() - start) / 200
+population = int(20.0 / per_eval)
+optimiser = diffid.CMAES().with_population_size(population).with_max_iter(2).with_seed(0)
+print("READY", flush=True)
+ready = time.perf_counter()
+try:
+    problem.optimise(optimiser=optimiser)
+except KeyboardInterrupt:
+    print("CAUGHT", time.perf_counter() - ready, flush=True)
+    sys.exit(0)
+print("FINISHED", time.perf_counter() - ready, flush=True)
+"""
+
+
+def test_ctrl_c_stops_inside_a_long_batch(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from support import REPO_ROOT
+
+    script = tmp_path / "long_batch.py"
+    script.write_text(LONG_BATCH_SCRIPT.format(tests=str(REPO_ROOT / "bindings" / "python" / "tests")))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    fields = out.split()
+    assert fields[0] == "CAUGHT", out + err
+    # The batch would take about 20 s; the interrupt ends it within a few evaluations.
+    assert float(fields[1]) < 5.0, out

@@ -649,6 +649,17 @@ pub fn drive<S: AskTell + ?Sized>(
             .as_ref()
             .is_some_and(|flag| flag.load(Ordering::Relaxed))
     };
+    // With a cancellation flag, each point of a batch checks it before it is evaluated, so a
+    // cancellation stops a long batch within one evaluation per thread; that batch is then
+    // not told (the state stays as it was after the last whole batch).
+    let cancellable = options.cancel.as_deref().map(|flag| Cancellable {
+        inner: objective,
+        flag,
+    });
+    let objective: &dyn Objective = match &cancellable {
+        Some(c) => c,
+        None => objective,
+    };
     let mut last_failure: Option<String> = None;
 
     let termination = loop {
@@ -659,12 +670,18 @@ pub fn drive<S: AskTell + ?Sized>(
             Ask::Done(termination) => break termination,
             Ask::Evaluate(points) => {
                 let outcomes = evaluator.evaluate_batch(objective, &points);
+                if cancelled() {
+                    break Termination::Cancelled;
+                }
                 note_failure(&mut last_failure, outcomes.iter().map(Outcome::clone));
                 state.tell(&outcomes)?;
             }
             Ask::EvaluateWithGradient(points) => {
                 let (outcomes, evaluations) =
                     evaluate_gradients(evaluator, objective, &points, bounds);
+                if cancelled() {
+                    break Termination::Cancelled;
+                }
                 note_failure(
                     &mut last_failure,
                     outcomes.iter().map(GradientOutcome::outcome),
@@ -698,6 +715,75 @@ pub fn drive<S: AskTell + ?Sized>(
         time: start.elapsed(),
         last_failure,
     })
+}
+
+/// An objective whose evaluations fail at once, unevaluated, after `flag` is set: what
+/// lets a cancellation stop inside a batch.
+struct Cancellable<'a> {
+    inner: &'a dyn Objective,
+    flag: &'a AtomicBool,
+}
+
+const CANCELLED: &str = "the run was cancelled before this point was evaluated";
+
+impl Cancellable<'_> {
+    fn stopped(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+}
+
+impl Objective for Cancellable<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn evaluate(&self, x: &[f64]) -> Outcome {
+        if self.stopped() {
+            return Outcome::Failed(CANCELLED.to_owned());
+        }
+        self.inner.evaluate(x)
+    }
+
+    fn has_gradient(&self) -> bool {
+        self.inner.has_gradient()
+    }
+
+    fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
+        if self.stopped() {
+            return GradientOutcome::Failed(CANCELLED.to_owned());
+        }
+        self.inner.evaluate_with_gradient(x)
+    }
+
+    fn fd_step(&self) -> f64 {
+        self.inner.fd_step()
+    }
+
+    fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
+        // A self-parallelising objective takes the batch whole (it cannot be interrupted).
+        if self.stopped() {
+            return vec![Outcome::Failed(CANCELLED.to_owned()); points.len()];
+        }
+        self.inner.evaluate_batch(points)
+    }
+
+    fn has_parts(&self) -> bool {
+        self.inner.has_parts()
+    }
+
+    fn evaluate_parts(&self, x: &[f64], run_each: RunEach<'_>) -> Outcome {
+        if self.stopped() {
+            return Outcome::Failed(CANCELLED.to_owned());
+        }
+        self.inner.evaluate_parts(x, run_each)
+    }
+
+    fn evaluate_with_gradient_parts(&self, x: &[f64], run_each: RunEach<'_>) -> GradientOutcome {
+        if self.stopped() {
+            return GradientOutcome::Failed(CANCELLED.to_owned());
+        }
+        self.inner.evaluate_with_gradient_parts(x, run_each)
+    }
 }
 
 /// Keeps the reason of the last failed outcome of a batch, for the error of a run in which

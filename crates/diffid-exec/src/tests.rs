@@ -475,6 +475,36 @@ fn cancel_flag_set_during_the_run_cancels() {
 }
 
 #[test]
+fn cancel_flag_set_inside_a_batch_stops_that_batch_untold() {
+    // Batches of 50 points; the 60th evaluation (the 10th of the second batch) sets the flag.
+    let flag = Arc::new(AtomicBool::new(false));
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let objective = FnObjective::new(2, |x: &[f64]| {
+        if calls.fetch_add(1, Ordering::SeqCst) + 1 == 60 {
+            flag.store(true, Ordering::SeqCst);
+        }
+        testkit::sphere(x)
+    });
+    let options = RunOptions::default().with_cancel(Arc::clone(&flag));
+    for threads in [1, 2] {
+        flag.store(false, Ordering::SeqCst);
+        calls.store(0, Ordering::SeqCst);
+        let mut state = RandomSearch::new(2, 50, 100);
+        let pool = RayonEvaluator::new(threads).expect("pool");
+        let result = run(&mut state, &objective, &pool, &options, &mut ()).expect("run succeeds");
+        assert_eq!(result.termination, Termination::Cancelled);
+        // The first batch was told; the second was abandoned after at most one more
+        // evaluation per thread, and not told.
+        assert_eq!(
+            (result.iterations, result.evaluations),
+            (1, 50),
+            "{threads}"
+        );
+        assert!(calls.load(Ordering::SeqCst) <= 60 + threads, "{threads}");
+    }
+}
+
+#[test]
 fn cancel_flag_set_before_the_run_evaluates_nothing() {
     let objective = FnObjective::new(2, testkit::sphere);
     let options = RunOptions {
