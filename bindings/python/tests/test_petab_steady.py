@@ -264,3 +264,23 @@ def test_a_measurement_before_the_start_names_the_file_line_and_condition(tmp_pa
     rows = [row("obs_A", 1.0, 1.0), row("obs_A", -0.5, 1.0)]
     with pytest.raises(dp.PetabError, match=r"measurements.tsv, line 3.*-0.5.*'stim'"):
         dp.load(write_problem(tmp_path, rows))
+
+
+def test_an_unknown_condition_names_the_file_and_line(tmp_path):
+    rows = [row("obs_A", 1.0, 1.0), row("obs_A", 2.0, 1.0, cond="elsewhere")]
+    with pytest.raises(dp.PetabError, match=r"measurements.tsv, line 3.*'elsewhere'"):
+        dp.load(write_problem(tmp_path, rows))
+
+
+def test_an_override_naming_no_parameter_names_the_condition(tmp_path):
+    conditions = [{"conditionId": "pre", "u": U_PRE}, {"conditionId": "stim", "u": "k_nowhere"}]
+    path = write_problem(tmp_path, [row("obs_A", 1.0, 1.0)], conditions=conditions)
+    with pytest.raises(dp.PetabError, match=r"conditions.tsv, condition 'stim'.*'k_nowhere'"):
+        dp.load(path)
+
+
+def test_a_malformed_problem_file_is_an_error_naming_it(tmp_path):
+    path = write_problem(tmp_path, [row("obs_A", 1.0, 1.0)])
+    path.write_text("format_version: 1\nproblems: [[[\n")
+    with pytest.raises(dp.PetabError, match="problem.yaml"):
+        dp.load(path)
