@@ -2,11 +2,14 @@
 //! (`f(params) -> predictions`, compared with data by cost metrics).
 
 use crate::cluster::check_executor;
+use crate::convert::{checked_prior, parameter, same_recipe, table};
 use crate::cost::extract_metric;
 use crate::errors::to_py;
-use crate::errors::{BuildError, EvaluationError};
+use crate::errors::BuildError;
+use crate::errors::CallbackError;
+use crate::optimiser::extract_optimiser;
 use crate::pickling::Recipe;
-use crate::problem::{checked_prior, extract_optimiser, parameter, same_recipe, table, PyProblem};
+use crate::problem::PyProblem;
 use diffid::{
     attach_priors, likelihood_of, split_noise, CostMetric, CostSum, Distribution, FitObjective,
     GradientOutcome, Objective, Optimiser, Outcome, Parallelism, Parameters, Problem,
@@ -16,67 +19,8 @@ use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::BoundObject;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// What a Python objective (or an executor) raised, kept so the run can stop and re-raise it.
-#[derive(Default)]
-pub struct CallbackError {
-    /// The first exception raised (or the first bad return value), with the point, if one
-    /// point is to blame.
-    error: Mutex<Option<(PyErr, Option<Vec<f64>>)>>,
-    /// Set when an error is recorded: the run loop stops at the next iteration.
-    pub cancel: Arc<AtomicBool>,
-}
-
-impl CallbackError {
-    fn keep(&self, err: PyErr, x: Option<&[f64]>) {
-        if let Ok(mut slot) = self.error.lock() {
-            if slot.is_none() {
-                *slot = Some((err, x.map(<[f64]>::to_vec)));
-            }
-        }
-        self.cancel.store(true, Ordering::SeqCst);
-    }
-
-    fn record(&self, err: PyErr, x: &[f64]) {
-        self.keep(err, Some(x));
-    }
-
-    /// Records an error raised as it is (an executor's failure, already worded).
-    pub fn record_raw(&self, err: PyErr) {
-        self.keep(err, None);
-    }
-
-    /// Whether an error has been recorded and the run is stopping.
-    pub fn stopping(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
-    }
-
-    /// Takes the recorded error as an `EvaluationError` with the original exception as its
-    /// cause and the offending point on `.point` (one recorded without a point as it is);
-    /// resets the state for the next run. An interruption (`KeyboardInterrupt`, `SystemExit`:
-    /// anything not an `Exception`) is returned as it is.
-    pub fn take(&self, py: Python<'_>) -> Option<PyErr> {
-        self.cancel.store(false, Ordering::SeqCst);
-        let (cause, point) = self.error.lock().ok()?.take()?;
-        let Some(point) = point else {
-            return Some(cause);
-        };
-        if !cause.is_instance_of::<pyo3::exceptions::PyException>(py) {
-            return Some(cause);
-        }
-        let err = EvaluationError::new_err(format!(
-            "the objective failed at {point:?}: {}",
-            cause.value(py)
-        ));
-        err.set_cause(py, Some(cause));
-        // A fresh exception instance accepts attributes; if it did not, the message still
-        // carries the point.
-        let _ = err.value(py).setattr("point", point);
-        Some(err)
-    }
-}
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// `recipe` followed by `method(*args)`.
 fn step<'py>(

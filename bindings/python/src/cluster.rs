@@ -3,7 +3,7 @@
 //! Rust, each holding the problem (sent once where the executor allows it). The Python half,
 //! which speaks to `concurrent.futures`, Dask, Ray and MPI executors, is `diffid/_cluster.py`.
 
-use crate::callables::CallbackError;
+use crate::errors::CallbackError;
 use crate::errors::ExecutorError;
 use crate::problem::{PyDiffsolBuilder, PyProblem};
 use diffid::{GradientOutcome, Objective, Outcome, Parallelism};

@@ -14,6 +14,7 @@ mod optimiser;
 mod pickling;
 mod problem;
 mod results;
+mod run;
 mod sampler;
 
 use pyo3::prelude::*;
@@ -30,7 +31,7 @@ fn _diffid(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<optimiser::PyNelderMead>()?;
     m.add_class::<optimiser::PyAdam>()?;
     m.add_class::<optimiser::PyLbfgsb>()?;
-    m.add_class::<problem::PyProgress>()?;
+    m.add_class::<run::PyProgress>()?;
     m.add_class::<problem::PyDiffsolBuilder>()?;
     m.add_class::<problem::PyProblem>()?;
     m.add_class::<callables::PyScalarBuilder>()?;

@@ -5,8 +5,9 @@
 
 use crate::asktell::{bounds_for, Kind, PyOptimiserState};
 use crate::errors::{setting_to_py, to_py};
-use crate::problem::{PyProblem, RunControls};
+use crate::problem::PyProblem;
 use crate::results::PyOptimisationResults;
+use crate::run::RunControls;
 use diffid::{
     Adam, Bounds, CmaEs, CoreError, Error, Lbfgsb, NelderMead, Optimiser, Patience, Restarts,
     StartOnly,
@@ -479,4 +480,24 @@ optimiser_class! {
             )
         }
     }
+}
+
+/// The optimiser an optimiser object from Python stands for.
+pub fn extract_optimiser(obj: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Optimiser>> {
+    if let Ok(c) = obj.downcast::<PyCmaEs>() {
+        return Ok(c.get().optimiser());
+    }
+    if let Ok(c) = obj.downcast::<PyNelderMead>() {
+        return Ok(c.get().optimiser());
+    }
+    if let Ok(c) = obj.downcast::<PyAdam>() {
+        return Ok(c.get().optimiser());
+    }
+    if let Ok(c) = obj.downcast::<PyLbfgsb>() {
+        return Ok(c.get().optimiser());
+    }
+    Err(PyTypeError::new_err(format!(
+        "expected an optimiser (diffid.NelderMead(), diffid.CMAES(), diffid.Adam() or diffid.LBFGSB()), got {}",
+        obj.get_type().name()?
+    )))
 }

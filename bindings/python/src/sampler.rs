@@ -3,7 +3,8 @@
 use crate::asktell::{value_outcomes, PyDone, PyEvaluate};
 use crate::cluster::Remote;
 use crate::errors::{tell_to_py, to_py};
-use crate::problem::{PyProblem, RunControls};
+use crate::problem::PyProblem;
+use crate::run::RunControls;
 use diffid::{
     diagnostics, Ask, AskTell, BoundKind, Distribution, DynamicNestedSampler, EnsembleSampler,
     Error, MetropolisHastings, NestedResult, NestedState, Prior, SampleError, Sampler,
