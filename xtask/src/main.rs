@@ -4,9 +4,10 @@
 //! - `cargo xtask tidy`: checks the crate layering of house-style §2 — on the declared and the
 //!   resolved (transitive) dependencies, from `cargo metadata` — the publishing metadata
 //!   (library crates packageable, the rest `publish = false`) and the crate-level docs (see [`tidy`](mod@tidy)); also run by `cargo test -p xtask`.
-//! - `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
-//!   [--plot PATH]`: builds and runs the thread-scaling study (`benches/src/bin/scaling.rs`) in
-//!   release mode: a markdown table, optionally JSON and an SVG plot of the speedup. The options
+//! - `cargo xtask bench [--threads 1,2,4] [--population 8,32] [--data 100,500]
+//!   [--solvers tsit45,bdf] [--repeats R] [--json PATH] [--plot PATH]`: builds and runs the
+//!   scaling study (`benches/src/bin/scaling.rs`) in release mode: markdown tables (the grid,
+//!   and the per-evaluation times), optionally JSON and an SVG plot of the speedup. The options
 //!   are checked here, before the release build, and passed on.
 #![allow(clippy::print_stdout)]
 
@@ -23,12 +24,16 @@ usage: cargo xtask <command>
 commands:
   tidy    check the workspace's dependency rules (direct and transitive), publishing metadata
           and crate docs
-  bench   run the thread-scaling study of the seed fit (release build); options:
-            --threads 1,2,4   thread counts (default: powers of two up to the cores, and the cores)
-            --repeats R       timed runs per thread count (default 5)
-            --population P    CMA-ES population (default: CMA-ES's default for 4 parameters)
-            --json PATH       also write the rows as JSON
-            --plot PATH       also plot the speedup against the threads (SVG)
+  bench   run the scaling study of the seed fit (release build): threads × population ×
+          data size × solver, and the per-evaluation times; options:
+            --threads 1,2,4       thread counts (default: powers of two up to the cores, and
+                                  the cores)
+            --population 8,32     CMA-ES populations (default: CMA-ES's default, and 32)
+            --data 100,500        data sizes in rows (default 100,500)
+            --solvers tsit45,bdf  ODE solvers (default tsit45,bdf)
+            --repeats R           timed runs per cell and thread count (default 5)
+            --json PATH           also write the rows as JSON
+            --plot PATH           also plot the speedup against the threads (SVG)
   help    print this message";
 
 /// What the command line asks for.
@@ -88,11 +93,22 @@ where
                         }
                         forward.extend(["--threads".into(), list.into()]);
                     }
-                    Long(flag @ ("repeats" | "population")) => {
-                        let flag = format!("--{flag}");
+                    Long("repeats") => {
                         let n = parser.value()?.string()?;
-                        positive(&flag, &n)?;
-                        forward.extend([flag.into(), n.into()]);
+                        positive("--repeats", &n)?;
+                        forward.extend(["--repeats".into(), n.into()]);
+                    }
+                    Long(flag @ ("population" | "data")) => {
+                        let flag = format!("--{flag}");
+                        let list = parser.value()?.string()?;
+                        for n in list.split(',') {
+                            positive(&flag, n)?;
+                        }
+                        forward.extend([flag.into(), list.into()]);
+                    }
+                    Long("solvers") => {
+                        // Checked by the scaling binary, which knows the solvers.
+                        forward.extend(["--solvers".into(), parser.value()?]);
                     }
                     Long(flag @ ("json" | "plot")) => {
                         let flag = OsString::from(format!("--{flag}"));
@@ -209,7 +225,8 @@ mod tests {
     fn bench_options_are_checked_and_passed_on() {
         assert_eq!(
             bench_args(
-                "bench --threads 4,2 --repeats=3 --population 32 --json out.json --plot p.svg"
+                "bench --threads 4,2 --repeats=3 --population 32,8 --data 50 --solvers bdf \
+                 --json out.json --plot p.svg"
             ),
             [
                 "--threads",
@@ -217,7 +234,11 @@ mod tests {
                 "--repeats",
                 "3",
                 "--population",
-                "32",
+                "32,8",
+                "--data",
+                "50",
+                "--solvers",
+                "bdf",
                 "--json",
                 "out.json",
                 "--plot",
@@ -238,6 +259,7 @@ mod tests {
         assert!(err("bench --repeats").contains("--repeats"));
         assert!(err("bench --repeats 0").contains("`0` is not a positive integer"));
         assert!(err("bench --population many").contains("--population: `many`"));
+        assert!(err("bench --data 10,0").contains("--data: `0`"));
         assert!(err("bench --threads 1,x").contains("`x` is not a positive integer"));
         assert!(err("bench --json").contains("--json"));
     }

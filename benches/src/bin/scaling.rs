@@ -1,21 +1,34 @@
-//! Thread scaling of the seed fit: the Lotka–Volterra model fitted to the bundled data with SSE
-//! and CMA-ES (100 generations, σ 0.3, seed 1), timed at several thread counts.
+//! The scaling study of the seed fit: the Lotka–Volterra model fitted to the bundled data with
+//! SSE and CMA-ES (100 generations, σ 0.3, seed 1), over a grid of thread counts × population
+//! sizes × data sizes × ODE solvers — the study the founding tutorial teaches — plus the
+//! distribution of per-evaluation times, which is what limits a generation's parallel speedup
+//! (a generation waits for its slowest candidate).
 //!
-//! `cargo xtask bench [--threads 1,2,4] [--repeats R] [--population P] [--json PATH]
-//! [--plot PATH]`, or `cargo run --release -p diffid-benches --bin scaling -- ...`. The plot is
-//! an SVG figure of the speedup against the thread count, with the ideal line
-//! ([`diffid_benches::plot`]).
+//! `cargo xtask bench [--threads 1,2,4] [--population 8,32] [--data 100,500]
+//! [--solvers tsit45,bdf] [--repeats R] [--json PATH] [--plot PATH]`, or `cargo run --release
+//! -p diffid-benches --bin scaling -- ...`. Writes a markdown report to stdout, and optionally
+//! JSON and an SVG figure of the speedup against the thread count, one line per cell, with the
+//! ideal line ([`diffid_benches::plot`]).
 //!
-//! For each thread count the problem is built once (a private pool of that many threads), fitted
-//! once untimed (the warm-up, which also compiles the model on each pool thread; its time is the
-//! "first run" column) and then fitted `R` times; the table reports the median and the minimum of
-//! those, the speedup of the median over one thread and the parallel efficiency (speedup ÷
-//! threads). Every run's final value and x must be bit-identical to the one-thread result
+//! For each cell (population, data size, solver) and thread count the problem is built once (a
+//! private pool of that many threads), fitted once untimed (the warm-up, which also compiles the
+//! model on each pool thread; its time is the "first run" column) and then fitted `R` times;
+//! the table reports the median and the minimum, the speedup of the median over the same
+//! cell's one-thread median and the parallel efficiency (speedup ÷ threads). A data size of `n`
+//! keeps `n` rows evenly spaced over the whole data set (the same time span, fewer output
+//! times). Every run's final value and x must be bit-identical to the cell's one-thread result
 //! (invariant 5); the last column says whether they are, and the program exits with status 1
 //! if any differ.
+//!
+//! Per-evaluation times: for each data size and solver, 400 candidates drawn as CMA-ES draws
+//! its first generation (each parameter's start plus σ = 0.3 times its scale — the start's
+//! magnitude — times a standard normal), each evaluated and timed alone on one thread; the table gives the mean, quantiles, the maximum and the share of
+//! the total time spent on the slowest 1 %.
 #![allow(clippy::print_stdout)]
 
-use diffid::{CmaEs, DiffsolBuilder, OptimisationResult, Parallelism, Problem, RunOptions, Sse};
+use diffid::{
+    CmaEs, DiffsolBuilder, OptimisationResult, Parallelism, Problem, RunOptions, SolverKind, Sse,
+};
 use diffid_benches::plot::{speedup_svg, Series};
 use diffid_benches::{load_seed_data, seed_data_path, Table, SEED_MODEL, SEED_PARAMETERS};
 use serde::{Deserialize, Serialize};
@@ -29,24 +42,33 @@ use std::time::{Duration, Instant};
 const GENERATIONS: usize = 100;
 const STEP_SIZE: f64 = 0.3;
 const SEED: u64 = 1;
+/// Candidates timed one by one per data size and solver.
+const TIMED_CANDIDATES: usize = 400;
 
 const USAGE: &str = "\
-usage: scaling [--threads 1,2,4] [--repeats R] [--population P] [--json PATH] [--plot PATH]
+usage: scaling [--threads 1,2,4] [--population 8,32] [--data 100,500] [--solvers tsit45,bdf]
+               [--repeats R] [--json PATH] [--plot PATH]
 
-  --threads LIST    comma-separated thread counts; 1 is always added as the baseline
-                    (default: powers of two up to the available cores, and the cores)
-  --repeats R       timed runs per thread count, after one warm-up run (default 5)
-  --population P    CMA-ES population size (default: CMA-ES's default for 4 parameters);
-                    larger populations expose more parallelism
-  --json PATH       also write the rows as JSON to PATH
-  --plot PATH       also plot the speedup against the thread count to PATH, an SVG file";
+  --threads LIST     comma-separated thread counts; 1 is always added as the baseline
+                     (default: powers of two up to the available cores, and the cores)
+  --population LIST  CMA-ES population sizes (default: CMA-ES's default for 4 parameters, 8,
+                     and 32); larger populations expose more parallelism
+  --data LIST        data sizes in rows, evenly spaced over the bundled 500 (default 100,500)
+  --solvers LIST     ODE solvers: auto, tsit45, bdf, esdirk34, tr_bdf2 (default tsit45,bdf)
+  --repeats R        timed runs per cell and thread count, after one warm-up run (default 5)
+  --json PATH        also write the rows as JSON to PATH
+  --plot PATH        also plot the speedup against the thread count to PATH, an SVG file";
 
 /// Command-line options.
 #[derive(Debug, PartialEq)]
 struct Options {
     threads: Vec<usize>,
     repeats: usize,
-    population: Option<usize>,
+    /// Population sizes; `None` is CMA-ES's default.
+    populations: Vec<Option<usize>>,
+    /// Data sizes in rows; `None` is the whole data set.
+    data: Vec<Option<usize>>,
+    solvers: Vec<SolverKind>,
     json: Option<PathBuf>,
     plot: Option<PathBuf>,
 }
@@ -58,9 +80,29 @@ enum Command {
     Help,
 }
 
-/// One row of the table: one thread count.
+/// One cell of the grid, less the thread count.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Cell {
+    population: usize,
+    data_rows: usize,
+    solver: SolverKind,
+}
+
+impl Cell {
+    fn label(&self) -> String {
+        format!(
+            "population {}, {} rows, {}",
+            self.population,
+            self.data_rows,
+            self.solver.name()
+        )
+    }
+}
+
+/// One row of the table: one cell at one thread count.
 #[derive(Debug)]
 struct Row {
+    cell: Cell,
     threads: usize,
     /// Median and minimum of the timed runs.
     median: Duration,
@@ -69,9 +111,25 @@ struct Row {
     first: Duration,
     speedup: f64,
     efficiency: f64,
-    /// Whether every run matched the one-thread result bit for bit.
+    /// Whether every run matched the cell's one-thread result bit for bit.
     identical: bool,
     result: OptimisationResult,
+}
+
+/// The distribution of single-evaluation times for one data size and solver.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct EvaluationTimes {
+    data_rows: usize,
+    solver: String,
+    candidates: usize,
+    failed: usize,
+    mean_us: f64,
+    median_us: f64,
+    p90_us: f64,
+    p99_us: f64,
+    max_us: f64,
+    /// Share of the total time spent on the slowest 1 % of the candidates.
+    slowest_percent_share: f64,
 }
 
 fn main() -> ExitCode {
@@ -113,6 +171,18 @@ fn default_threads(max: usize) -> Vec<usize> {
     out
 }
 
+/// A comma-separated list of positive integers for `flag`, in order, without repeats.
+fn positive_list(list: &str, flag: &str) -> Result<Vec<usize>, lexopt::Error> {
+    let mut out: Vec<usize> = Vec::new();
+    for s in list.split(',') {
+        let n = positive(s, flag)?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
 /// Parses the arguments after the program name (`--flag value` or `--flag=value`);
 /// `-h`/`--help` asks for the usage.
 fn parse_args<I>(args: I) -> Result<Command, lexopt::Error>
@@ -124,23 +194,42 @@ where
 
     let mut threads = None;
     let mut repeats = 5;
-    let mut population = None;
+    let mut populations = vec![None, Some(32)];
+    let mut data = vec![Some(100), None];
+    let mut solvers = vec![SolverKind::Tsit45, SolverKind::Bdf];
     let mut json = None;
     let mut plot = None;
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
         match arg {
             Long("threads") => {
-                let list = parser.value()?.string()?;
-                let parsed = list
-                    .split(',')
-                    .map(|s| positive(s, "--threads"))
-                    .collect::<Result<Vec<_>, _>>()?;
-                threads = Some(parsed);
+                threads = Some(positive_list(&parser.value()?.string()?, "--threads")?);
             }
             Long("repeats") => repeats = positive(&parser.value()?.string()?, "--repeats")?,
             Long("population") => {
-                population = Some(positive(&parser.value()?.string()?, "--population")?);
+                populations = positive_list(&parser.value()?.string()?, "--population")?
+                    .into_iter()
+                    .map(Some)
+                    .collect();
+            }
+            Long("data") => {
+                data = positive_list(&parser.value()?.string()?, "--data")?
+                    .into_iter()
+                    .map(Some)
+                    .collect();
+            }
+            Long("solvers") => {
+                let list = parser.value()?.string()?;
+                solvers = Vec::new();
+                for name in list.split(',') {
+                    let kind: SolverKind = name
+                        .trim()
+                        .parse()
+                        .map_err(|e: diffid::OdeError| format!("--solvers: {e}"))?;
+                    if !solvers.contains(&kind) {
+                        solvers.push(kind);
+                    }
+                }
             }
             Long("json") => json = Some(PathBuf::from(parser.value()?)),
             Long("plot") => plot = Some(svg_path(PathBuf::from(parser.value()?))?),
@@ -160,7 +249,9 @@ where
     Ok(Command::Run(Options {
         threads,
         repeats,
-        population,
+        populations,
+        data,
+        solvers,
         json,
         plot,
     }))
@@ -186,11 +277,44 @@ fn svg_path(path: PathBuf) -> Result<PathBuf, lexopt::Error> {
     }
 }
 
-fn build(table: &Table, threads: usize) -> Result<Problem, Box<dyn Error>> {
+/// `rows` rows of `table` evenly spaced over it, the first and the last included (all of it
+/// when `rows` is `None`).
+fn subsample(table: &Table, rows: Option<usize>) -> Result<Table, String> {
+    let Some(n) = rows else {
+        return Ok(table.clone());
+    };
+    if n > table.rows {
+        return Err(format!(
+            "--data: {n} rows asked for, but the data set has {}",
+            table.rows
+        ));
+    }
+    let pick = |i: usize| {
+        if n == 1 {
+            0
+        } else {
+            i * (table.rows - 1) / (n - 1)
+        }
+    };
+    let values = (0..n)
+        .flat_map(|i| {
+            let r = pick(i);
+            table.values[r * table.columns..(r + 1) * table.columns].to_vec()
+        })
+        .collect();
+    Ok(Table {
+        rows: n,
+        columns: table.columns,
+        values,
+    })
+}
+
+fn build(table: &Table, threads: usize, solver: SolverKind) -> Result<Problem, Box<dyn Error>> {
     let mut builder = DiffsolBuilder::new()
         .with_diffsl(SEED_MODEL)
         .with_data(table.rows, table.columns, &table.values)
         .with_cost(Sse::new(1.0)?)
+        .with_solver(solver)
         .with_parallelism(Parallelism::Threads(threads));
     for (name, initial) in SEED_PARAMETERS {
         builder = builder.with_parameter(name, initial, None);
@@ -231,19 +355,92 @@ fn median(sorted: &[Duration]) -> Duration {
     }
 }
 
-/// Measures every thread count; `Ok(false)` when some result was not bit-identical.
-fn run(options: &Options) -> Result<bool, Box<dyn Error>> {
-    let table = load_seed_data()?;
-    let cmaes = optimiser(options.population);
+/// Standard normal draws from a seeded splitmix64 stream (Box–Muller): the benchmark's
+/// candidates, the same on every machine.
+struct Normals(u64);
+
+impl Normals {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        // 53 random bits in (0, 1].
+        ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+    }
+
+    fn next(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// The `q` quantile of sorted times (nearest rank).
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Times [`TIMED_CANDIDATES`] single evaluations of `problem` (one thread).
+fn evaluation_times(problem: &Problem, data_rows: usize, solver: SolverKind) -> EvaluationTimes {
+    let mut normals = Normals(SEED);
+    let mut times = Vec::with_capacity(TIMED_CANDIDATES);
+    let mut failed = 0;
+    for _ in 0..TIMED_CANDIDATES {
+        let x: Vec<f64> = SEED_PARAMETERS
+            .iter()
+            // The search space scales each unbounded parameter by its start's magnitude.
+            .map(|&(_, x0)| x0 + STEP_SIZE * x0.abs() * normals.next())
+            .collect();
+        let start = Instant::now();
+        let value = problem.evaluate(&x);
+        times.push(start.elapsed());
+        if !value.is_ok_and(f64::is_finite) {
+            failed += 1;
+        }
+    }
+    times.sort_unstable();
+    let total: Duration = times.iter().sum();
+    let slowest = TIMED_CANDIDATES.div_ceil(100);
+    let tail: Duration = times[times.len() - slowest..].iter().sum();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    EvaluationTimes {
+        data_rows,
+        solver: solver.name().to_owned(),
+        candidates: TIMED_CANDIDATES,
+        failed,
+        mean_us: us(total) / TIMED_CANDIDATES as f64,
+        median_us: us(quantile(&times, 0.5)),
+        p90_us: us(quantile(&times, 0.9)),
+        p99_us: us(quantile(&times, 0.99)),
+        max_us: us(times[times.len() - 1]),
+        slowest_percent_share: tail.as_secs_f64() / total.as_secs_f64(),
+    }
+}
+
+/// Times one cell at every thread count; its rows, the one-thread row first.
+fn measure_cell(
+    options: &Options,
+    table: &Table,
+    population: Option<usize>,
+    solver: SolverKind,
+) -> Result<Vec<Row>, Box<dyn Error>> {
+    let cmaes = optimiser(population);
+    let cell = Cell {
+        population: cmaes.population_size_for(SEED_PARAMETERS.len()),
+        data_rows: table.rows,
+        solver,
+    };
     let run_options = RunOptions::default();
     let mut rows: Vec<Row> = Vec::new();
     for &threads in &options.threads {
-        let problem = build(&table, threads)?;
-        eprint!("threads {threads:>3}: warm-up");
+        let problem = build(table, threads, solver)?;
+        eprint!("{}, threads {threads:>3}: warm-up", cell.label());
         let start = Instant::now();
         let reference = problem.optimise(None, Some(&cmaes), &run_options)?;
         let first = start.elapsed();
-        // The first row (one thread) is the reference for the others.
+        // The cell's first row (one thread) is the reference for the others.
         let mut identical = match rows.first() {
             Some(base) => same_bits(&base.result, &reference),
             None => true,
@@ -259,6 +456,7 @@ fn run(options: &Options) -> Result<bool, Box<dyn Error>> {
         eprintln!();
         times.sort_unstable();
         rows.push(Row {
+            cell,
             threads,
             median: median(&times),
             min: times[0],
@@ -274,14 +472,32 @@ fn run(options: &Options) -> Result<bool, Box<dyn Error>> {
         row.speedup = base / row.median.as_secs_f64();
         row.efficiency = row.speedup / row.threads as f64;
     }
-    let population = cmaes.population_size_for(SEED_PARAMETERS.len());
-    print!("{}", markdown(&rows, options, population, table.rows));
+    Ok(rows)
+}
+
+/// Measures every cell at every thread count; `Ok(false)` when some result was not
+/// bit-identical.
+fn run(options: &Options) -> Result<bool, Box<dyn Error>> {
+    let full = load_seed_data()?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut evaluations: Vec<EvaluationTimes> = Vec::new();
+    for &data in &options.data {
+        let table = subsample(&full, data)?;
+        for &solver in &options.solvers {
+            let single = build(&table, 1, solver)?;
+            evaluations.push(evaluation_times(&single, table.rows, solver));
+            for &population in &options.populations {
+                rows.extend(measure_cell(options, &table, population, solver)?);
+            }
+        }
+    }
+    print!("{}", markdown(&rows, &evaluations, options));
     if let Some(path) = &options.json {
-        let text = serde_json::to_string_pretty(&report(&rows, options, population))?;
+        let text = serde_json::to_string_pretty(&report(&rows, evaluations, options))?;
         write(path, &(text + "\n"))?;
     }
     if let Some(path) = &options.plot {
-        write(path, &plot(&rows, population)?)?;
+        write(path, &plot(&rows)?)?;
     }
     Ok(rows.iter().all(|r| r.identical))
 }
@@ -292,16 +508,22 @@ fn write(path: &Path, contents: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The speedup figure: one series (this run's population) and the ideal line.
-fn plot(rows: &[Row], population: usize) -> Result<String, diffid_benches::plot::PlotError> {
-    let evaluations = rows.first().map_or(0, |r| r.result.evaluations);
-    let series = Series {
-        label: format!("CMA-ES, population {population} ({evaluations} evaluations)"),
-        points: rows.iter().map(|r| (r.threads, r.speedup)).collect(),
-    };
+/// The speedup figure: one series per cell and the ideal line.
+fn plot(rows: &[Row]) -> Result<String, diffid_benches::plot::PlotError> {
+    let mut series: Vec<Series> = Vec::new();
+    for row in rows {
+        let label = row.cell.label();
+        match series.iter_mut().find(|s| s.label == label) {
+            Some(s) => s.points.push((row.threads, row.speedup)),
+            None => series.push(Series {
+                label,
+                points: vec![(row.threads, row.speedup)],
+            }),
+        }
+    }
     speedup_svg(
-        "Thread scaling of the seed fit (Lotka–Volterra, SSE)",
-        &[series],
+        "Thread scaling of the seed fit (Lotka–Volterra, SSE, CMA-ES)",
+        &series,
     )
 }
 
@@ -313,31 +535,31 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn markdown(rows: &[Row], options: &Options, population: usize, data_rows: usize) -> String {
+fn markdown(rows: &[Row], evaluations: &[EvaluationTimes], options: &Options) -> String {
     let mut s = String::new();
-    let r0 = &rows[0].result;
     let _ = writeln!(
         s,
-        "## Thread scaling of the seed fit\n\n\
-Lotka–Volterra (DiffSL, 4 parameters), {data_rows} data rows, SSE; CMA-ES, {GENERATIONS} \
-generations max, σ {STEP_SIZE}, seed {SEED}, population {population} ({} generations, {} \
-evaluations per fit). Median of {} timed fits after one warm-up fit per thread count; {} cores \
-available.\n",
-        r0.iterations,
-        r0.evaluations,
+        "## Scaling study of the seed fit\n\n\
+Lotka–Volterra (DiffSL, 4 parameters), SSE; CMA-ES, {GENERATIONS} generations max, σ \
+{STEP_SIZE}, seed {SEED}. Median of {} timed fits after one warm-up fit per cell and thread \
+count; speedup against the same cell on one thread; {} cores available.\n",
         options.repeats,
         cores(),
     );
     let _ = writeln!(
         s,
-        "| threads | median (ms) | min (ms) | first run (ms) | speedup | efficiency | bit-identical |"
+        "| population | data rows | solver | threads | evaluations | median (ms) | min (ms) | first run (ms) | speedup | efficiency | bit-identical |"
     );
-    let _ = writeln!(s, "|--:|--:|--:|--:|--:|--:|:-:|");
+    let _ = writeln!(s, "|--:|--:|:--|--:|--:|--:|--:|--:|--:|--:|:-:|");
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.0}% | {} |",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.0}% | {} |",
+            r.cell.population,
+            r.cell.data_rows,
+            r.cell.solver.name(),
             r.threads,
+            r.result.evaluations,
             ms(r.median),
             ms(r.min),
             ms(r.first),
@@ -346,12 +568,41 @@ available.\n",
             if r.identical { "✓" } else { "✗" },
         );
     }
-    let _ = writeln!(s, "\nfinal value {} at x = {:?} (1 thread)", r0.value, r0.x);
+    let _ = writeln!(
+        s,
+        "\n### Per-evaluation times\n\n{TIMED_CANDIDATES} candidates drawn as CMA-ES draws its \
+first generation (start × (1 + {STEP_SIZE} × standard normal)), each timed alone on one thread. A \
+generation on several threads waits for its slowest candidate: a heavy tail caps the \
+speedup.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| data rows | solver | failed | mean (µs) | median (µs) | p90 (µs) | p99 (µs) | max (µs) | slowest 1 % share |"
+    );
+    let _ = writeln!(s, "|--:|:--|--:|--:|--:|--:|--:|--:|--:|");
+    for e in evaluations {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1}% |",
+            e.data_rows,
+            e.solver,
+            e.failed,
+            e.mean_us,
+            e.median_us,
+            e.p90_us,
+            e.p99_us,
+            e.max_us,
+            e.slowest_percent_share * 100.0
+        );
+    }
     for r in rows.iter().filter(|r| !r.identical) {
         let _ = writeln!(
             s,
-            "✗ {} threads: final value {} at x = {:?}",
-            r.threads, r.result.value, r.result.x
+            "\n✗ {} at {} threads: final value {} at x = {:?}",
+            r.cell.label(),
+            r.threads,
+            r.result.value,
+            r.result.x
         );
     }
     s
@@ -365,15 +616,18 @@ struct Report {
     generations: usize,
     step_size: f64,
     seed: u64,
-    population: usize,
     repeats: usize,
     available_parallelism: usize,
     rows: Vec<ReportRow>,
+    evaluation_times: Vec<EvaluationTimes>,
 }
 
-/// One thread count in the JSON report; times in seconds.
+/// One cell at one thread count in the JSON report; times in seconds.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct ReportRow {
+    population: usize,
+    data_rows: usize,
+    solver: String,
     threads: usize,
     median_s: f64,
     min_s: f64,
@@ -387,19 +641,21 @@ struct ReportRow {
     identical: bool,
 }
 
-fn report(rows: &[Row], options: &Options, population: usize) -> Report {
+fn report(rows: &[Row], evaluation_times: Vec<EvaluationTimes>, options: &Options) -> Report {
     Report {
-        benchmark: "seed-fit-thread-scaling".to_owned(),
+        benchmark: "seed-fit-scaling-study".to_owned(),
         data: seed_data_path().display().to_string(),
         generations: GENERATIONS,
         step_size: STEP_SIZE,
         seed: SEED,
-        population,
         repeats: options.repeats,
         available_parallelism: cores(),
         rows: rows
             .iter()
             .map(|r| ReportRow {
+                population: r.cell.population,
+                data_rows: r.cell.data_rows,
+                solver: r.cell.solver.name().to_owned(),
                 threads: r.threads,
                 median_s: r.median.as_secs_f64(),
                 min_s: r.min.as_secs_f64(),
@@ -413,6 +669,7 @@ fn report(rows: &[Row], options: &Options, population: usize) -> Report {
                 identical: r.identical,
             })
             .collect(),
+        evaluation_times,
     }
 }
 
@@ -442,11 +699,16 @@ mod tests {
     #[test]
     fn parses_options() {
         assert_eq!(
-            options("--threads 4,2 --repeats=3 --population 32 --json out.json --plot out.svg"),
+            options(
+                "--threads 4,2 --repeats=3 --population 32,8,32 --data 50 --solvers bdf,auto \
+                 --json out.json --plot out.svg"
+            ),
             Options {
                 threads: vec![1, 2, 4],
                 repeats: 3,
-                population: Some(32),
+                populations: vec![Some(32), Some(8)],
+                data: vec![Some(50)],
+                solvers: vec![SolverKind::Bdf, SolverKind::Auto],
                 json: Some("out.json".into()),
                 plot: Some("out.svg".into()),
             }
@@ -455,14 +717,13 @@ mod tests {
         let o = options("--threads=2,2,1 --json=a/b.json --plot=fig.SVG");
         assert_eq!(o.threads, [1, 2]);
         assert_eq!(o.repeats, 5);
-        assert_eq!(o.population, None);
+        assert_eq!(o.populations, [None, Some(32)]);
+        assert_eq!(o.data, [Some(100), None]);
+        assert_eq!(o.solvers, [SolverKind::Tsit45, SolverKind::Bdf]);
         assert_eq!(o.json.as_deref(), Some(Path::new("a/b.json")));
         assert_eq!(o.plot.as_deref(), Some(Path::new("fig.SVG")));
         let o = options("");
-        assert_eq!(
-            (o.repeats, o.population, o.json, o.plot),
-            (5, None, None, None)
-        );
+        assert_eq!((o.repeats, o.json, o.plot), (5, None, None));
         assert_eq!(o.threads.first(), Some(&1));
         assert!(o.threads.windows(2).all(|w| w[0] < w[1]));
     }
@@ -483,6 +744,8 @@ mod tests {
         assert!(err("--repeats").contains("--repeats"));
         assert!(err("--repeats -1").contains("`-1` is not a positive integer"));
         assert!(err("--population many").contains("--population: `many`"));
+        assert!(err("--data 0").contains("--data: `0`"));
+        assert!(err("--solvers rk4").contains("--solvers"));
         assert!(err("--json").contains("--json"));
         assert!(err("--frobnicate 1").contains("--frobnicate"));
         assert!(err("stray").contains("stray"));
@@ -510,17 +773,64 @@ mod tests {
         assert_eq!(bits(f64::NAN, &x), bits(f64::NAN, &x));
     }
 
+    #[test]
+    fn subsampling_keeps_evenly_spaced_rows_with_both_ends() {
+        let table = Table {
+            rows: 5,
+            columns: 2,
+            values: (0..10).map(f64::from).collect(),
+        };
+        let t = subsample(&table, Some(3)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((t.rows, t.columns), (3, 2));
+        assert_eq!(t.values, [0.0, 1.0, 4.0, 5.0, 8.0, 9.0]);
+        assert_eq!(
+            subsample(&table, None).map(|t| t.values),
+            Ok(table.values.clone())
+        );
+        assert!(subsample(&table, Some(6)).is_err_and(|e| e.contains("has 5")));
+    }
+
+    #[test]
+    fn quantiles_are_nearest_rank_and_normals_are_standard() {
+        let d: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
+        assert_eq!(quantile(&d, 0.5), Duration::from_micros(50));
+        assert_eq!(quantile(&d, 0.99), Duration::from_micros(99));
+        assert_eq!(quantile(&d, 1.0), Duration::from_micros(100));
+        let mut n = Normals(7);
+        let xs: Vec<f64> = (0..20_000).map(|_| n.next()).collect();
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
+    }
+
     fn sample_report(value: f64) -> Report {
         Report {
-            benchmark: "seed-fit-thread-scaling".into(),
+            benchmark: "seed-fit-scaling-study".into(),
             data: "data/\"seed\".csv".into(),
             generations: GENERATIONS,
             step_size: STEP_SIZE,
             seed: SEED,
-            population: 8,
             repeats: 3,
             available_parallelism: 2,
+            evaluation_times: vec![EvaluationTimes {
+                data_rows: 100,
+                solver: "bdf".into(),
+                candidates: 400,
+                failed: 0,
+                mean_us: 80.0,
+                median_us: 70.0,
+                p90_us: 120.0,
+                p99_us: 300.0,
+                max_us: 900.0,
+                slowest_percent_share: 0.05,
+            }],
             rows: vec![ReportRow {
+                population: 8,
+                data_rows: 100,
+                solver: "bdf".into(),
                 threads: 2,
                 median_s: 0.1,
                 min_s: 0.098_765_432_1,
@@ -560,8 +870,8 @@ mod tests {
                 "available_parallelism",
                 "benchmark",
                 "data",
+                "evaluation_times",
                 "generations",
-                "population",
                 "repeats",
                 "rows",
                 "seed",
@@ -571,6 +881,7 @@ mod tests {
         assert_eq!(
             keys(&v["rows"][0]),
             [
+                "data_rows",
                 "efficiency",
                 "evaluations",
                 "first_run_s",
@@ -578,6 +889,8 @@ mod tests {
                 "iterations",
                 "median_s",
                 "min_s",
+                "population",
+                "solver",
                 "speedup",
                 "threads",
                 "value",
