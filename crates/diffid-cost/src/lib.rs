@@ -661,6 +661,18 @@ impl CostSum {
         out.fill(0.0);
         noise_out.fill(0.0);
         let names = self.noise_parameters();
+        if let [only] = self.metrics.as_slice() {
+            // One member (the usual case): its gradient is the sum's, written in place.
+            let (values, index) = Self::member_noise(&names, only.as_ref(), noise);
+            let mut noise_part = vec![0.0; values.len()];
+            only.gradient_with(predictions, data, n_outputs, &values, out, &mut noise_part);
+            for (&i, g) in index.iter().zip(noise_part) {
+                if let Some(slot) = noise_out.get_mut(i) {
+                    *slot += g;
+                }
+            }
+            return;
+        }
         let mut part = vec![0.0; out.len()];
         for m in &self.metrics {
             let (values, index) = Self::member_noise(&names, m.as_ref(), noise);

@@ -97,22 +97,23 @@ fn solve_with(
         c.problem.atol = V::from_element(c.y.len(), sim.options.atol, ctx);
         c.atol = sim.options.atol;
     }
-    let mut inputs = sim.full_inputs(params);
     let start = match sim.steady.as_deref() {
         None => None,
         Some(spec) => {
-            let actual = inputs.clone();
+            let mut inputs = sim.full_inputs(params);
             spec.apply(&mut inputs);
             set_inputs(&mut c.inputs, &inputs);
             c.problem.eqn.set_params(&c.inputs);
             c.problem.ode_options.max_number_timesteps =
                 sim.options.max_steps.saturating_add(1);
-            let y = steady_plain(sim, &c.problem)?;
-            inputs = actual;
-            Some(y)
+            Some(steady_plain(sim, &c.problem)?)
         }
     };
-    set_inputs(&mut c.inputs, &inputs);
+    // The model's inputs with the fitted ones set, written in place (no allocation).
+    set_inputs(&mut c.inputs, &sim.base_inputs);
+    for (&i, &v) in sim.param_index.iter().zip(params) {
+        c.inputs.set_index(i, v);
+    }
     c.problem.eqn.set_params(&c.inputs);
     // Our step budget governs (diffsol's own defaults to 5000); `drive` reports it.
     c.problem.ode_options.max_number_timesteps = plan.max_steps.saturating_add(1);

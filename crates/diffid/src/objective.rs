@@ -133,14 +133,13 @@ impl Objective for FitObjective {
     }
 
     fn evaluate(&self, x: &[f64]) -> Outcome {
-        let mut predictions = vec![0.0; self.simulator.n_predictions()];
-        match self
-            .simulator
-            .simulate(&self.model_params(x), &mut predictions)
-        {
-            Ok(()) => self.score(&predictions, x),
-            Err(reason) => Outcome::Failed(reason.to_string()),
-        }
+        with_scratch(|scratch| {
+            let predictions = sized(&mut scratch.predictions, self.simulator.n_predictions());
+            match self.simulator.simulate(&self.model_params(x), predictions) {
+                Ok(()) => self.score(predictions, x),
+                Err(reason) => Outcome::Failed(reason.to_string()),
+            }
+        })
     }
 
     fn has_gradient(&self) -> bool {
@@ -167,34 +166,45 @@ impl Objective for FitObjective {
     /// prediction `k` paired with its own sensitivity row; noise parameters get the cost's own
     /// derivative.
     fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
+        with_scratch(|scratch| self.gradient_in(x, scratch))
+    }
+}
+
+impl FitObjective {
+    /// [`Objective::evaluate_with_gradient`] with this thread's buffers.
+    fn gradient_in(&self, x: &[f64], scratch: &mut Scratch) -> GradientOutcome {
         let n = self.simulator.n_predictions();
         let params = self.model_params(x);
         let p = params.len();
-        let mut predictions = vec![0.0; n];
-        let mut sensitivities = vec![0.0; n * p];
-        if let Err(reason) = self.simulator.simulate_with_sensitivities(
-            &params,
-            &mut predictions,
-            &mut sensitivities,
-        ) {
+        let Scratch {
+            predictions,
+            sensitivities,
+            dcost,
+        } = scratch;
+        let predictions = sized(predictions, n);
+        let sensitivities = sized(sensitivities, n * p);
+        if let Err(reason) =
+            self.simulator
+                .simulate_with_sensitivities(&params, predictions, sensitivities)
+        {
             return GradientOutcome::Failed(reason.to_string());
         }
         let noise = self.noise(x);
         let value = self
             .cost
-            .cost_with(&predictions, &self.observations, self.n_outputs, &noise);
-        let mut dcost = vec![0.0; n];
+            .cost_with(predictions, &self.observations, self.n_outputs, &noise);
+        let dcost = sized(dcost, n);
         let mut dnoise = vec![0.0; noise.len()];
         self.cost.gradient_with(
-            &predictions,
+            predictions,
             &self.observations,
             self.n_outputs,
             &noise,
-            &mut dcost,
+            dcost,
             &mut dnoise,
         );
         let mut model_gradient = vec![0.0; p];
-        for (row, dc) in sensitivities.chunks_exact(p.max(1)).zip(&dcost) {
+        for (row, dc) in sensitivities.chunks_exact(p.max(1)).zip(dcost.iter()) {
             for (g, s) in model_gradient.iter_mut().zip(row) {
                 *g += dc * s;
             }
@@ -215,6 +225,35 @@ impl Objective for FitObjective {
         };
         GradientOutcome::from_parts(value, gradient)
     }
+}
+
+/// Per-thread buffers of [`FitObjective`] evaluations, reused from one evaluation to the next
+/// so that the hot path allocates nothing of its own (the returned gradient aside).
+#[derive(Default)]
+struct Scratch {
+    predictions: Vec<f64>,
+    sensitivities: Vec<f64>,
+    dcost: Vec<f64>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// `f` with this thread's [`Scratch`]; fresh buffers for an evaluation nested in another on
+/// the same thread (a Python model evaluating another problem).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// `v` as `n` zeros, reusing its allocation.
+fn sized(v: &mut Vec<f64>, n: usize) -> &mut [f64] {
+    v.clear();
+    v.resize(n, 0.0);
+    v
 }
 
 /// Several experimental conditions of one model scored together: the sum of one objective per
