@@ -2,6 +2,7 @@
 //! one place the workspace allows `unsafe`: a `GlobalAlloc` must be an unsafe impl; it only
 //! forwards to the system allocator).
 #![allow(unsafe_code)]
+#![allow(clippy::print_stdout)] // the counts, shown with --nocapture
 
 use diffid::{DiffsolBuilder, Parallelism, Problem};
 use std::alloc::{GlobalAlloc, Layout, System};
