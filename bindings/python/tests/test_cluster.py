@@ -126,8 +126,9 @@ def test_an_executor_failing_mid_run_names_the_batch_and_keeps_the_best_so_far()
             problem.optimise()
     assert isinstance(info.value.__cause__, ConnectionError)
     partial = info.value.result
-    # Five good batches; the sixth is told as failed evaluations and the run stops.
-    assert (partial.evaluations, partial.failed_evaluations) == (6 * 8, 8)
+    # Five good batches; the sixth, cut short by the failure, is not told: the result is the
+    # run as it stood after the fifth.
+    assert (partial.evaluations, partial.failed_evaluations) == (5 * 8, 0)
     assert partial.termination_reason == "cancelled"
     local = seed_problem_builder().build()
     assert partial.value == local.evaluate(partial.x)
