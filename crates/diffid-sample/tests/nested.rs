@@ -178,8 +178,8 @@ fn evaluation_counts_next_to_dynestys() {
     for (d, truth, dynesty) in [(2, -1.75, 15_730usize), (5, -5.67, 35_647)] {
         let r = run(&static_run(2000, 0.5, 7), d, -6.0, 6.0, &shells);
         eprintln!(
-            "{d}-D shells, 2000 live points, dlogz 0.5: {} evaluations (dynesty {dynesty}), ln Z {:.3} ± {:.3}",
-            r.evaluations, r.log_evidence, r.log_evidence_error
+            "{d}-D shells, 2000 live points, dlogz 0.5: {} evaluations (dynesty {dynesty}), ln Z {:.3} ± {:.3}, {} points, H {:.2}",
+            r.evaluations, r.log_evidence, r.log_evidence_error, r.points.len(), r.information
         );
         within_4_errors(&r, truth, "shells");
         assert!(
