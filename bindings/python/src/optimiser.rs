@@ -6,7 +6,6 @@
 use crate::asktell::{bounds_for, Kind, PyOptimiserState};
 use crate::errors::{setting_to_py, to_py};
 use crate::problem::PyProblem;
-use crate::results::PyOptimisationResults;
 use crate::run::RunControls;
 use diffid::{
     Adam, Bounds, CmaEs, CoreError, Error, Lbfgsb, NelderMead, Optimiser, Patience, Restarts,
@@ -183,7 +182,7 @@ macro_rules! optimiser_class {
                 checkpoint: Option<std::path::PathBuf>,
                 checkpoint_interval: f64,
                 resume: bool,
-            ) -> PyResult<PyOptimisationResults> {
+            ) -> PyResult<Py<PyAny>> {
                 problem.run_optimiser(
                     py,
                     initial,

@@ -803,13 +803,12 @@ impl PyProblem {
                 .run_starts(py, optimiser.as_ref(), starts, seed, progress)
                 .map(Py::into_any);
         }
-        let r = self.run_optimiser(
+        self.run_optimiser(
             py,
             initial,
             optimiser.as_ref(),
             RunControls::new(callback, progress, checkpoint, checkpoint_interval, resume)?,
-        )?;
-        Ok(Py::new(py, r)?.into_any())
+        )
     }
 
     /// Samples the posterior: the objective is the negative log-likelihood (use

@@ -8,7 +8,7 @@ use crate::errors::to_py;
 use crate::problem::PyProblem;
 use crate::results::{PyMultiStart, PyOptimisationResults, SolverUse};
 use crate::sampler::{nested_to_py, samples_to_py, SamplerChoice};
-use diffid::{Checkpoint, Control, Observer, Optimiser, Progress, RunOptions, Sampler};
+use diffid::{Checkpoint, Control, Observer, Optimiser, Problem, Progress, RunOptions, Sampler};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -295,15 +295,26 @@ impl PyProblem {
         (result, raised)
     }
 
-    /// The one optimisation path of `Problem.optimise` and `optimiser.run` (see
-    /// [`observed`](Self::observed)).
-    pub fn run_optimiser(
+    /// What every run shares: the start point, the problem, its options, checkpoint and
+    /// solver watch; `run` under [`observed`](Self::observed); then its result converted by
+    /// `convert` — or the exception that stopped the run (the objective's own, or a Ctrl-C it
+    /// received, first; then the observer's: Ctrl-C or the callback's), with the result so far
+    /// converted on its `.result`.
+    fn driven<T: Send>(
         &self,
         py: Python<'_>,
         initial: Option<&Bound<'_, PyAny>>,
-        optimiser: Option<&Arc<dyn Optimiser>>,
         controls: RunControls,
-    ) -> PyResult<PyOptimisationResults> {
+        run: impl FnOnce(
+                &Problem,
+                Option<&[f64]>,
+                &RunOptions,
+                &mut dyn Observer,
+                Option<&Checkpoint>,
+            ) -> Result<T, diffid::Error>
+            + Send,
+        convert: impl Fn(Python<'_>, &T, &[String], Option<SolverUse>) -> PyResult<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let initial = initial.map(vector).transpose()?;
         let problem = self.inner(py)?;
         let names = problem.parameters().names();
@@ -311,39 +322,58 @@ impl PyProblem {
         let checkpoint = self.checkpoint(py, &controls)?;
         let watch = SolverWatch::of(&problem);
         let (result, raised) = Self::observed(py, controls, watch.as_ref(), &options, |observer| {
-            problem.optimise_checkpointed(
+            run(
+                &problem,
                 initial.as_deref(),
-                optimiser.map(AsRef::as_ref),
                 &options,
                 observer,
                 checkpoint.as_ref(),
             )
         });
-        // The objective's own exception (or a Ctrl-C it received) first, then one raised by
-        // the observer (Ctrl-C, or the callback's own).
         let solvers = watch.as_ref().map(SolverWatch::used);
         if let Some(err) = self.callback_error(py).or(raised) {
-            // Keep the best result so far on the exception.
             if let Ok(r) = &result {
-                let partial = Py::new(
-                    py,
-                    PyOptimisationResults {
-                        inner: r.clone(),
-                        names,
-                        solvers,
-                    },
-                )?;
+                let partial = convert(py, r, &names, solvers)?;
                 // Some exception types refuse attributes; the exception itself still stands.
                 let _ = err.value(py).setattr("result", partial);
             }
             return Err(err);
         }
-        let inner = result.map_err(to_py)?;
-        Ok(PyOptimisationResults {
-            inner,
-            names,
-            solvers,
-        })
+        let r = result.map_err(to_py)?;
+        convert(py, &r, &names, solvers)
+    }
+
+    /// The one optimisation path of `Problem.optimise` and `optimiser.run`; returns an
+    /// `OptimisationResults`.
+    pub fn run_optimiser(
+        &self,
+        py: Python<'_>,
+        initial: Option<&Bound<'_, PyAny>>,
+        optimiser: Option<&Arc<dyn Optimiser>>,
+        controls: RunControls,
+    ) -> PyResult<Py<PyAny>> {
+        self.driven(
+            py,
+            initial,
+            controls,
+            |problem, initial, options, observer, checkpoint| {
+                problem.optimise_checkpointed(
+                    initial,
+                    optimiser.map(AsRef::as_ref),
+                    options,
+                    observer,
+                    checkpoint,
+                )
+            },
+            |py, r, names, solvers| {
+                let results = PyOptimisationResults {
+                    inner: r.clone(),
+                    names: names.to_vec(),
+                    solvers,
+                };
+                Ok(Py::new(py, results)?.into_any())
+            },
+        )
     }
 
     /// A multi-start optimisation (`optimise(starts=...)`): the runs go on a worker thread
@@ -455,34 +485,24 @@ impl PyProblem {
             Some(SamplerChoice::Mcmc(s)) => Some(s),
             None => None,
         };
-        let initial = initial.map(vector).transpose()?;
-        let problem = self.inner(py)?;
-        let names = problem.parameters().names();
-        let options = self.run_options();
         let name = sampler.map_or("metropolis_hastings", |s| s.name());
-        let checkpoint = self.checkpoint(py, &controls)?;
-        let watch = SolverWatch::of(&problem);
-        let (result, raised) = Self::observed(py, controls, watch.as_ref(), &options, |observer| {
-            problem.sample_checkpointed(
-                initial.as_deref(),
-                sampler.map(AsRef::as_ref),
-                &options,
-                observer,
-                checkpoint.as_ref(),
-            )
-        });
-        let solvers = watch.as_ref().map(SolverWatch::used);
-        if let Some(err) = self.callback_error(py).or(raised) {
-            // Keep the draws so far on the exception.
-            if let Ok(r) = &result {
-                let partial =
-                    with_solvers(py, samples_to_py(py, r, &names, name)?, solvers.as_ref())?;
-                let _ = err.value(py).setattr("result", partial);
-            }
-            return Err(err);
-        }
-        let r = result.map_err(to_py)?;
-        with_solvers(py, samples_to_py(py, &r, &names, name)?, solvers.as_ref())
+        self.driven(
+            py,
+            initial,
+            controls,
+            |problem, initial, options, observer, checkpoint| {
+                problem.sample_checkpointed(
+                    initial,
+                    sampler.map(AsRef::as_ref),
+                    options,
+                    observer,
+                    checkpoint,
+                )
+            },
+            |py, r, names, solvers| {
+                with_solvers(py, samples_to_py(py, r, names, name)?, solvers.as_ref())
+            },
+        )
     }
 
     pub(crate) fn run_nested(
@@ -492,31 +512,15 @@ impl PyProblem {
         sampler: &diffid::DynamicNestedSampler,
         controls: RunControls,
     ) -> PyResult<Py<PyAny>> {
-        let initial = initial.map(vector).transpose()?;
-        let problem = self.inner(py)?;
-        let names = problem.parameters().names();
-        let options = self.run_options();
-        let checkpoint = self.checkpoint(py, &controls)?;
-        let watch = SolverWatch::of(&problem);
-        let (result, raised) = Self::observed(py, controls, watch.as_ref(), &options, |observer| {
-            problem.nested_sample_checkpointed(
-                initial.as_deref(),
-                sampler,
-                &options,
-                observer,
-                checkpoint.as_ref(),
-            )
-        });
-        let solvers = watch.as_ref().map(SolverWatch::used);
-        if let Some(err) = self.callback_error(py).or(raised) {
-            if let Ok(r) = &result {
-                let partial = with_solvers(py, nested_to_py(py, r, &names)?, solvers.as_ref())?;
-                let _ = err.value(py).setattr("result", partial);
-            }
-            return Err(err);
-        }
-        let r = result.map_err(to_py)?;
-        with_solvers(py, nested_to_py(py, &r, &names)?, solvers.as_ref())
+        self.driven(
+            py,
+            initial,
+            controls,
+            |problem, initial, options, observer, checkpoint| {
+                problem.nested_sample_checkpointed(initial, sampler, options, observer, checkpoint)
+            },
+            |py, r, names, solvers| with_solvers(py, nested_to_py(py, r, names)?, solvers.as_ref()),
+        )
     }
 
     /// The run's checkpoint, with the problem's fingerprint: a digest of the builder's pickle
