@@ -246,8 +246,8 @@ impl Kernel {
             Self::Beta(d) => d.ln_pdf(x),
             Self::Laplace(d) => d.ln_pdf(x),
             // The density of ln x times its Jacobian 1/x.
-            Self::LogLaplace(d) => of_log(x, |l| d.ln_pdf(l) - l),
-            Self::LogUniform(d) => of_log(x, |l| d.ln_pdf(l) - l),
+            Self::LogLaplace(d) => of_log(x, f64::NEG_INFINITY, |l| d.ln_pdf(l) - l),
+            Self::LogUniform(d) => of_log(x, f64::NEG_INFINITY, |l| d.ln_pdf(l) - l),
         }
     }
 
@@ -266,20 +266,8 @@ impl Kernel {
             Self::Gamma(d) => d.cdf(x),
             Self::Beta(d) => d.cdf(x),
             Self::Laplace(d) => d.cdf(x),
-            Self::LogLaplace(d) => {
-                if x <= 0.0 {
-                    0.0
-                } else {
-                    d.cdf(x.ln())
-                }
-            }
-            Self::LogUniform(d) => {
-                if x <= 0.0 {
-                    0.0
-                } else {
-                    d.cdf(x.ln())
-                }
-            }
+            Self::LogLaplace(d) => of_log(x, 0.0, |l| d.cdf(l)),
+            Self::LogUniform(d) => of_log(x, 0.0, |l| d.cdf(l)),
         }
     }
 
@@ -298,12 +286,12 @@ impl Kernel {
     }
 }
 
-/// `f(ln x)` for `x > 0`, else `-inf` (outside a log-distribution's support).
-fn of_log(x: f64, f: impl Fn(f64) -> f64) -> f64 {
+/// `f(ln x)` for `x > 0`, else `outside` (the value below a log-distribution's support).
+fn of_log(x: f64, outside: f64, f: impl Fn(f64) -> f64) -> f64 {
     if x > 0.0 {
         f(x.ln())
     } else {
-        f64::NEG_INFINITY
+        outside
     }
 }
 
