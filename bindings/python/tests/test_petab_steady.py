@@ -284,3 +284,41 @@ def test_a_malformed_problem_file_is_an_error_naming_it(tmp_path):
     path.write_text("format_version: 1\nproblems: [[[\n")
     with pytest.raises(dp.PetabError, match="problem.yaml"):
         dp.load(path)
+
+
+@pytest.mark.parametrize(
+    "construct, words",
+    [
+        ("algebraic", "algebraic rules are not supported"),
+        ("delay", "delays are not supported"),
+        ("event", "events"),
+    ],
+)
+def test_unsupported_sbml_constructs_are_refused_by_name(tmp_path, construct, words):
+    path = write_problem(tmp_path, [row("obs_A", 1.0, 1.0)])
+    sbml = tmp_path / "model.xml"
+    doc = libsbml.readSBMLFromFile(str(sbml))
+    m = doc.getModel()
+    if construct == "algebraic":
+        p = m.createParameter()
+        p.setId("z")
+        p.setValue(1.0)
+        p.setConstant(False)
+        m.createAlgebraicRule().setMath(libsbml.parseL3Formula("z - A - B"))
+    elif construct == "delay":
+        law = m.getReaction("lose_A").getKineticLaw()
+        law.setMath(libsbml.parseL3Formula("cell * k_deg * delay(A, 1)"))
+    else:
+        event = m.createEvent()
+        event.setId("reset")
+        event.setUseValuesFromTriggerTime(True)
+        trigger = event.createTrigger()
+        trigger.setMath(libsbml.parseL3Formula("time > 2"))
+        trigger.setPersistent(True)
+        trigger.setInitialValue(False)
+        assignment = event.createEventAssignment()
+        assignment.setVariable("A")
+        assignment.setMath(libsbml.parseL3Formula("0"))
+    libsbml.writeSBMLToFile(doc, str(sbml))
+    with pytest.raises(dp.PetabError, match=words):
+        dp.load(path)
