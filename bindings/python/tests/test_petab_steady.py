@@ -322,3 +322,14 @@ def test_unsupported_sbml_constructs_are_refused_by_name(tmp_path, construct, wo
     libsbml.writeSBMLToFile(doc, str(sbml))
     with pytest.raises(dp.PetabError, match=words):
         dp.load(path)
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [("k_prod", "estimated parameter 'k_prod'"), ("nowhere", "'nowhere' names no parameter")],
+)
+def test_a_pre_equilibration_value_must_be_a_number_or_a_fixed_parameter(tmp_path, value, words):
+    conditions = [{"conditionId": "pre", "u": value}, {"conditionId": "stim", "u": U_STIM}]
+    path = write_problem(tmp_path, [row("obs_A", 1.0, 1.0, pre="pre")], conditions=conditions)
+    with pytest.raises(dp.PetabError, match=rf"conditions.tsv, condition 'pre'.*{words}"):
+        dp.load(path)

@@ -888,17 +888,23 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
     rename = {pid: names(pid) for pid in ids}
     exp_names = {}
 
-    def condition_overrides(cid: str) -> dict[str, Any]:
-        overrides = {}
-        for col, v in condition_values.get(cid, {}).items():
-            target = "init_" + col if col in sbml_species else col
-            if isinstance(v, str) and v not in ids and v not in fixed:
+    def input_name(col: str) -> str:
+        # A condition column's input: a species column sets the species' initial value.
+        return names("init_" + col if col in sbml_species else col)
+
+    def condition_value(cid: str, v: Any) -> Any:
+        # A condition cell: a number, a fixed parameter's value, or an estimated parameter's id.
+        if isinstance(v, str):
+            if v in fixed:
+                return fixed[v]
+            if v not in ids:
                 raise PetabError(f"{files['condition']}, condition '{cid}': '{v}' names no "
                                  "parameter")
-            if isinstance(v, str) and v in fixed:
-                v = fixed[v]
-            overrides[names(target)] = v
-        return overrides
+        return v
+
+    def condition_overrides(cid: str) -> dict[str, Any]:
+        return {input_name(col): condition_value(cid, v)
+                for col, v in condition_values.get(cid, {}).items()}
 
     def default_value(col: str) -> float:
         # The value an input has where no condition sets it.
@@ -913,17 +919,14 @@ def load(yaml_path, *, solver: str | None = None, rtol: float | None = None,
     def pre_equilibration(pre: str, cid: str) -> dict[str, float]:
         # The steady state's inputs: the pre-equilibration condition's values, and the model's
         # own where only the simulation condition sets an input.
-        where = f"{files['condition']}, condition '{pre}'"
         ss = {}
         for col, v in condition_values[pre].items():
+            v = condition_value(pre, v)
             if isinstance(v, str):
-                if v in ids:
-                    raise PetabError(f"{where}: '{col}' is set to the estimated parameter '{v}' "
-                                     "in a pre-equilibration, which is not supported")
-                v = fixed[v] if v in fixed else math.nan
-                if math.isnan(v):
-                    raise PetabError(f"{where}: '{col}' is set to '{v}', which names no parameter")
-            ss[names("init_" + col if col in sbml_species else col)] = float(v)
+                raise PetabError(f"{files['condition']}, condition '{pre}': '{col}' is set to "
+                                 f"the estimated parameter '{v}' in a pre-equilibration, which "
+                                 "is not supported")
+            ss[input_name(col)] = float(v)
         for col in condition_values.get(cid, {}):
             if col in sbml_species:
                 raise PetabError(f"{files['condition']}, condition '{cid}': species '{col}' is "
