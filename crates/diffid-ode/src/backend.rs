@@ -110,10 +110,7 @@ fn solve_with(
         }
     };
     // The model's inputs with the fitted ones set, written in place (no allocation).
-    set_inputs(&mut c.inputs, &sim.base_inputs);
-    for (&i, &v) in sim.param_index.iter().zip(params) {
-        c.inputs.set_index(i, v);
-    }
+    sim.each_input(params, |i, v| c.inputs.set_index(i, v));
     c.problem.eqn.set_params(&c.inputs);
     // Our step budget governs (diffsol's own defaults to 5000); `drive` reports it.
     c.problem.ode_options.max_number_timesteps = plan.max_steps.saturating_add(1);

@@ -774,11 +774,20 @@ impl OdeSimulator {
 
     /// The full `in_i` vector for fitted parameter values `params`.
     pub fn full_inputs(&self, params: &[f64]) -> Vec<f64> {
-        let mut full = self.base_inputs.clone();
-        for (&i, &v) in self.param_index.iter().zip(params) {
-            full[i] = v;
-        }
+        let mut full = vec![0.0; self.base_inputs.len()];
+        self.each_input(params, |i, v| full[i] = v);
         full
+    }
+
+    /// Calls `set(i, value)` for every model input: its fixed value, then the fitted ones
+    /// from `params` (what [`full_inputs`](Self::full_inputs) collects, for writing in place).
+    pub(crate) fn each_input(&self, params: &[f64], mut set: impl FnMut(usize, f64)) {
+        for (i, &v) in self.base_inputs.iter().enumerate() {
+            set(i, v);
+        }
+        for (&i, &v) in self.param_index.iter().zip(params) {
+            set(i, v);
+        }
     }
 
     /// Solves at `params`, writing predictions time-major into `out`.
