@@ -47,7 +47,7 @@ pub fn same_recipe(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<bool>
 
 /// Converts an array-like to a contiguous row-major `(rows, columns, values)` table.
 pub fn table(data: &Bound<'_, PyAny>) -> PyResult<(usize, usize, Vec<f64>)> {
-    let (shape, values) = crate::convert::floats(data)
+    let (shape, values) = floats(data)
         .map_err(|e| BuildError::new_err(format!("data must be a numeric 2-D array: {e}")))?;
     if shape.len() != 2 {
         return Err(BuildError::new_err(format!(
@@ -94,21 +94,16 @@ pub fn checked_prior(
 
 /// A number or a 1-D sequence of numbers, as a vector (`what` names the argument).
 pub fn schedule_times(x: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<f64>> {
-    let np = x.py().import("numpy")?;
-    let arr = np
-        .call_method1("asarray", (x, "float64"))
-        .and_then(|a| np.call_method1("atleast_1d", (a,)))
-        .map_err(|_| {
-            PyTypeError::new_err(format!("{what} expects a number or a list of numbers"))
-        })?;
-    let arr = arr.downcast::<numpy::PyArrayDyn<f64>>()?;
-    if arr.ndim() != 1 || arr.len() == 0 {
+    let (shape, values) = floats(x).map_err(|_| {
+        PyTypeError::new_err(format!("{what} expects a number or a list of numbers"))
+    })?;
+    // A number has shape (); a list, (n,).
+    if shape.len() > 1 || values.is_empty() {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "{what} expects a number or a non-empty 1-D list of numbers, got shape {:?}",
-            arr.shape()
+            "{what} expects a number or a non-empty 1-D list of numbers, got shape {shape:?}"
         )));
     }
-    Ok(arr.to_vec()?)
+    Ok(values)
 }
 
 /// Checks that a schedule's times increase, as `BuildError`.

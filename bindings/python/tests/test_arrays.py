@@ -93,3 +93,15 @@ def test_a_python_model_may_return_a_strided_or_read_only_array():
 
     x = [0.6, 2.5]
     assert build_vector(strided).evaluate(x) == build_vector(frozen).evaluate(x)
+
+
+def test_schedule_times_take_a_number_or_a_flat_list_and_name_the_argument():
+    b = diffid.DiffsolBuilder()
+    for ok in (1.0, [1.0, 2.0], np.arange(1, 3), np.array([0.5, 9.0, 1.5])[::2]):
+        b.with_breakpoints(ok)
+    with pytest.raises(ValueError, match=r"with_breakpoints expects .* 1-D .* shape \[1, 2\]"):
+        b.with_breakpoints(np.array([[1.0, 2.0]]))
+    with pytest.raises(ValueError, match=r"non-empty"):
+        b.with_breakpoints([])
+    with pytest.raises(TypeError, match="with_breakpoints expects a number or a list"):
+        b.with_breakpoints("soon")
