@@ -575,7 +575,7 @@ impl Simulator for PySimulator {
     fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), SimulationError> {
         if self.errors.cancel.load(Ordering::SeqCst) {
             return Err(SimulationError::msg(
-                "the run is stopping after a model error",
+                "the run is stopping (a model error, or Ctrl-C)",
             ));
         }
         Python::attach(|py| {
@@ -593,7 +593,7 @@ impl Simulator for PySimulator {
         if self.errors.cancel.load(Ordering::SeqCst) {
             return vec![
                 Err(SimulationError::msg(
-                    "the run is stopping after a model error"
+                    "the run is stopping (a model error, or Ctrl-C)"
                 ));
                 params.len()
             ];

@@ -122,7 +122,8 @@ pub struct CallbackError {
     /// The first exception raised (or the first bad return value), with the point, if one
     /// point is to blame.
     error: Mutex<Option<(PyErr, Option<Vec<f64>>)>>,
-    /// Set when an error is recorded: the run loop stops at the next iteration.
+    /// Set when an error is recorded, or by Ctrl-C during a run: the run's cancellation flag,
+    /// so the run stops inside the batch in flight.
     pub cancel: Arc<AtomicBool>,
 }
 
@@ -145,7 +146,7 @@ impl CallbackError {
         self.keep(err, None);
     }
 
-    /// Whether an error has been recorded and the run is stopping.
+    /// Whether the run is stopping (an error recorded, or Ctrl-C).
     pub fn stopping(&self) -> bool {
         self.cancel.load(Ordering::SeqCst)
     }
