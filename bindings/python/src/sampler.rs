@@ -710,9 +710,16 @@ impl PyDynamicNestedSampler {
         Self(self.0.clone().with_bootstraps(n), self.1.clone())
     }
 
-    /// Candidates per batch of evaluations (default 16).
+    /// Candidates per batch of evaluations (default 64): the parallel width, the same at
+    /// every thread count.
     fn with_queue_size(&self, n: usize) -> PyResult<Self> {
         self.set(|c| c.with_queue_size(n))
+    }
+
+    /// Steps of each random walk of `"rwalk"` sampling (and of `"auto"` above 10 parameters;
+    /// default 25).
+    fn with_walks(&self, n: usize) -> PyResult<Self> {
+        self.set(|c| c.with_walks(n))
     }
 
     /// The random seed (default: a fresh one per run).

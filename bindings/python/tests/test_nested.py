@@ -191,6 +191,22 @@ def test_evidence_and_posterior_of_a_gaussian(seed, bound):
         assert np.isnan(s["rhat"]) and np.isnan(s["ess_tail"]) and np.isnan(s["mcse_sd"])
 
 
+def test_walk_length_sets_the_cost_of_each_random_walk_point():
+    # Random-walk sampling spends `walks` evaluations on each new point (fewer only where a
+    # walk's step leaves the cube), so a static run's evaluations scale with it, and both
+    # lengths still find the closed-form evidence.
+    runs = {
+        w: gaussian_problem().sample(
+            sampler=DNS().with_seed(3).with_sampling("rwalk").with_walks(w).with_max_batches(0).with_live_points(100)
+        )
+        for w in (5, 20)
+    }
+    per_point = {w: r.evaluations / len(r) for w, r in runs.items()}
+    assert 2.5 < per_point[20] / per_point[5] < 4.5, per_point
+    for r in runs.values():
+        assert abs(r.log_evidence - GAUSSIAN_LOG_Z) < 4 * r.log_evidence_error, r.log_evidence
+
+
 def test_weights_volumes_and_live_points_are_consistent(gaussian_run):
     r = gaussian_run
     n = len(r)
@@ -462,6 +478,7 @@ def test_bayes_factor_needs_nested_samples(gaussian_run):
         (lambda: DNS().with_posterior_fraction(1.5), ["posterior fraction", "1.5"]),
         (lambda: DNS().with_posterior_fraction(-0.1), ["posterior fraction"]),
         (lambda: DNS().with_queue_size(0), ["queue_size"]),
+        (lambda: DNS().with_walks(0), ["walks"]),
         (lambda: DNS().with_max_evaluations(0), ["max_evaluations"]),
         (lambda: DNS().with_expansion_factor(-0.1), ["expansion factor"]),
         (lambda: DNS().with_target_ess(-1.0), ["effective sample size"]),

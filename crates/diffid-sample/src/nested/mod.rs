@@ -162,7 +162,7 @@ impl Default for DynamicNestedSampler {
             max_batches: None,
             target_ess: 1000.0,
             target_error: 0.1,
-            queue_size: 16,
+            queue_size: 64,
             walks: 25,
             bootstraps: 0,
             seed: None,
@@ -190,7 +190,7 @@ macro_rules! checked_setter {
 impl DynamicNestedSampler {
     /// The defaults: 64 live points, `dlogz` 1e-3, multi-ellipsoid bound enlarged by 50 %,
     /// automatic sampling, posterior fraction 0.8, batches of 64 live points up to an
-    /// effective sample size of 1000 and a `ln Z` error of 0.1, 16 candidates per batch, a seed
+    /// effective sample size of 1000 and a `ln Z` error of 0.1, 64 candidates per batch, a seed
     /// from OS entropy.
     pub fn new() -> Self {
         Self::default()
@@ -231,8 +231,10 @@ impl DynamicNestedSampler {
         "the target ln Z error must be a finite number >= 0"
     );
     checked_setter!(
-        /// Candidates per batch of evaluations (default 16): the parallel width, independent
-        /// of the thread count.
+        /// Candidates per batch of evaluations (default 64): the parallel width, independent
+        /// of the thread count. Each batch waits for its slowest evaluation, so a few
+        /// evaluations per thread are needed to keep the threads busy: on the seed posterior
+        /// (1 vs 2 threads) 16 gave 1.65×, 64 gave 1.86×, at the same number of evaluations.
         with_queue_size, queue_size, usize, |v: usize| v >= 1,
         "queue_size must be at least 1"
     );
