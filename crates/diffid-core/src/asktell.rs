@@ -52,6 +52,16 @@ pub trait AskTell: Send {
         Err(TellError::GradientsNotExpected)
     }
 
+    /// For the batch last asked with [`Ask::Evaluate`]: a cap such that every value at or
+    /// above it is used only as "at or above the cap" (see [`Objective::evaluate_below`]), so
+    /// an executor may evaluate with [`Objective::evaluate_below`] and get the same run.
+    /// `None` (the default): every value is used as it is.
+    ///
+    /// [`Objective::evaluate_below`]: crate::Objective::evaluate_below
+    fn value_cap(&self) -> Option<f64> {
+        None
+    }
+
     /// Completed iterations.
     fn iterations(&self) -> usize;
 

@@ -62,6 +62,17 @@ pub trait Objective: Send + Sync {
     /// Evaluates at `x` (length `dim()`).
     fn evaluate(&self, x: &[f64]) -> Outcome;
 
+    /// Evaluates at `x` for a caller that only needs to know whether the value is below
+    /// `cap`: a value below `cap` is returned exactly, and one at or above it may be reported
+    /// as any value at or above `cap`, which lets an objective stop computing once it knows
+    /// (a nested sampler rejects every candidate whose negative log-likelihood reaches the
+    /// current threshold). Failures are reported as by [`evaluate`](Self::evaluate). The
+    /// default evaluates exactly.
+    fn evaluate_below(&self, x: &[f64], cap: f64) -> Outcome {
+        let _ = cap;
+        self.evaluate(x)
+    }
+
     /// Whether [`evaluate_with_gradient`](Self::evaluate_with_gradient) gives a gradient of its
     /// own (exact, or the user's). When it does not, executors fall back to finite differences
     /// of [`evaluate`](Self::evaluate) (see [`crate::fd`]).
@@ -246,6 +257,24 @@ pub trait Simulator: Send + Sync {
     /// A [`SimulationError`] when the simulation fails at these parameters; the caller turns
     /// it into a failed [`Outcome`].
     fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), SimulationError>;
+
+    /// As [`simulate`](Self::simulate), showing `watch` the predictions written so far (the
+    /// first time points' rows, time-major) as the simulation goes; when `watch` returns
+    /// `false` the simulation may stop there. Returns whether it ran to the end (`false`: it
+    /// stopped early, and `out` holds only the part `watch` last saw). The default simulates
+    /// to the end without showing anything.
+    ///
+    /// # Errors
+    /// As [`simulate`](Self::simulate).
+    fn simulate_watched(
+        &self,
+        params: &[f64],
+        out: &mut [f64],
+        watch: &mut dyn FnMut(&[f64]) -> bool,
+    ) -> Result<bool, SimulationError> {
+        let _ = watch;
+        self.simulate(params, out).map(|()| true)
+    }
 
     /// Whether [`simulate_with_sensitivities`](Self::simulate_with_sensitivities) is available.
     fn has_sensitivities(&self) -> bool {

@@ -155,6 +155,22 @@ pub trait CostMetric: Send + Sync + fmt::Debug {
         self.cost(predictions, data)
     }
 
+    /// A lower bound of [`cost_with`](Self::cost_with) over every prediction vector that
+    /// begins with `known` (the first `known.len()` predictions; the rest, up to `data.len()`,
+    /// not computed yet): the cost of the known part plus the least the rest can add. It lets
+    /// an evaluation that only needs to know whether the cost is below a cap stop its
+    /// simulation early. The default, `-inf`, is no bound.
+    fn cost_lower_bound(
+        &self,
+        known: &[f64],
+        data: &[f64],
+        n_outputs: usize,
+        noise: &[f64],
+    ) -> f64 {
+        let _ = (known, data, n_outputs, noise);
+        f64::NEG_INFINITY
+    }
+
     /// As [`gradient`](Self::gradient), given noise values as [`cost_with`](Self::cost_with);
     /// also writes `d cost / d noise_m` into `noise_out[m]` (the default writes zeros there).
     fn gradient_with(
@@ -207,6 +223,15 @@ impl CostMetric for Box<dyn CostMetric> {
     }
     fn cost_with(&self, predictions: &[f64], data: &[f64], n_outputs: usize, noise: &[f64]) -> f64 {
         (**self).cost_with(predictions, data, n_outputs, noise)
+    }
+    fn cost_lower_bound(
+        &self,
+        known: &[f64],
+        data: &[f64],
+        n_outputs: usize,
+        noise: &[f64],
+    ) -> f64 {
+        (**self).cost_lower_bound(known, data, n_outputs, noise)
     }
     fn gradient_with(
         &self,
@@ -268,6 +293,12 @@ impl CostMetric for Sse {
         self.weight * sum_of_squares(predictions, data)
     }
 
+    /// The known residuals' squares: the rest add at least zero.
+    fn cost_lower_bound(&self, known: &[f64], data: &[f64], _: usize, _: &[f64]) -> f64 {
+        let k = known.len().min(data.len());
+        self.weight * sum_of_squares(&known[..k], &data[..k])
+    }
+
     fn gradient(&self, predictions: &[f64], data: &[f64], out: &mut [f64]) {
         for (o, r) in out.iter_mut().zip(residuals(predictions, data)) {
             *o = 2.0 * self.weight * r;
@@ -314,6 +345,16 @@ impl CostMetric for Rmse {
             return 0.0;
         }
         self.weight * (sum_of_squares(predictions, data) / n as f64).sqrt()
+    }
+
+    /// The known residuals' squares over all `N` observations: the rest add at least zero.
+    fn cost_lower_bound(&self, known: &[f64], data: &[f64], _: usize, _: &[f64]) -> f64 {
+        let n = data.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let k = known.len().min(n);
+        self.weight * (sum_of_squares(&known[..k], &data[..k]) / n as f64).sqrt()
     }
 
     fn gradient(&self, predictions: &[f64], data: &[f64], out: &mut [f64]) {
@@ -502,6 +543,26 @@ impl CostMetric for GaussianNll {
         self.weight * 0.5 * sum
     }
 
+    /// The known observations' terms, and `ln(2πσ²)` for each of the rest (their least,
+    /// at a zero residual). NaN where σ is not positive (the cost is NaN there too).
+    fn cost_lower_bound(
+        &self,
+        known: &[f64],
+        data: &[f64],
+        n_outputs: usize,
+        noise: &[f64],
+    ) -> f64 {
+        let mut sum = 0.0;
+        for (k, d) in data.iter().enumerate() {
+            let Some(var) = self.variance_of(k, n_outputs, noise) else {
+                return f64::NAN;
+            };
+            let r = known.get(k).map_or(0.0, |p| p - d);
+            sum += r * r / var + (2.0 * PI * var).ln();
+        }
+        self.weight * 0.5 * sum
+    }
+
     fn gradient_with(
         &self,
         predictions: &[f64],
@@ -643,6 +704,25 @@ impl CostSum {
             .map(|m| {
                 let (values, _) = Self::member_noise(&names, m.as_ref(), noise);
                 m.cost_with(predictions, data, n_outputs, &values)
+            })
+            .sum()
+    }
+
+    /// The sum of the members' [`CostMetric::cost_lower_bound`]s, given noise values as
+    /// [`cost_with`](Self::cost_with).
+    pub fn cost_lower_bound(
+        &self,
+        known: &[f64],
+        data: &[f64],
+        n_outputs: usize,
+        noise: &[f64],
+    ) -> f64 {
+        let names = self.noise_parameters();
+        self.metrics
+            .iter()
+            .map(|m| {
+                let (values, _) = Self::member_noise(&names, m.as_ref(), noise);
+                m.cost_lower_bound(known, data, n_outputs, &values)
             })
             .sum()
     }
@@ -1074,6 +1154,43 @@ mod tests {
             for (a, b) in gs.iter().zip(&parts) {
                 prop_assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{} vs {}", a, b);
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn lower_bounds_never_exceed_the_cost_of_any_completion(
+            (p, d) in pairs(),
+            rest in proptest::collection::vec(-10.0f64..10.0, 12),
+            known_fraction in 0.0f64..1.0,
+            weight in 0.0f64..5.0,
+            sigma in 0.05f64..3.0,
+        ) {
+            let n = p.len();
+            let known = ((known_fraction * n as f64) as usize).min(n);
+            let sigma_nll = GaussianNll::with_sigma(vec!["s".into()], weight).expect("valid");
+            let metrics: Vec<Box<dyn CostMetric>> = vec![
+                Box::new(Sse::new(weight).expect("valid")),
+                Box::new(Rmse::new(weight).expect("valid")),
+                Box::new(GaussianNll::new(sigma * sigma, weight).expect("valid")),
+                Box::new(sigma_nll),
+            ];
+            // Any values after the known ones: the bound is below the cost.
+            let mut completed = p.clone();
+            completed[known..].copy_from_slice(&rest[..n - known]);
+            let noise = [sigma];
+            for m in &metrics {
+                let noise: &[f64] = if m.noise_parameters().is_empty() { &[] } else { &noise };
+                let bound = m.cost_lower_bound(&p[..known], &d, 1, noise);
+                let cost = m.cost_with(&completed, &d, 1, noise);
+                prop_assert!(bound <= cost + 1e-9 * (1.0 + cost.abs()), "{}: {} > {}", m.name(), bound, cost);
+                // Everything known: the bound is the cost.
+                let all = m.cost_lower_bound(&completed, &d, 1, noise);
+                prop_assert!((all - cost).abs() <= 1e-12 * (1.0 + cost.abs()), "{}: {} vs {}", m.name(), all, cost);
+            }
+            let sum = CostSum::new(metrics[..3].to_vec());
+            let bound = sum.cost_lower_bound(&p[..known], &d, 1, &[]);
+            prop_assert!(bound <= sum.cost_with(&completed, &d, 1, &[]) + 1e-9 * (1.0 + bound.abs()));
         }
     }
 }

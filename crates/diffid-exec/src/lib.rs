@@ -669,7 +669,15 @@ pub fn drive<S: AskTell + ?Sized>(
         match state.ask() {
             Ask::Done(termination) => break termination,
             Ask::Evaluate(points) => {
-                let outcomes = evaluator.evaluate_batch(objective, &points);
+                let capped = state.value_cap().map(|cap| Capped {
+                    inner: objective,
+                    cap,
+                });
+                let target: &dyn Objective = match &capped {
+                    Some(c) => c,
+                    None => objective,
+                };
+                let outcomes = evaluator.evaluate_batch(target, &points);
                 if cancelled() {
                     break Termination::Cancelled;
                 }
@@ -719,6 +727,55 @@ pub fn drive<S: AskTell + ?Sized>(
 
 /// An objective whose evaluations fail at once, unevaluated, after `flag` is set: what
 /// lets a cancellation stop inside a batch.
+/// An objective whose values are only needed below `cap` (see [`AskTell::value_cap`]): its
+/// evaluations are [`Objective::evaluate_below`] the cap.
+struct Capped<'a> {
+    inner: &'a dyn Objective,
+    cap: f64,
+}
+
+impl Objective for Capped<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn evaluate(&self, x: &[f64]) -> Outcome {
+        self.inner.evaluate_below(x, self.cap)
+    }
+
+    fn evaluate_below(&self, x: &[f64], cap: f64) -> Outcome {
+        self.inner.evaluate_below(x, cap.min(self.cap))
+    }
+
+    fn has_gradient(&self) -> bool {
+        self.inner.has_gradient()
+    }
+
+    fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
+        self.inner.evaluate_with_gradient(x)
+    }
+
+    fn fd_step(&self) -> f64 {
+        self.inner.fd_step()
+    }
+
+    fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
+        self.inner.evaluate_batch(points)
+    }
+
+    fn has_parts(&self) -> bool {
+        self.inner.has_parts()
+    }
+
+    fn evaluate_parts(&self, x: &[f64], run_each: RunEach<'_>) -> Outcome {
+        self.inner.evaluate_parts(x, run_each)
+    }
+
+    fn evaluate_with_gradient_parts(&self, x: &[f64], run_each: RunEach<'_>) -> GradientOutcome {
+        self.inner.evaluate_with_gradient_parts(x, run_each)
+    }
+}
+
 struct Cancellable<'a> {
     inner: &'a dyn Objective,
     flag: &'a AtomicBool,
@@ -742,6 +799,13 @@ impl Objective for Cancellable<'_> {
             return Outcome::Failed(CANCELLED.to_owned());
         }
         self.inner.evaluate(x)
+    }
+
+    fn evaluate_below(&self, x: &[f64], cap: f64) -> Outcome {
+        if self.stopped() {
+            return Outcome::Failed(CANCELLED.to_owned());
+        }
+        self.inner.evaluate_below(x, cap)
     }
 
     fn has_gradient(&self) -> bool {

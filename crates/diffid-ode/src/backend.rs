@@ -74,12 +74,13 @@ pub(crate) fn solve(
     plan: Plan,
     params: &[f64],
     out: &mut [f64],
+    watch: &mut dyn FnMut(&[f64]) -> bool,
 ) -> Result<(), SolveError> {
     cache::with_entry(
         &sim.model,
         Key::Value(BACKEND),
         || compile(&sim.model),
-        |c: &mut Compiled| solve_with(sim, plan, c, params, out),
+        |c: &mut Compiled| solve_with(sim, plan, c, params, out, watch),
     )
 }
 
@@ -89,6 +90,7 @@ fn solve_with(
     c: &mut Compiled,
     params: &[f64],
     out: &mut [f64],
+    watch: &mut dyn FnMut(&[f64]) -> bool,
 ) -> Result<(), SolveError> {
     let ctx = *c.problem.context();
     c.problem.t0 = sim.t0;
@@ -136,7 +138,11 @@ fn solve_with(
             }
             *r = v;
         }
-        Ok(())
+        if watch(&out[..(col + 1) * k]) {
+            Ok(())
+        } else {
+            Err(SolveError::Cut { t })
+        }
     };
     let no_check = |_: f64, _: &V| Ok(());
     let events = sim.events();
@@ -306,7 +312,7 @@ pub(crate) fn solve_with_sensitivities(
                 ),
             });
         }
-        return solve(sim, plan, params, out);
+        return solve(sim, plan, params, out, &mut |_| true);
     }
     cache::with_entry(
         &sim.model,

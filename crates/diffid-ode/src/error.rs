@@ -143,6 +143,14 @@ pub enum SolveError {
         /// component changed sign (sensitivity solves).
         t: f64,
     },
+    /// The caller stopped the solve at `t`: the predictions so far told it what it needed
+    /// (see [`OdeSimulator::solve_watched`](crate::OdeSimulator::solve_watched)). Not a failure
+    /// of the model.
+    #[error("the solve was stopped by its caller at t = {t}")]
+    Cut {
+        /// Time of the last prediction written.
+        t: f64,
+    },
     /// No steady state was found for pre-equilibration.
     #[error("no steady state found for pre-equilibration: {reason}")]
     SteadyState {

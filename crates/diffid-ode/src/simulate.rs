@@ -795,9 +795,24 @@ impl OdeSimulator {
     /// # Errors
     /// A [`SolveError`] saying why the solve failed; never panics.
     pub fn solve(&self, params: &[f64], out: &mut [f64]) -> Result<(), SolveError> {
+        self.solve_watched(params, out, &mut |_| true)
+    }
+
+    /// As [`solve`](Self::solve), showing `watch` the predictions written so far after each
+    /// output time (the first rows, time-major); when it returns `false` the solve stops
+    /// there with [`SolveError::Cut`].
+    ///
+    /// # Errors
+    /// As [`solve`](Self::solve), and [`SolveError::Cut`] when `watch` stopped it.
+    pub fn solve_watched(
+        &self,
+        params: &[f64],
+        out: &mut [f64],
+        watch: &mut dyn FnMut(&[f64]) -> bool,
+    ) -> Result<(), SolveError> {
         self.planned(|plan| match self.options.backend {
-            Backend::Dense => crate::dense::solve(self, plan, params, out),
-            Backend::Sparse => crate::sparse::solve(self, plan, params, out),
+            Backend::Dense => crate::dense::solve(self, plan, params, out, watch),
+            Backend::Sparse => crate::sparse::solve(self, plan, params, out, watch),
         })
     }
 
@@ -884,8 +899,10 @@ impl OdeSimulator {
                 project: kind == SolverKind::Tsit45,
             };
             match self.options.backend {
-                Backend::Dense => crate::dense::solve(self, plan, params, &mut out),
-                Backend::Sparse => crate::sparse::solve(self, plan, params, &mut out),
+                Backend::Dense => crate::dense::solve(self, plan, params, &mut out, &mut |_| true),
+                Backend::Sparse => {
+                    crate::sparse::solve(self, plan, params, &mut out, &mut |_| true)
+                }
             }
         };
         self.auto.probe_steps.store(0, Ordering::Relaxed);
@@ -965,6 +982,19 @@ impl Simulator for OdeSimulator {
 
     fn simulate(&self, params: &[f64], out: &mut [f64]) -> Result<(), SimulationError> {
         self.solve(params, out).map_err(SimulationError::new)
+    }
+
+    fn simulate_watched(
+        &self,
+        params: &[f64],
+        out: &mut [f64],
+        watch: &mut dyn FnMut(&[f64]) -> bool,
+    ) -> Result<bool, SimulationError> {
+        match self.solve_watched(params, out, watch) {
+            Ok(()) => Ok(true),
+            Err(SolveError::Cut { .. }) => Ok(false),
+            Err(e) => Err(SimulationError::new(e)),
+        }
     }
 
     fn has_sensitivities(&self) -> bool {

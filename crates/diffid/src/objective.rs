@@ -123,6 +123,9 @@ impl FitObjective {
     }
 }
 
+/// How many times, at most, a capped evaluation checks its cost bound during a simulation.
+const CAP_CHECKS: usize = 16;
+
 impl Objective for FitObjective {
     fn dim(&self) -> usize {
         self.simulator.n_params() + self.noise_index.len()
@@ -137,6 +140,45 @@ impl Objective for FitObjective {
             let predictions = sized(&mut scratch.predictions, self.simulator.n_predictions());
             match self.simulator.simulate(&self.model_params(x), predictions) {
                 Ok(()) => self.score(predictions, x),
+                Err(reason) => Outcome::Failed(reason.to_string()),
+            }
+        })
+    }
+
+    /// Stops the simulation once the cost of the predictions so far, with the least the rest
+    /// could add ([`CostSum::cost_lower_bound`]), reaches `cap`, and reports that bound; checked
+    /// at about 16 points of the simulation.
+    fn evaluate_below(&self, x: &[f64], cap: f64) -> Outcome {
+        if cap.is_nan() || cap == f64::INFINITY {
+            return self.evaluate(x);
+        }
+        with_scratch(|scratch| {
+            let n = self.simulator.n_predictions();
+            let predictions = sized(&mut scratch.predictions, n);
+            let noise = self.noise(x);
+            let every = (n / CAP_CHECKS).max(1);
+            let mut next = every;
+            let mut reached = f64::NAN;
+            let mut watch = |known: &[f64]| {
+                if known.len() < next || known.len() >= n {
+                    return true;
+                }
+                next = known.len() + every;
+                let bound =
+                    self.cost
+                        .cost_lower_bound(known, &self.observations, self.n_outputs, &noise);
+                if bound >= cap {
+                    reached = bound;
+                    return false;
+                }
+                true
+            };
+            match self
+                .simulator
+                .simulate_watched(&self.model_params(x), predictions, &mut watch)
+            {
+                Ok(true) => self.score(predictions, x),
+                Ok(false) => Outcome::Value(reached),
                 Err(reason) => Outcome::Failed(reason.to_string()),
             }
         })

@@ -91,6 +91,10 @@ impl Objective for Scaled {
         self.inner.evaluate(&self.space.to_natural(z))
     }
 
+    fn evaluate_below(&self, z: &[f64], cap: f64) -> Outcome {
+        self.inner.evaluate_below(&self.space.to_natural(z), cap)
+    }
+
     fn has_gradient(&self) -> bool {
         self.inner.has_gradient()
     }

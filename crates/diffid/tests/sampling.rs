@@ -297,3 +297,150 @@ fn a_likelihood_failing_everywhere_is_an_error() {
         "{err}"
     );
 }
+
+/// An objective that answers capped evaluations both ways, checks the contract of
+/// [`Objective::evaluate_below`] on every one (keeping the violations: a panic here would be
+/// caught by the evaluator as a failed point), and counts those stopped early.
+struct Checked {
+    inner: std::sync::Arc<dyn diffid::Objective>,
+    capped: std::sync::atomic::AtomicUsize,
+    cut: std::sync::atomic::AtomicUsize,
+    violations: std::sync::Mutex<Vec<String>>,
+}
+
+impl diffid::Objective for Checked {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn evaluate(&self, x: &[f64]) -> diffid::Outcome {
+        self.inner.evaluate(x)
+    }
+    fn evaluate_below(&self, x: &[f64], cap: f64) -> diffid::Outcome {
+        use std::sync::atomic::Ordering::Relaxed;
+        let exact = self.inner.evaluate(x);
+        let capped = self.inner.evaluate_below(x, cap);
+        self.capped.fetch_add(1, Relaxed);
+        let violation = match (&exact, &capped) {
+            (diffid::Outcome::Value(e), diffid::Outcome::Value(c)) if *e < cap => {
+                (e.to_bits() != c.to_bits()).then(|| format!("below the cap {cap}: {e} vs {c}"))
+            }
+            (diffid::Outcome::Value(e), diffid::Outcome::Value(c)) => {
+                if c < e {
+                    self.cut.fetch_add(1, Relaxed);
+                }
+                (*c < cap || c > e).then(|| format!("at or above the cap {cap}: {c} (exact {e})"))
+            }
+            (diffid::Outcome::Failed(_), diffid::Outcome::Failed(_)) => None,
+            // A solve that would fail later (zero likelihood) may be stopped above the cap.
+            (diffid::Outcome::Failed(_), diffid::Outcome::Value(c)) => {
+                self.cut.fetch_add(1, Relaxed);
+                (*c < cap).then(|| format!("{c} below the cap {cap} for a failing point"))
+            }
+            _ => Some(format!("{exact:?} vs {capped:?}")),
+        };
+        if let Some(v) = violation {
+            self.violations.lock().expect("not poisoned").push(v);
+        }
+        capped
+    }
+}
+
+/// Evaluates exactly: no `evaluate_below` of its own.
+struct Exact(std::sync::Arc<dyn diffid::Objective>);
+
+impl diffid::Objective for Exact {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn evaluate(&self, x: &[f64]) -> diffid::Outcome {
+        self.0.evaluate(x)
+    }
+}
+
+#[test]
+fn capped_evaluations_stop_solves_early_and_leave_nested_runs_unchanged() {
+    use diffid::{AskTell, Objective};
+    use std::sync::atomic::Ordering::Relaxed;
+    // The seed's oscillating model over its 500 times, σ estimated, on the benchmark's prior
+    // (where some solves fail): a candidate that misses the oscillation is known to be
+    // rejected long before the end of its solve.
+    let data = seed_data();
+    let problem = DiffsolBuilder::new()
+        .with_diffsl(SEED_MODEL)
+        .with_data(data.len() / 3, 3, &data)
+        .with_parameter("alpha", 1.1, Some((0.0, 2.0)))
+        .with_parameter("beta", 0.4, Some((0.0, 2.0)))
+        .with_parameter("delta", 0.1, Some((0.0, 2.0)))
+        .with_parameter("gamma", 0.4, Some((0.0, 2.0)))
+        .with_parameter("sigma", 0.5, Some((0.05, 3.0)))
+        .with_cost(GaussianNll::with_sigma(vec!["sigma".into()], 1.0).expect("valid"))
+        .with_solver(diffid::SolverKind::Tsit45)
+        .build()
+        .expect("builds");
+    let priors: Vec<diffid::Prior> = [(0.0, 2.0), (0.0, 2.0), (0.0, 2.0), (0.0, 2.0), (0.05, 3.0)]
+        .iter()
+        .map(|&(a, b)| diffid::Prior::uniform(a, b).expect("valid"))
+        .collect();
+    let x0 = [1.1, 0.4, 0.1, 0.4, 0.5];
+    let sampler = diffid::DynamicNestedSampler::new()
+        .with_live_points(40)
+        .and_then(|s| s.with_termination_tolerance(1.0))
+        .expect("valid")
+        .with_max_batches(0)
+        .with_seed(5);
+    let checked = Checked {
+        inner: problem.objective().clone(),
+        capped: 0.into(),
+        cut: 0.into(),
+        violations: std::sync::Mutex::default(),
+    };
+    let exact = Exact(problem.objective().clone());
+    let mut runs = Vec::new();
+    for objective in [&checked as &dyn Objective, &exact] {
+        let mut state = sampler.start(&x0, &priors).expect("starts");
+        diffid::drive(
+            &mut state,
+            objective,
+            &diffid::Sequential,
+            &RunOptions::default(),
+            &mut (),
+            None,
+            |_, _| {},
+        )
+        .expect("runs");
+        runs.push((
+            state.all_points(),
+            state.evaluations(),
+            state.failed_evaluations(),
+        ));
+    }
+    let violations = checked.violations.lock().expect("not poisoned");
+    assert!(
+        violations.is_empty(),
+        "{:?}",
+        &violations[..violations.len().min(5)]
+    );
+    assert_eq!(
+        runs[0].0, runs[1].0,
+        "the capped run differs from the exact one"
+    );
+    assert_eq!(runs[0].1, runs[1].1);
+    // Some candidates failed; capped, some of them stopped before their failure.
+    assert!(
+        runs[1].2 > 0 && runs[0].2 <= runs[1].2,
+        "{} {}",
+        runs[0].2,
+        runs[1].2
+    );
+    let (capped, cut) = (checked.capped.load(Relaxed), checked.cut.load(Relaxed));
+    // Most rejected candidates were known to be rejected before the end of their solve.
+    assert!(
+        capped > runs[0].1 / 2,
+        "{capped} of {} evaluations capped",
+        runs[0].1
+    );
+    assert!(
+        cut > capped / 4,
+        "{cut} of {capped} capped evaluations stopped early"
+    );
+}

@@ -1058,13 +1058,10 @@ impl AskTell for NestedState {
             Pending::Candidates(c) => {
                 let initial = !self.run.filled() && self.run.floor == f64::NEG_INFINITY;
                 for (u, o) in c.into_iter().zip(outcomes) {
+                    // A failed candidate has zero likelihood: a rejection in its turn (so a
+                    // capped evaluation that stopped before the failure gives the same run),
+                    // except at an initial point drawn from the whole prior, which it fills.
                     let logl = o.value().map_or(f64::NEG_INFINITY, |v| -v);
-                    // A failed candidate is a rejection, except at an initial point drawn
-                    // from the whole prior, where it counts as zero likelihood.
-                    if o.is_failed() && !initial {
-                        self.run.evaluations += 1;
-                        continue;
-                    }
                     self.queue.push_back((u, logl));
                 }
                 if initial
@@ -1092,6 +1089,22 @@ impl AskTell for NestedState {
         }
         self.process();
         Ok(())
+    }
+
+    /// Uniform candidates and random-walk steps are only compared with the current threshold
+    /// (a candidate at or below it is rejected, whatever its likelihood), so their negative
+    /// log-likelihoods are needed only below `−threshold`; the initial draws from the whole
+    /// prior and slice steps use their values as they are.
+    fn value_cap(&self) -> Option<f64> {
+        let threshold = match &self.pending {
+            Pending::Candidates(_) => self.threshold(),
+            Pending::Walks(walks, _) => walks
+                .iter()
+                .map(|w| w.threshold)
+                .fold(f64::INFINITY, f64::min),
+            Pending::Slices(..) | Pending::None => return None,
+        };
+        (threshold > f64::NEG_INFINITY && threshold < f64::INFINITY).then_some(-threshold)
     }
 
     fn iterations(&self) -> usize {
