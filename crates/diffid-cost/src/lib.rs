@@ -533,14 +533,8 @@ impl CostMetric for GaussianNll {
     }
 
     fn cost_with(&self, predictions: &[f64], data: &[f64], n_outputs: usize, noise: &[f64]) -> f64 {
-        let mut sum = 0.0;
-        for (k, r) in residuals(predictions, data).enumerate() {
-            let Some(var) = self.variance_of(k, n_outputs, noise) else {
-                return f64::NAN;
-            };
-            sum += r * r / var + (2.0 * PI * var).ln();
-        }
-        self.weight * 0.5 * sum
+        let n = predictions.len().min(data.len());
+        self.cost_lower_bound(&predictions[..n], &data[..n], n_outputs, noise)
     }
 
     /// The known observations' terms, and `ln(2πσ²)` for each of the rest (their least,
@@ -552,13 +546,33 @@ impl CostMetric for GaussianNll {
         n_outputs: usize,
         noise: &[f64],
     ) -> f64 {
-        let mut sum = 0.0;
-        for (k, d) in data.iter().enumerate() {
-            let Some(var) = self.variance_of(k, n_outputs, noise) else {
+        // Observation k has the variance of output k % m: each output's 1/σ² and ln(2πσ²)
+        // once, not once per observation.
+        let m = match &self.noise {
+            Noise::Variance(v) if v.len() == 1 => 1,
+            Noise::Sigma(s) if s.len() == 1 => 1,
+            _ => n_outputs.max(1),
+        };
+        let mut precision = Vec::with_capacity(m);
+        let mut log_norm = Vec::with_capacity(m);
+        for j in 0..m {
+            let Some(var) = self.variance_of(j, n_outputs, noise) else {
                 return f64::NAN;
             };
-            let r = known.get(k).map_or(0.0, |p| p - d);
-            sum += r * r / var + (2.0 * PI * var).ln();
+            precision.push(1.0 / var);
+            log_norm.push((2.0 * PI * var).ln());
+        }
+        let mut sum = 0.0;
+        for (k, (p, d)) in known.iter().zip(data).enumerate() {
+            let r = p - d;
+            sum += r * r * precision[k % m];
+        }
+        // Every observation's normalising term, known or not: n_j · ln(2πσ_j²) for the n_j
+        // observations of output j.
+        let n = data.len();
+        for (j, l) in log_norm.iter().enumerate() {
+            let count = n / m + usize::from(j < n % m);
+            sum += count as f64 * l;
         }
         self.weight * 0.5 * sum
     }

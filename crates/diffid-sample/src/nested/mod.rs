@@ -112,6 +112,9 @@ impl std::str::FromStr for Sampling {
 /// count. Candidates are then used in order: a candidate replaces the current worst live point
 /// if its likelihood is above the current threshold and is discarded otherwise, exactly as
 /// sequential rejection sampling would; so results are bit-identical for any evaluator.
+/// Since a candidate at or below the threshold is rejected whatever its value, the state
+/// offers the threshold as a [`value_cap`](AskTell::value_cap): an objective may stop
+/// evaluating once it knows its value is above the cap (an ODE fit ends its solve there).
 ///
 /// **Dynamic batches.** After the baseline, batches of `batch_size` live points are added
 /// where they matter most: each dead point's importance is
