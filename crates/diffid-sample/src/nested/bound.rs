@@ -140,6 +140,28 @@ impl Ellipsoid {
             .collect()
     }
 
+    /// This ellipsoid's shape moved to the mean of `points` and scaled to just contain them
+    /// (a point for a single one): the bound of a group too small to fit a shape of its own.
+    fn borrowed_by(&self, points: &[&[f64]]) -> Self {
+        let d = self.centre.len();
+        let mut centre = DVector::zeros(d);
+        for p in points {
+            centre += DVector::from_column_slice(p);
+        }
+        centre /= points.len().max(1) as f64;
+        let moved = Self {
+            centre,
+            ..self.clone()
+        };
+        let far = points
+            .iter()
+            .map(|p| moved.distance(p))
+            .fold(0.0f64, f64::max);
+        // Volume scales as the d-th power of the linear factor; a zero-size group is sized by
+        // the caller's expected-volume floor.
+        moved.scaled(d as f64 * far.max(1e-12).ln())
+    }
+
     /// The two ends of the longest axis.
     fn major_axis_ends(&self) -> (DVector<f64>, DVector<f64>) {
         let shape = &self.factor * self.factor.transpose();
@@ -644,7 +666,10 @@ fn at_least(e: Ellipsoid, log_min: f64) -> Ellipsoid {
 /// (X-means, Pelleg & Moore 2000; the rule Speagle 2020 gives for dynesty): with `n` points
 /// and `p = d(d + 3)/2` numbers per ellipsoid, `k` extra ellipsoids must shrink the total
 /// volume by a factor `e^{−k p ln(n) / n}` — so a few points never get an ellipsoid of their
-/// own, whose shape they could not pin down. No piece has fewer than `2d` points.
+/// own, whose shape they could not pin down. A side of fewer than `2d` points split off a
+/// larger one takes the parent's shape, moved to its points and scaled to contain them (a few
+/// points on a separate peak would otherwise keep one ellipsoid over both peaks and the gap);
+/// it is not split further.
 fn split(
     points: &[&[f64]],
     parent: Ellipsoid,
@@ -702,11 +727,21 @@ fn split(
             .collect()
     };
     let (first, second) = (side(false), side(true));
-    if first.len() < min_size || second.len() < min_size {
+    if first.is_empty() || second.is_empty() || (first.len() < min_size && second.len() < min_size)
+    {
         out.push(parent);
         return;
     }
-    let (Some(e1), Some(e2)) = (Ellipsoid::bounding(&first), Ellipsoid::bounding(&second)) else {
+    // A group too small for a shape of its own (a few points on a separate peak) borrows the
+    // parent's, so that it does not force one ellipsoid over both groups and the gap between.
+    let fitted = |pts: &[&[f64]]| {
+        if pts.len() < min_size {
+            Some(parent.borrowed_by(pts))
+        } else {
+            Ellipsoid::bounding(pts)
+        }
+    };
+    let (Some(e1), Some(e2)) = (fitted(&first), fitted(&second)) else {
         out.push(parent);
         return;
     };
@@ -769,6 +804,44 @@ mod tests {
             .count() as f64
             / 20_000.0;
         assert!((inside - 0.25).abs() < 0.02, "{inside}");
+    }
+
+    #[test]
+    fn a_group_too_small_for_its_own_shape_still_gets_its_own_ellipsoid() {
+        // 200 points around (0.3, 0.3) and 3 around (0.8, 0.8): one ellipsoid over both would
+        // hold the whole gap between them.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut pts: Vec<Vec<f64>> = (0..200)
+            .map(|_| {
+                vec![
+                    0.3 + 0.02 * rng.sample::<f64, _>(StandardNormal),
+                    0.3 + 0.02 * rng.sample::<f64, _>(StandardNormal),
+                ]
+            })
+            .collect();
+        pts.extend([vec![0.8, 0.8], vec![0.81, 0.79], vec![0.79, 0.805]]);
+        let refs: Vec<&[f64]> = pts.iter().map(Vec::as_slice).collect();
+        let settings = BoundSettings {
+            log_enlarge: 0.5f64.ln_1p(),
+            multi: true,
+            balls: false,
+            bootstraps: 0,
+        };
+        let b = Bound::build(&refs, (0.01f64).ln(), &settings, &mut rng).expect("fits");
+        assert!(b.len() >= 2, "{} ellipsoids", b.len());
+        assert!(refs
+            .iter()
+            .all(|p| b.ellipsoids.iter().any(|e| e.contains(p))));
+        let draws: Vec<Vec<f64>> = (0..4000)
+            .map(|_| b.sample(&mut rng, 1000).expect("draws"))
+            .collect();
+        let gap = draws
+            .iter()
+            .filter(|x| (0.45..0.7).contains(&x[0]) && (0.45..0.7).contains(&x[1]))
+            .count();
+        let near_small = draws.iter().filter(|x| x[0] > 0.7 && x[1] > 0.7).count();
+        assert!(gap < 40, "{gap} of 4000 draws in the gap");
+        assert!(near_small > 0, "the small group is still covered");
     }
 
     #[test]

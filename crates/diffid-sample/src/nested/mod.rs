@@ -95,7 +95,8 @@ impl std::str::FromStr for Sampling {
 /// inside a bound of the live points: one ellipsoid, or several split by 2-means while each
 /// split pays for its extra ellipsoids by the Bayesian information criterion (`bound =
 /// "multi"`: `k` extra ellipsoids must shrink the volume by `e^{−k p ln(n)/n}`, `p = d(d+3)/2`,
-/// so a handful of points never gets an ellipsoid whose shape it cannot pin down), each kept at
+/// so a handful of points never gets an ellipsoid whose shape it cannot pin down; a group of
+/// fewer than `2d` points split off a larger one takes the parent's shape), each kept at
 /// least as large as the prior volume its points are expected to fill, expanded by a bootstrap
 /// estimate of how far the region reaches beyond the live points (`bootstraps` resamples) and
 /// enlarged in volume by `1 + expansion_factor`; or (`bound = "balls"`) balls around the live
