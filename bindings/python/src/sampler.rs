@@ -877,6 +877,14 @@ impl PySamplerState {
             .map_err(|e| tell_to_py(&e))
     }
 
+    /// For the points last asked: the negative log-likelihood at or above which a point is
+    /// rejected whatever its value (nested sampling, once its live points are drawn), or
+    /// `None`. An expensive likelihood may stop as soon as it knows it is there and tell any
+    /// value at or above the cap (or `inf`, a rejection): the run is the same.
+    fn value_cap(&self) -> Option<f64> {
+        self.state.view().value_cap()
+    }
+
     /// Completed iterations (MCMC: warm-up included; nested: dead points).
     fn iterations(&self) -> usize {
         self.state.view().iterations()

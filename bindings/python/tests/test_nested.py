@@ -395,6 +395,33 @@ def test_ask_tell_equals_problem_sample(priors):
     assert np.isnan(state.acceptance_rate())
 
 
+def test_telling_inf_above_the_value_cap_gives_the_same_run():
+    # A hand-driven likelihood that stops at the cap: every value at or above it is told as
+    # inf (a rejection). The points, weights and evidence are those of the exact run; the
+    # cap is there once the live points are drawn, never before.
+    sampler = DNS().with_live_points(32).with_max_batches(1).with_seed(4)
+    runs = []
+    for use_cap in (False, True):
+        state = sampler.init([0.0, 0.0], bounds=[A_PRIOR, B_PRIOR])
+        caps = []
+        while isinstance(step := state.ask(), diffid.Evaluate):
+            cap = state.value_cap()
+            caps.append(cap)
+            values = [gaussian_nll(x) for x in step.points]
+            if use_cap and cap is not None:
+                values = [v if v < cap else math.inf for v in values]
+            state.tell(values)
+        runs.append(step.result)
+        assert caps[0] is None  # the first draw from the prior uses every value
+        assert sum(c is not None for c in caps) > len(caps) / 2
+    exact, capped = runs
+    assert capped.log_evidence == exact.log_evidence
+    np.testing.assert_array_equal(capped.positions, exact.positions)
+    np.testing.assert_array_equal(capped.log_weights, exact.log_weights)
+    assert capped.evaluations == exact.evaluations
+    assert capped.failed_evaluations > exact.failed_evaluations == 0
+
+
 def test_tell_with_the_wrong_count_and_after_the_end():
     state = DNS().with_live_points(8).with_max_batches(0).with_seed(0).init(
         [0.0, 0.0], bounds=[(-5.0, 5.0), (-5.0, 5.0)]
