@@ -546,33 +546,38 @@ impl CostMetric for GaussianNll {
         n_outputs: usize,
         noise: &[f64],
     ) -> f64 {
-        // Observation k has the variance of output k % m: each output's 1/σ² and ln(2πσ²)
-        // once, not once per observation.
-        let m = match &self.noise {
-            Noise::Variance(v) if v.len() == 1 => 1,
-            Noise::Sigma(s) if s.len() == 1 => 1,
-            _ => n_outputs.max(1),
-        };
-        let mut precision = Vec::with_capacity(m);
-        let mut log_norm = Vec::with_capacity(m);
-        for j in 0..m {
-            let Some(var) = self.variance_of(j, n_outputs, noise) else {
+        // Observation k has the variance of output k % m: ln(2πσ²) once per output (n_j
+        // observations of output j add n_j of them, known or not), not once per observation.
+        let shared = matches!(&self.noise, Noise::Variance(v) if v.len() == 1)
+            || matches!(&self.noise, Noise::Sigma(s) if s.len() == 1);
+        let n = data.len();
+        let mut sum = 0.0;
+        if shared || n_outputs <= 1 {
+            let Some(var) = self.variance_of(0, 1, noise) else {
                 return f64::NAN;
             };
-            precision.push(1.0 / var);
-            log_norm.push((2.0 * PI * var).ln());
-        }
-        let mut sum = 0.0;
-        for (k, (p, d)) in known.iter().zip(data).enumerate() {
-            let r = p - d;
-            sum += r * r * precision[k % m];
-        }
-        // Every observation's normalising term, known or not: n_j · ln(2πσ_j²) for the n_j
-        // observations of output j.
-        let n = data.len();
-        for (j, l) in log_norm.iter().enumerate() {
-            let count = n / m + usize::from(j < n % m);
-            sum += count as f64 * l;
+            for (p, d) in known.iter().zip(data) {
+                let r = p - d;
+                sum += r * r / var;
+            }
+            sum += n as f64 * (2.0 * PI * var).ln();
+        } else {
+            let m = n_outputs;
+            let mut vars = Vec::with_capacity(m);
+            for j in 0..m.min(n) {
+                let Some(var) = self.variance_of(j, m, noise) else {
+                    return f64::NAN;
+                };
+                vars.push(var);
+            }
+            for (k, (p, d)) in known.iter().zip(data).enumerate() {
+                let r = p - d;
+                sum += r * r / vars[k % m];
+            }
+            for (j, var) in vars.iter().enumerate() {
+                let count = n / m + usize::from(j < n % m);
+                sum += count as f64 * (2.0 * PI * var).ln();
+            }
         }
         self.weight * 0.5 * sum
     }
@@ -1202,6 +1207,24 @@ mod tests {
                 let all = m.cost_lower_bound(&completed, &d, 1, noise);
                 prop_assert!((all - cost).abs() <= 1e-12 * (1.0 + cost.abs()), "{}: {} vs {}", m.name(), all, cost);
             }
+            // Two outputs with their own variances: observation k belongs to output k % 2.
+            let two = GaussianNll::with_variances(vec![sigma * sigma, 0.5 + sigma], weight)
+                .expect("valid");
+            let by_hand: f64 = completed
+                .iter()
+                .zip(&d)
+                .enumerate()
+                .map(|(k, (p, q))| {
+                    let var = if k % 2 == 0 { sigma * sigma } else { 0.5 + sigma };
+                    (p - q).powi(2) / var + (2.0 * std::f64::consts::PI * var).ln()
+                })
+                .sum::<f64>()
+                * 0.5
+                * weight;
+            let cost = two.cost_with(&completed, &d, 2, &[]);
+            prop_assert!((cost - by_hand).abs() <= 1e-12 * (1.0 + by_hand.abs()), "{} vs {}", cost, by_hand);
+            let bound = two.cost_lower_bound(&p[..known], &d, 2, &[]);
+            prop_assert!(bound <= cost + 1e-9 * (1.0 + cost.abs()), "{} > {}", bound, cost);
             let sum = CostSum::new(metrics[..3].to_vec());
             let bound = sum.cost_lower_bound(&p[..known], &d, 1, &[]);
             prop_assert!(bound <= sum.cost_with(&completed, &d, 1, &[]) + 1e-9 * (1.0 + bound.abs()));

@@ -725,8 +725,6 @@ pub fn drive<S: AskTell + ?Sized>(
     })
 }
 
-/// An objective whose evaluations fail at once, unevaluated, after `flag` is set: what
-/// lets a cancellation stop inside a batch.
 /// An objective whose values are only needed below `cap` (see [`AskTell::value_cap`]): its
 /// evaluations are [`Objective::evaluate_below`] the cap.
 struct Capped<'a> {
@@ -776,6 +774,8 @@ impl Objective for Capped<'_> {
     }
 }
 
+/// An objective whose evaluations fail at once, unevaluated, after `flag` is set: what
+/// lets a cancellation stop inside a batch.
 struct Cancellable<'a> {
     inner: &'a dyn Objective,
     flag: &'a AtomicBool,
