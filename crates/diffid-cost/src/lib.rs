@@ -710,19 +710,27 @@ impl CostSum {
         n_outputs: usize,
         noise: &[f64],
     ) -> f64 {
+        self.sum_over_members(noise, |m, values| {
+            m.cost_with(predictions, data, n_outputs, values)
+        })
+    }
+
+    /// `Σ f(member, its noise values)`, the values picked from `noise` (ordered as
+    /// [`noise_parameters`](Self::noise_parameters)).
+    fn sum_over_members(&self, noise: &[f64], f: impl Fn(&dyn CostMetric, &[f64]) -> f64) -> f64 {
         if noise.is_empty() {
-            return self
-                .metrics
-                .iter()
-                .map(|m| m.cost_with(predictions, data, n_outputs, &[]))
-                .sum();
+            return self.metrics.iter().map(|m| f(m.as_ref(), &[])).sum();
+        }
+        if let [only] = self.metrics.as_slice() {
+            // One member: its noise parameters are the sum's, in the same order.
+            return f(only.as_ref(), noise);
         }
         let names = self.noise_parameters();
         self.metrics
             .iter()
             .map(|m| {
                 let (values, _) = Self::member_noise(&names, m.as_ref(), noise);
-                m.cost_with(predictions, data, n_outputs, &values)
+                f(m.as_ref(), &values)
             })
             .sum()
     }
@@ -736,14 +744,9 @@ impl CostSum {
         n_outputs: usize,
         noise: &[f64],
     ) -> f64 {
-        let names = self.noise_parameters();
-        self.metrics
-            .iter()
-            .map(|m| {
-                let (values, _) = Self::member_noise(&names, m.as_ref(), noise);
-                m.cost_lower_bound(known, data, n_outputs, &values)
-            })
-            .sum()
+        self.sum_over_members(noise, |m, values| {
+            m.cost_lower_bound(known, data, n_outputs, values)
+        })
     }
 
     /// The sum of the members' gradients in the predictions (into `out`) and in the noise
