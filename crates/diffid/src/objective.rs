@@ -160,6 +160,10 @@ impl Objective for FitObjective {
             let mut next = every;
             let mut reached = f64::NAN;
             let mut watch = |known: &[f64]| {
+                if known.len() <= every {
+                    // The first rows again: a fallback method restarted the solve.
+                    next = every;
+                }
                 if known.len() < next || known.len() >= n {
                     return true;
                 }
