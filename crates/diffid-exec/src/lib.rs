@@ -652,13 +652,10 @@ pub fn drive<S: AskTell + ?Sized>(
     // With a cancellation flag, each point of a batch checks it before it is evaluated, so a
     // cancellation stops a long batch within one evaluation per thread; that batch is then
     // not told (the state stays as it was after the last whole batch).
-    let cancellable = options.cancel.as_deref().map(|flag| Cancellable {
+    let guarded = Guarded {
         inner: objective,
-        flag,
-    });
-    let objective: &dyn Objective = match &cancellable {
-        Some(c) => c,
-        None => objective,
+        flag: options.cancel.as_deref(),
+        cap: None,
     };
     let mut last_failure: Option<String> = None;
 
@@ -669,15 +666,11 @@ pub fn drive<S: AskTell + ?Sized>(
         match state.ask() {
             Ask::Done(termination) => break termination,
             Ask::Evaluate(points) => {
-                let capped = state.value_cap().map(|cap| Capped {
-                    inner: objective,
-                    cap,
-                });
-                let target: &dyn Objective = match &capped {
-                    Some(c) => c,
-                    None => objective,
+                let capped = Guarded {
+                    cap: state.value_cap(),
+                    ..guarded
                 };
-                let outcomes = evaluator.evaluate_batch(target, &points);
+                let outcomes = evaluator.evaluate_batch(&capped, &points);
                 if cancelled() {
                     break Termination::Cancelled;
                 }
@@ -686,7 +679,7 @@ pub fn drive<S: AskTell + ?Sized>(
             }
             Ask::EvaluateWithGradient(points) => {
                 let (outcomes, evaluations) =
-                    evaluate_gradients(evaluator, objective, &points, bounds);
+                    evaluate_gradients(evaluator, &guarded, &points, bounds);
                 if cancelled() {
                     break Termination::Cancelled;
                 }
@@ -725,71 +718,25 @@ pub fn drive<S: AskTell + ?Sized>(
     })
 }
 
-/// An objective whose values are only needed below `cap` (see [`AskTell::value_cap`]): its
-/// evaluations are [`Objective::evaluate_below`] the cap.
-struct Capped<'a> {
+/// The objective as `drive` evaluates it: every evaluation fails at once, unevaluated, after
+/// the cancellation `flag` is set (what lets a cancellation stop inside a batch), and with a
+/// `cap` (see [`AskTell::value_cap`]) values are [`Objective::evaluate_below`] it.
+#[derive(Clone, Copy)]
+struct Guarded<'a> {
     inner: &'a dyn Objective,
-    cap: f64,
-}
-
-impl Objective for Capped<'_> {
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
-
-    fn evaluate(&self, x: &[f64]) -> Outcome {
-        self.inner.evaluate_below(x, self.cap)
-    }
-
-    fn evaluate_below(&self, x: &[f64], cap: f64) -> Outcome {
-        self.inner.evaluate_below(x, cap.min(self.cap))
-    }
-
-    fn has_gradient(&self) -> bool {
-        self.inner.has_gradient()
-    }
-
-    fn evaluate_with_gradient(&self, x: &[f64]) -> GradientOutcome {
-        self.inner.evaluate_with_gradient(x)
-    }
-
-    fn fd_step(&self) -> f64 {
-        self.inner.fd_step()
-    }
-
-    fn evaluate_batch(&self, points: &[Vec<f64>]) -> Vec<Outcome> {
-        self.inner.evaluate_batch(points)
-    }
-
-    fn has_parts(&self) -> bool {
-        self.inner.has_parts()
-    }
-
-    fn evaluate_parts(&self, x: &[f64], run_each: RunEach<'_>) -> Outcome {
-        self.inner.evaluate_parts(x, run_each)
-    }
-
-    fn evaluate_with_gradient_parts(&self, x: &[f64], run_each: RunEach<'_>) -> GradientOutcome {
-        self.inner.evaluate_with_gradient_parts(x, run_each)
-    }
-}
-
-/// An objective whose evaluations fail at once, unevaluated, after `flag` is set: what
-/// lets a cancellation stop inside a batch.
-struct Cancellable<'a> {
-    inner: &'a dyn Objective,
-    flag: &'a AtomicBool,
+    flag: Option<&'a AtomicBool>,
+    cap: Option<f64>,
 }
 
 const CANCELLED: &str = "the run was cancelled before this point was evaluated";
 
-impl Cancellable<'_> {
+impl Guarded<'_> {
     fn stopped(&self) -> bool {
-        self.flag.load(Ordering::Relaxed)
+        self.flag.is_some_and(|f| f.load(Ordering::Relaxed))
     }
 }
 
-impl Objective for Cancellable<'_> {
+impl Objective for Guarded<'_> {
     fn dim(&self) -> usize {
         self.inner.dim()
     }
@@ -798,14 +745,18 @@ impl Objective for Cancellable<'_> {
         if self.stopped() {
             return Outcome::Failed(CANCELLED.to_owned());
         }
-        self.inner.evaluate(x)
+        match self.cap {
+            Some(cap) => self.inner.evaluate_below(x, cap),
+            None => self.inner.evaluate(x),
+        }
     }
 
     fn evaluate_below(&self, x: &[f64], cap: f64) -> Outcome {
         if self.stopped() {
             return Outcome::Failed(CANCELLED.to_owned());
         }
-        self.inner.evaluate_below(x, cap)
+        self.inner
+            .evaluate_below(x, self.cap.map_or(cap, |c| c.min(cap)))
     }
 
     fn has_gradient(&self) -> bool {
