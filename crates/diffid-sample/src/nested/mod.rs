@@ -474,6 +474,11 @@ struct Run {
     /// and the acceptance rate of the last full window (for the first bound).
     window_start: (usize, usize),
     recent_efficiency: f64,
+    /// The worst live point (index, log-likelihood) and the best log-likelihood, refreshed at
+    /// each change to `live` (most candidates are rejected and leave both as they were); `None`
+    /// in a state read back from a checkpoint until its first change.
+    #[serde(skip)]
+    extremes: Option<(usize, f64, f64)>,
 }
 
 impl Run {
@@ -494,6 +499,7 @@ impl Run {
             bounded: false,
             window_start: (0, 0),
             recent_efficiency: 1.0,
+            extremes: None,
         }
     }
 
@@ -501,13 +507,42 @@ impl Run {
         self.live.len() >= self.size
     }
 
-    /// The worst live point.
-    fn worst(&self) -> Option<(usize, f64)> {
-        self.live
+    /// The worst live point (the first of equals) and the best log-likelihood.
+    fn extremes(&self) -> Option<(usize, f64, f64)> {
+        self.extremes.or_else(|| self.scan())
+    }
+
+    fn scan(&self) -> Option<(usize, f64, f64)> {
+        let (worst, low) = self
+            .live
             .iter()
             .enumerate()
             .map(|(i, p)| (i, p.log_likelihood))
-            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))?;
+        let high = self
+            .live
+            .iter()
+            .map(|p| p.log_likelihood)
+            .fold(f64::NEG_INFINITY, f64::max);
+        Some((worst, low, high))
+    }
+
+    /// The worst live point.
+    fn worst(&self) -> Option<(usize, f64)> {
+        self.extremes().map(|(i, low, _)| (i, low))
+    }
+
+    /// Adds a live point while the run fills.
+    fn push(&mut self, p: NestedPoint) {
+        self.live.push(p);
+        self.extremes = self.scan();
+    }
+
+    /// Puts `p` in place of live point `k`, returning the point it replaces.
+    fn replace(&mut self, k: usize, p: NestedPoint) -> NestedPoint {
+        let old = std::mem::replace(&mut self.live[k], p);
+        self.extremes = self.scan();
+        old
     }
 
     /// `ln X` now (expected).
@@ -519,15 +554,10 @@ impl Run {
         if !self.filled() {
             return false;
         }
-        let Some((_, worst)) = self.worst() else {
+        let Some((_, worst, max)) = self.extremes() else {
             return true;
         };
         if self.ceiling == f64::INFINITY {
-            let max = self
-                .live
-                .iter()
-                .map(|p| p.log_likelihood)
-                .fold(f64::NEG_INFINITY, f64::max);
             let remaining = max + self.log_x();
             let total = bound::log_add(self.log_z, remaining);
             self.log_z.is_finite() && total - self.log_z < dlogz
@@ -798,7 +828,7 @@ impl NestedState {
             if !self.run.filled() {
                 if logl > self.run.floor || self.run.floor == f64::NEG_INFINITY {
                     let x = self.to_natural(&u);
-                    self.run.live.push(NestedPoint {
+                    self.run.push(NestedPoint {
                         u,
                         x,
                         log_likelihood: logl,
@@ -813,8 +843,8 @@ impl NestedState {
             };
             if logl > threshold {
                 let x = self.to_natural(&u);
-                let dead = std::mem::replace(
-                    &mut self.run.live[worst],
+                let dead = self.run.replace(
+                    worst,
                     NestedPoint {
                         u,
                         x,
