@@ -92,11 +92,10 @@ impl std::str::FromStr for Sampling {
 /// `termination_tolerance` (`ln(Z + L_max X) − ln Z < dlogz`).
 ///
 /// **New points.** Up to 10 parameters (`sampling = "auto"`), candidates are drawn uniformly
-/// inside a bound of the live points: one ellipsoid, or several split by 2-means while each
-/// split pays for its extra ellipsoids by the Bayesian information criterion (`bound =
-/// "multi"`: `k` extra ellipsoids must shrink the volume by `e^{−k p ln(n)/n}`, `p = d(d+3)/2`,
-/// so a handful of points never gets an ellipsoid whose shape it cannot pin down; a group of
-/// fewer than `2d` points split off a larger one takes the parent's shape), each kept at
+/// inside a bound of the live points: one ellipsoid, or several split by 2-means while the
+/// pieces hold less volume than what they split (`bound = "multi"`; a piece needs
+/// `p = d(d+3)/2` points, as many as an ellipsoid has numbers, for a shape of its own, and a
+/// group of fewer split off a larger one takes the parent's shape), each kept at
 /// least as large as the prior volume its points are expected to fill, expanded by a bootstrap
 /// estimate of how far the region reaches beyond the live points (`bootstraps` resamples) and
 /// enlarged in volume by `1 + expansion_factor`; or (`bound = "balls"`) balls around the live
@@ -157,7 +156,7 @@ impl Default for DynamicNestedSampler {
         Self {
             live_points: 64,
             dlogz: 1e-3,
-            expansion_factor: 0.5,
+            expansion_factor: 1.0,
             bound: BoundKind::Multi,
             sampling: Sampling::Auto,
             posterior_fraction: 0.8,
@@ -192,7 +191,7 @@ macro_rules! checked_setter {
 }
 
 impl DynamicNestedSampler {
-    /// The defaults: 64 live points, `dlogz` 1e-3, multi-ellipsoid bound enlarged by 50 %,
+    /// The defaults: 64 live points, `dlogz` 1e-3, multi-ellipsoid bound enlarged to twice its volume,
     /// automatic sampling, posterior fraction 0.8, batches of 64 live points up to an
     /// effective sample size of 1000 and a `ln Z` error of 0.1, 64 candidates per batch, a seed
     /// from OS entropy.
@@ -211,8 +210,8 @@ impl DynamicNestedSampler {
         "the termination tolerance (dlogz) must be a finite number > 0"
     );
     checked_setter!(
-        /// The fractional volume enlargement of every bounding ellipsoid (default 0.5: 50 %
-        /// larger). The earlier release's "expansion factor" scaled its heuristic proposal.
+        /// The fractional volume enlargement of every bounding ellipsoid (default 1: twice the
+        /// volume). The earlier release's "expansion factor" scaled its heuristic proposal.
         with_expansion_factor, expansion_factor, f64, |v: f64| v.is_finite() && v >= 0.0,
         "the expansion factor must be a finite number >= 0"
     );
