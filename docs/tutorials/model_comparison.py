@@ -155,18 +155,14 @@ for label, problem in problems.items():
 # - live_points (default 64): more live points explore the prior more thoroughly (less chance
 #   of missing the best fit's basin) and shrink the ln Z error roughly as 1/sqrt(n), at a cost
 #   in evaluations in proportion.
-# - expansion_factor 1.0: every bounding ellipsoid is doubled in volume (default 0.5: +50 %),
-#   so that the bound is less likely to cut off part of the posterior; uniform draws inside it
-#   become less efficient in proportion.
-#   Measured on the variant (its ln Z is about -895) before the ellipsoid splitting rule of
-#   the guide's "New points" (when the bound was cut into many small ellipsoids): with an
+# - expansion_factor (default 1.0): every bounding ellipsoid is doubled in volume, so that the
+#   bound is less likely to cut off part of the posterior; uniform draws inside it become less
+#   efficient in proportion. Measured on the variant (its ln Z is about -895) under an early
+#   ellipsoid splitting rule that cut the bound into many small ellipsoids: with an
 #   enlargement of 0.25 and 200 live points, seeds 1-6 gave ln Z from -895.1 to -894.5 for
 #   three seeds but -899.4, -903.9 and -932.5 for the others (the last two had missed the best
-#   fit, best ln L -866.4 and -892.3); with 1000 live points seed 5 still gave -899.2. With the
-#   enlargement doubled, 400 live points gave -896.3 to -894.7 over seeds 1-8, and 1000 live
-#   points -895.0 for seeds 1 and 5. With the current rule and these settings, seed 1 gives
-#   -886.10 +- 0.16 (plain) and -895.64 +- 0.18 (variant) in about 0.46 and 0.98 million
-#   evaluations; importance sampling puts the plain model's ln Z at -886.10 +- 0.02.
+#   fit, best ln L -866.4 and -892.3). The guide's "New points" gives the current rule and
+#   "Measured: the model-comparison tutorial" this script's results.
 # - The dynamic batches (posterior fraction 0.8, targets: an effective sample size of 1000
 #   and a ln Z error of 0.1, blended) are added only while the run falls short of the blend;
 #   1000 live points already meet it here, so the runs are static.
@@ -174,7 +170,6 @@ for label, problem in problems.items():
 sampler = (
     diffid.DynamicNestedSampler()
     .with_live_points(1000)
-    .with_expansion_factor(1.0)
     .with_seed(1)
 )
 print("\n" + "=" * 70)
