@@ -663,7 +663,7 @@ fn at_least(e: Ellipsoid, log_min: f64) -> Ellipsoid {
 /// The points are split in two by 2-means (started at the ends of the parent's longest axis,
 /// in coordinates scaled by each axis's spread), and each half is split again. A split is kept
 /// when its pieces (each at least the prior volume its points are expected to fill) hold less
-/// volume than the parent (the rule of MultiNest, Feroz, Hobson & Bridges 2009), and a piece
+/// volume than the parent (the rule of `MultiNest`, Feroz, Hobson & Bridges 2009), and a piece
 /// needs `p = d(d + 3)/2` points — as many as an ellipsoid has numbers — to have a shape of
 /// its own. A side of fewer points split off a larger one takes the parent's shape, moved to
 /// its points and scaled to contain them (a few points on a separate peak would otherwise keep
