@@ -16,7 +16,9 @@ covariance), 40 000 draws, with its standard error.
 Needs ``pip install dynesty`` in the environment that runs it (dynesty is not a dependency of
 diffid or of its tests). Run from the repository root::
 
-    python benches/nested_vs_dynesty.py [rounds]
+    python benches/nested_vs_dynesty.py [rounds] [--threads-only]
+
+``--threads-only`` times ours alone, on 1 and then 2 threads per round, for the scaling.
 """
 
 from __future__ import annotations
@@ -142,7 +144,17 @@ def theirs(seed: int) -> tuple[float, float, float, int]:
 def main() -> None:
     # dynesty warns at every bound update when its bootstrap expansion grows large.
     warnings.filterwarnings("ignore", category=UserWarning, module="dynesty")
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    rounds = int(args[0]) if args else 3
+    if "--threads-only" in sys.argv:
+        # 1 against 2 threads alone, paired rounds (seed k in round k).
+        ratios = []
+        for k in range(rounds):
+            one, two = ours(1, k)[0], ours(2, k)[0]
+            ratios.append(one / two)
+            print(f"round {k + 1}: 1 thread {one:.2f} s, 2 threads {two:.2f} s: {one / two:.2f}x", flush=True)
+        print(f"diffid 1 thread / 2 threads, median of rounds: {statistics.median(ratios):.2f}x")
+        return
     rows: dict[str, list[tuple[float, float, float, int]]] = {"diffid, 1 thread": [], "diffid, 2 threads": [], "dynesty": []}
     runs: list[diffid.NestedSamples] = []
     for k in range(rounds):

@@ -870,6 +870,51 @@ mod tests {
     }
 
     #[test]
+    fn a_thin_arc_is_cut_into_pieces_of_at_least_an_ellipsoids_numbers_of_points() {
+        // 500 points on a thin quarter circle: one ellipsoid holds the arc's whole chord
+        // region; the pieces follow the arc, each fitted to at least d(d + 3)/2 = 5 points.
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let pts: Vec<Vec<f64>> = (0..500)
+            .map(|_| {
+                let a = rng.random::<f64>() * std::f64::consts::FRAC_PI_2;
+                let r = 0.6 + 0.01 * (rng.random::<f64>() - 0.5);
+                vec![0.2 + r * a.cos(), 0.2 + r * a.sin()]
+            })
+            .collect();
+        let refs: Vec<&[f64]> = pts.iter().map(Vec::as_slice).collect();
+        let settings = |multi| BoundSettings {
+            log_enlarge: 0.0,
+            multi,
+            balls: false,
+            bootstraps: 0,
+        };
+        // The arc's area, 0.01 × 0.6 × π/2 ≈ 0.0094, as the expected volume.
+        let log_volume = (0.0094f64).ln();
+        let single = Bound::build(&refs, log_volume, &settings(false), &mut rng).expect("fits");
+        let multi = Bound::build(&refs, log_volume, &settings(true), &mut rng).expect("fits");
+        let volume = |b: &Bound| {
+            b.ellipsoids
+                .iter()
+                .map(Ellipsoid::log_volume)
+                .fold(f64::NEG_INFINITY, log_add)
+        };
+        assert!(
+            volume(&multi) < volume(&single) - 2.0f64.ln() * 3.0,
+            "pieces {:.3} against one ellipsoid {:.3}",
+            volume(&multi).exp(),
+            volume(&single).exp()
+        );
+        // Pieces of at least 5 points: at most 100 of them (48 here, each near the floor).
+        assert!(multi.len() <= 500 / 5, "{} pieces", multi.len());
+        // No less volume than the points are expected to fill, and every point inside (the
+        // farthest points of a piece lie on its surface, to rounding).
+        assert!(volume(&multi) >= log_volume - 1e-9);
+        assert!(refs
+            .iter()
+            .all(|p| multi.ellipsoids.iter().any(|e| e.distance(p) <= 1.0 + 1e-9)));
+    }
+
+    #[test]
     fn balls_follow_a_ring_that_one_ellipsoid_would_fill() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let pts: Vec<Vec<f64>> = (0..400)
