@@ -533,8 +533,16 @@ impl Run {
 
     /// Adds a live point while the run fills.
     fn push(&mut self, p: NestedPoint) {
+        let (k, l) = (self.live.len(), p.log_likelihood);
+        let before = self.extremes();
         self.live.push(p);
-        self.extremes = self.scan();
+        // As `scan` would find: a later point is the worst only if strictly lower (the first
+        // of equals stays).
+        self.extremes = Some(match before {
+            Some((w, low, high)) if l.total_cmp(&low).is_ge() => (w, low, high.max(l)),
+            Some((_, _, high)) => (k, l, high.max(l)),
+            None => (k, l, f64::NEG_INFINITY.max(l)),
+        });
     }
 
     /// Puts `p` in place of live point `k`, returning the point it replaces.
@@ -1357,6 +1365,48 @@ impl NestedState {
                 self.queue.push_back((w.u, w.log_likelihood));
             } else {
                 self.run.evaluations += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn point(log_likelihood: f64) -> NestedPoint {
+        NestedPoint {
+            u: vec![0.5],
+            x: vec![0.5],
+            log_likelihood,
+            birth: f64::NEG_INFINITY,
+        }
+    }
+
+    proptest! {
+        /// The extremes kept through pushes and replacements are those a scan of the live
+        /// points finds, ties (the first of equals is the worst), -inf and NaN included.
+        #[test]
+        fn kept_extremes_are_the_scanned_ones(
+            values in prop::collection::vec(
+                prop_oneof![
+                    (-3i32..3).prop_map(f64::from),
+                    Just(f64::NEG_INFINITY),
+                    Just(f64::NAN),
+                ],
+                1..40,
+            ),
+            replacements in prop::collection::vec((0usize..40, -3i32..4), 0..20),
+        ) {
+            let mut run = Run::new(values.len(), f64::NEG_INFINITY, f64::INFINITY, 0.0, true);
+            for &v in &values {
+                run.push(point(v));
+                prop_assert_eq!(format!("{:?}", run.extremes), format!("{:?}", run.scan()));
+            }
+            for (k, v) in replacements {
+                run.replace(k % values.len(), point(f64::from(v)));
+                prop_assert_eq!(format!("{:?}", run.extremes), format!("{:?}", run.scan()));
             }
         }
     }
