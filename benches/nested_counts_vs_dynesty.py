@@ -11,12 +11,13 @@ dynesty runs twice: at its own defaults for those options, and with no bootstrap
 volumes enlarged by 1.5 (our earlier default bound; ours now doubles them). diffid runs at its
 defaults, hand-driven from Python (`init`, `ask`, `tell`: the same sampler as the Rust
 tests). The script reports the evaluations and ln Z ± its reported error of each run, and the
-medians over the seeds. dynesty takes about 40 minutes here; ``--diffid-only`` skips it.
+medians over the seeds. dynesty takes about 40 minutes here; ``--diffid-only`` skips it;
+``--bootstraps=N`` runs ours with N bootstrap resamples behind the bound's expansion.
 
 Needs ``pip install dynesty`` in the environment that runs it (dynesty is not a dependency of
 diffid or of its tests). Run from the repository root::
 
-    python benches/nested_counts_vs_dynesty.py [seeds] [--diffid-only]
+    python benches/nested_counts_vs_dynesty.py [seeds] [--diffid-only] [--bootstraps=N]
 """
 
 from __future__ import annotations
@@ -61,9 +62,11 @@ PROBLEMS = {
 }
 
 
-def ours(name: str, seed: int) -> tuple[int, float, float]:
+def ours(name: str, seed: int, bootstraps: int = 0) -> tuple[int, float, float]:
     logl, d, (lo, hi), live, dynamic = PROBLEMS[name]
-    sampler = diffid.DynamicNestedSampler().with_live_points(live).with_seed(seed)
+    sampler = (
+        diffid.DynamicNestedSampler().with_live_points(live).with_seed(seed).with_bootstraps(bootstraps)
+    )
     if dynamic:
         sampler = sampler.with_posterior_fraction(0.0)
     else:
@@ -107,8 +110,9 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="dynesty")
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     seeds = int(args[0]) if args else 3
+    boot = [int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--bootstraps=")]
     runners = {
-        "diffid (defaults)": lambda n, s: ours(n, s),
+        "diffid (defaults)" if not boot else f"diffid ({boot[0]} bootstraps)": lambda n, s: ours(n, s, *boot),
         "dynesty (its defaults)": lambda n, s: theirs(n, s, False),
         "dynesty (bootstrap 0, enlargement 1.5)": lambda n, s: theirs(n, s, True),
     }
