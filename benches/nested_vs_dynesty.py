@@ -18,7 +18,8 @@ diffid or of its tests). Run from the repository root::
 
     python benches/nested_vs_dynesty.py [rounds] [--threads-only]
 
-``--threads-only`` times ours alone, on 1 and then 2 threads per round, for the scaling.
+``--threads-only`` times ours alone, on 1 and then 2 threads per round (seed k in round k), for
+the scaling, and reports each seed's ln Z (the guide's twelve seeds: ``12 --threads-only``).
 """
 
 from __future__ import annotations
@@ -148,12 +149,19 @@ def main() -> None:
     rounds = int(args[0]) if args else 3
     if "--threads-only" in sys.argv:
         # 1 against 2 threads alone, paired rounds (seed k in round k).
-        ratios = []
+        ratios, lnz = [], []
         for k in range(rounds):
-            one, two = ours(1, k)[0], ours(2, k)[0]
+            one, (two, z, err, n) = ours(1, k)[0], ours(2, k)
             ratios.append(one / two)
-            print(f"round {k + 1}: 1 thread {one:.2f} s, 2 threads {two:.2f} s: {one / two:.2f}x", flush=True)
+            lnz.append(z)
+            print(
+                f"round {k + 1} (seed {k}): 1 thread {one:.2f} s, 2 threads {two:.2f} s: {one / two:.2f}x; "
+                f"ln Z {z:.3f} ± {err:.3f}, {n} evaluations",
+                flush=True,
+            )
         print(f"diffid 1 thread / 2 threads, median of rounds: {statistics.median(ratios):.2f}x")
+        if rounds > 1:
+            print(f"ln Z over the seeds: mean {statistics.mean(lnz):.3f}, sd {statistics.stdev(lnz):.3f}")
         return
     rows: dict[str, list[tuple[float, float, float, int]]] = {"diffid, 1 thread": [], "diffid, 2 threads": [], "dynesty": []}
     runs: list[diffid.NestedSamples] = []
