@@ -3,8 +3,8 @@ seed model's defaults, σ half-normal(1)): nested ln Z over several seeds, next 
 importance-sampling reference, to check the default bound for bias at a given number of live
 points.
 
-The reference is computed as in ``nested_vs_dynesty.py``: a multivariate t with 3 degrees of
-freedom fitted to a nested run's posterior (scale four times its covariance), 40 000 draws.
+The reference is ``nested_vs_dynesty.py``'s importance sampling: a multivariate t with 3 degrees
+of freedom fitted to a nested run's posterior (scale four times its covariance), 40 000 draws.
 
 Run from the repository root::
 
@@ -23,6 +23,7 @@ import sys
 import numpy as np
 
 import diffid
+from nested_vs_dynesty import importance_log_evidence
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PRIORS = {
@@ -42,37 +43,8 @@ def problem() -> diffid.Problem:
     return b.with_cost(diffid.GaussianNLL(sigma="sigma")).with_parallel(True).build()
 
 
-def reference(p: diffid.Problem, run: diffid.NestedSamples, draws: int = 40_000, seed: int = 5) -> tuple[float, float]:
-    """ln Z by importance sampling from a multivariate t fitted to ``run``, and its standard error."""
-    w = np.asarray(run.weights)
-    x = np.asarray(run.positions)
-    mean = w @ x
-    shape = 4.0 * ((w[:, None] * (x - mean)).T @ (x - mean))
-    d, df = len(mean), 3.0
-    rng = np.random.default_rng(seed)
-    chol = np.linalg.cholesky(shape)
-    theta = mean + (rng.standard_normal((draws, d)) @ chol.T) / np.sqrt(rng.chisquare(df, draws) / df)[:, None]
-    m = np.sum(np.linalg.solve(chol, (theta - mean).T) ** 2, axis=0)
-    log_q = (
-        math.lgamma((df + d) / 2)
-        - math.lgamma(df / 2)
-        - d / 2 * math.log(df * math.pi)
-        - np.sum(np.log(np.diag(chol)))
-        - (df + d) / 2 * np.log1p(m / df)
-    )
-    priors = list(PRIORS.values())
-    log_w = np.full(draws, -np.inf)
-    for i in range(draws):
-        log_prior = sum(pr.log_pdf(v) for pr, v in zip(priors, theta[i]))
-        if not math.isfinite(log_prior):
-            continue
-        try:
-            log_w[i] = -p.evaluate(theta[i]) + log_prior - log_q[i]
-        except diffid.EvaluationError:
-            pass
-    top = log_w.max()
-    v = np.exp(log_w - top)
-    return top + math.log(v.mean()), float(v.std() / math.sqrt(draws) / v.mean())
+def log_prior(theta: np.ndarray) -> float:
+    return sum(prior.log_pdf(v) for prior, v in zip(PRIORS.values(), theta))
 
 
 def main() -> None:
@@ -92,7 +64,7 @@ def main() -> None:
         sd = statistics.stdev(lnz)
         print(f"mean {statistics.mean(lnz):.3f}, sd {sd:.3f}, standard error {sd / math.sqrt(len(lnz)):.3f}")
     if "--reference" in sys.argv:
-        ref, err = reference(p, runs[0])
+        ref, err = importance_log_evidence(p, log_prior, runs[0], seed=5)
         print(f"reference (importance sampling): {ref:.3f} ± {err:.3f}")
 
 
